@@ -1,0 +1,87 @@
+"""The ``twin`` command line: parses arguments, calls the library, prints results.
+
+Commands live in one module per area (``data``: sync/serve; ``model``: simulate/analytic;
+``city``: calibrate/replay/fidelity); each exposes ``register(app)``. :func:`main` turns every
+:class:`~twin.errors.TwinError` into a one-paragraph message and a non-zero exit, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from twin.errors import TwinError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="twin",
+    help="zhian-twin: sync city data, simulate patrol layouts, compare with reality.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_err = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """zhian-twin: sync city data, simulate patrol layouts, compare with reality."""
+
+
+@app.command()
+def version() -> None:
+    """Print the zhian-twin version."""
+    from twin import __version__
+
+    typer.echo(__version__)
+
+
+def _register_all() -> None:
+    from twin.cli import city, data, model
+
+    for module in (data, model, city):
+        module.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the process exit code.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit code: 0 on success, the error's code on a :class:`TwinError`.
+    """
+    try:
+        app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
+    except TwinError as exc:
+        _err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        _err.print("[red]aborted[/]")
+        return 130
+    except KeyboardInterrupt:
+        _err.print("[red]interrupted[/]")
+        return 130
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
