@@ -42,9 +42,9 @@ def version() -> None:
 
 
 def _register_all() -> None:
-    from twin.cli import city, data, model
+    from twin.cli import analytic, city, data, model
 
-    for module in (data, model, city):
+    for module in (data, model, analytic, city):
         module.register(app)
 
 
