@@ -1,11 +1,198 @@
-"""CLI commands for the 'data' area (see :mod:`twin.cli`)."""
+"""CLI commands for the 'data' area: ``twin sync`` and ``twin serve`` (see :mod:`twin.cli`).
+
+``twin sync`` runs the Prefect sync flow once with a progress bar per source and prints the run
+report (``--json``: only the report, as JSON). It exits 0 when every source loaded and 1 when
+any source failed (the report still says which and why). ``twin serve`` serves the nightly
+deployment on a cron schedule until interrupted.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from twin.errors import TwinError
+
 __all__ = ["register"]
+
+_PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}
+
+LakeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--lake", help="Lake directory (default: TWIN_LAKE or ./lake).", show_default=False
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Sync config YAML (default: the bundled one).", show_default=False
+    ),
+]
+
+
+def _prefect_env() -> None:
+    for key, value in _PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+def sync(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the run report as JSON.")
+    ] = False,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Sync only this source (repeatable).", show_default=False),
+    ] = None,
+) -> None:
+    """Sync every configured source into the lake (one Prefect flow run)."""
+    from twin.sources import load_config
+
+    cfg = load_config(config)  # a bad config stops here: nothing written, non-zero exit
+    names = list(source) if source else [s.name for s in cfg.enabled_sources()]
+    for name in names:
+        cfg.source(name)
+    from twin.store import Lake
+
+    Lake(lake).check_schema()  # an older lake stops here with a message, before Prefect starts
+    _prefect_env()
+    from flows.sync import progress_hook, sync_sources
+
+    kwargs: dict[str, Any] = {
+        "config_path": str(config) if config else None,
+        "lake_dir": str(lake) if lake else None,
+        "only": list(source) if source else None,
+    }
+    if as_json:
+        report = sync_sources(**kwargs)
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        report = _with_progress(names, lambda: sync_sources(**kwargs), progress_hook)
+        _print_report(report)
+    failed = [n for n, r in report["sources"].items() if r["status"] != "ok"]
+    if failed:  # the report is printed; the exit code says not everything loaded
+        raise TwinError(
+            f"sync run {report['run_id']}: {len(failed)} source(s) failed: {', '.join(failed)} "
+            "(see the report for why; the other sources loaded)",
+            exit_code=1,
+        )
+
+
+def _with_progress(names: list[str], run: Any, progress_hook: Any) -> dict[str, Any]:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from twin.sync import SourceResult
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        tasks = {n: bar.add_task(n, total=3, status="waiting", start=False) for n in names}
+
+        def update(name: str, phase: str, result: SourceResult | None) -> None:
+            task = tasks.get(name)
+            if task is None:
+                return
+            if phase == "start":
+                bar.start_task(task)
+                bar.update(task, completed=1, status="reading")
+            elif phase == "extracted":
+                bar.update(task, completed=2, status="loading")
+            elif result is not None:
+                status = (
+                    f"ok, {result.rows_new:,} new" if result.status == "ok" else "[red]failed[/]"
+                )
+                bar.start_task(task)
+                bar.update(task, completed=3, status=status)
+
+        with progress_hook(update):
+            report: dict[str, Any] = run()
+    return report
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sync run {report['run_id']}")
+    for col in ("source", "rows_in", "ok", "quarantined", "duplicate", "new", "status"):
+        left = col in ("source", "status")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col == "source")
+    errors = []
+    for name, r in report["sources"].items():
+        table.add_row(
+            name,
+            f"{r['rows_in']:,}",
+            f"{r['rows_ok']:,}",
+            f"{r['rows_quarantined']:,}",
+            f"{r['rows_duplicate']:,}",
+            f"{r['rows_new']:,}",
+            r["status"] if r["status"] == "ok" else f"[red]{r['status']}[/]",
+        )
+        if "error" in r:
+            errors.append(f"[red]{name}:[/] {r['error']}")
+    console = Console()
+    console.print(table)
+    for line in errors:
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def serve(
+    lake: LakeOpt = None,
+    config: ConfigOpt = None,
+    cron: Annotated[str, typer.Option("--cron", help="Cron expression.")] = "0 2 * * *",
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="Time zone of the cron (default: the config's default city)."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Deployment name.")] = "nightly",
+    port: Annotated[
+        int, typer.Option("--port", help="Port of the local Prefect server (API, UI).")
+    ] = 4200,
+) -> None:
+    """Serve the nightly sync deployment on a cron schedule (runs until interrupted).
+
+    Uses PREFECT_API_URL when set; otherwise starts a local Prefect server on 127.0.0.1
+    (its UI shows the runs) for as long as this command runs.
+    """
+    from twin.sources import load_config
+
+    cfg = load_config(config)
+    _prefect_env()
+    from flows.sync import build_schedule, serve_nightly
+
+    build_schedule(cron, tz or cfg.home_city.tz)  # fail fast on a bad --cron/--tz
+
+    def ready(url: str) -> None:
+        typer.echo(f"Prefect API at {url}; the UI is at {url.removesuffix('/api')}", err=True)
+
+    serve_nightly(
+        str(config) if config else None,
+        str(lake) if lake else None,
+        cron=cron,
+        tz=tz,
+        name=name,
+        port=port,
+        on_ready=ready,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to *app*."""
+    app.command(name="sync")(sync)
+    app.command(name="serve")(serve)

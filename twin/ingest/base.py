@@ -54,6 +54,7 @@ class AdapterContext:
         zones: The city's zones table (``ZONES`` schema) for point-in-zone joins, or None.
         bbox: (min_lon, min_lat, max_lon, max_lat) outside of which coordinates are rejected.
         options: Adapter-specific options from the config (e.g. a CSV column mapping).
+
     """
 
     source: str
@@ -77,6 +78,7 @@ class AdapterOutput:
         rows_quarantined: Input rows rejected.
         rows_duplicate: Exact duplicates dropped (same content, same id).
         watermark: The newest source time seen (ISO 8601 UTC), for incremental pulls.
+
     """
 
     tables: dict[str, pa.Table]
@@ -91,9 +93,7 @@ class AdapterOutput:
         """Raise AssertionError unless every input row is accounted for."""
         total = self.rows_ok + self.rows_quarantined + self.rows_duplicate
         if total != self.rows_in:
-            raise AssertionError(
-                f"rows_in={self.rows_in} but ok+quarantined+duplicate={total}"
-            )
+            raise AssertionError(f"rows_in={self.rows_in} but ok+quarantined+duplicate={total}")
 
 
 Adapter = Callable[[Path, AdapterContext], AdapterOutput]

@@ -1,7 +1,14 @@
 """Canonical table schemas of the lake (Arrow), shared by ingest, store and the model.
 
 All times are UTC (``timestamp[us, tz=UTC]``). A lifecycle time a source lacks is null: nothing
-is invented. Ids are source-qualified strings (``"sfd:200983546"``) so that two sources never
+is invented. ``incidents.event_time`` is the one time every incident has: the earliest lifecycle
+time its source gives (``received``, else ``dispatched``, ``enroute``, ``onscene``, ``cleared``,
+the first that is present), so it equals ``received`` whenever the source has it. Sources without
+a call-received time (the two SPD "911 Incident Response" layouts) leave ``received`` null and
+their ``event_time`` is the at-scene (or clearance) time: count and order incidents by
+``event_time``, but measure response times only where ``received`` is not null.
+``unit_responses.received`` stays required (San Francisco, the only source, has it on every row).
+Ids are source-qualified strings (``"sfd:200983546"``) so that two sources never
 collide. ``KEYS`` gives each table's primary key (a record that changed at the source replaces
 its older version by key); ``DATE_COLUMN`` gives the column whose UTC date partitions the table
 (None: the table is small and not partitioned by date).
@@ -9,7 +16,7 @@ its older version by key); ``DATE_COLUMN`` gives the column whose UTC date parti
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -20,6 +27,7 @@ __all__ = [
     "INCIDENTS",
     "KEYS",
     "QUARANTINE",
+    "RESPONSE_STATS",
     "RUNS",
     "SCHEMAS",
     "UNIT_RESPONSES",
@@ -29,7 +37,13 @@ __all__ = [
 
 UTC_TS: Final = pa.timestamp("us", tz="UTC")
 
-INCIDENTS: Final = pa.schema(
+
+def _schema(fields: list[pa.Field[Any]]) -> pa.Schema:
+    # A typed wrapper: pyarrow-stubs infers a list of mixed-type fields as list[object].
+    return pa.schema(fields)
+
+
+INCIDENTS: Final = _schema(
     [
         pa.field("incident_id", pa.string(), nullable=False),  # "<source>:<source id>"
         pa.field("source", pa.string(), nullable=False),
@@ -40,7 +54,8 @@ INCIDENTS: Final = pa.schema(
         pa.field("call_group", pa.string()),
         pa.field("priority", pa.int16()),  # 1 = most urgent; null when the source has none
         pa.field("priority_raw", pa.string()),
-        pa.field("received", UTC_TS, nullable=False),
+        pa.field("event_time", UTC_TS, nullable=False),  # earliest lifecycle time present
+        pa.field("received", UTC_TS),  # null when the source has no call-received time
         pa.field("dispatched", UTC_TS),
         pa.field("enroute", UTC_TS),
         pa.field("onscene", UTC_TS),
@@ -52,7 +67,7 @@ INCIDENTS: Final = pa.schema(
     ]
 )
 
-UNIT_RESPONSES: Final = pa.schema(
+UNIT_RESPONSES: Final = _schema(
     [
         pa.field("incident_id", pa.string(), nullable=False),
         pa.field("unit_id", pa.string(), nullable=False),
@@ -71,7 +86,7 @@ UNIT_RESPONSES: Final = pa.schema(
     ]
 )
 
-ZONES: Final = pa.schema(
+ZONES: Final = _schema(
     [
         pa.field("zone_id", pa.string(), nullable=False),  # "<city>:<kind>:<code>"
         pa.field("source", pa.string(), nullable=False),
@@ -87,7 +102,7 @@ ZONES: Final = pa.schema(
     ]
 )
 
-DEVICES: Final = pa.schema(
+DEVICES: Final = _schema(
     [
         pa.field("device_id", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
@@ -102,7 +117,7 @@ DEVICES: Final = pa.schema(
     ]
 )
 
-DEVICE_READINGS: Final = pa.schema(
+DEVICE_READINGS: Final = _schema(
     [
         pa.field("device_id", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
@@ -112,7 +127,21 @@ DEVICE_READINGS: Final = pa.schema(
     ]
 )
 
-QUARANTINE: Final = pa.schema(
+RESPONSE_STATS: Final = _schema(
+    [
+        # Published aggregate response times (no incident rows behind them in the lake):
+        # SPD average minutes by year x beat x priority class, for calibration.
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("city", pa.string(), nullable=False),
+        pa.field("year", pa.int16(), nullable=False),
+        pa.field("zone", pa.string(), nullable=False),  # "seattle:beat:C3"
+        pa.field("code", pa.string(), nullable=False),  # the source's beat code
+        pa.field("priority_class", pa.string(), nullable=False),  # "1" | "2" | "3 & 4" | "5+"
+        pa.field("avg_response_min", pa.float64(), nullable=False),
+    ]
+)
+
+QUARANTINE: Final = _schema(
     [
         pa.field("source", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
@@ -124,7 +153,7 @@ QUARANTINE: Final = pa.schema(
     ]
 )
 
-RUNS: Final = pa.schema(
+RUNS: Final = _schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
@@ -147,6 +176,7 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
     "zones": ZONES,
     "devices": DEVICES,
     "device_readings": DEVICE_READINGS,
+    "response_stats": RESPONSE_STATS,
     "quarantine": QUARANTINE,
     "runs": RUNS,
 }
@@ -157,14 +187,16 @@ KEYS: Final[dict[str, tuple[str, ...]]] = {
     "zones": ("zone_id",),
     "devices": ("device_id",),
     "device_readings": ("device_id", "time", "metric"),
+    "response_stats": ("source", "year", "code", "priority_class"),
 }
 
 DATE_COLUMN: Final[dict[str, str | None]] = {
-    "incidents": "received",
+    "incidents": "event_time",
     "unit_responses": "received",
     "zones": None,
     "devices": None,
     "device_readings": "time",
+    "response_stats": None,
     "quarantine": None,
     "runs": None,
 }
