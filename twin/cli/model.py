@@ -1,11 +1,126 @@
-"""CLI commands for the 'model' area (see :mod:`twin.cli`)."""
+"""CLI commands for the 'model' area: ``twin simulate`` (see :mod:`twin.cli`).
+
+``twin simulate SCENARIO [--seed S] [--replications R] [--out DIR] [--json]`` runs the engine
+(:func:`twin.model.simulate`) with a progress bar over replications, writes
+``DIR/incidents.parquet``, ``DIR/units.parquet``, ``DIR/summary.json`` (and presence and
+time-series tables), and prints the headline figures; ``--json`` prints only the summary.
+``--horizon`` shortens a run (minutes after warm-up) for quick looks and smoke tests.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-__all__ = ["register"]
+__all__ = ["register", "simulate_cmd"]
+
+
+def simulate_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (>= 0).")] = 0,
+    replications: Annotated[
+        int, typer.Option("--replications", "-r", help="Independent replications (>= 1).")
+    ] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder for Parquet and summary.json.", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the summary as JSON.")
+    ] = False,
+    horizon: Annotated[
+        float | None,
+        typer.Option(
+            "--horizon", help="Override the horizon (minutes after warm-up).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Simulate a scenario and write incidents, units and a summary."""
+    from twin.errors import ConfigError
+    from twin.model import load_scenario, simulate
+
+    sc = load_scenario(scenario)
+    if horizon is not None:
+        if not horizon > 0:
+            raise ConfigError(f"--horizon must be > 0 minutes, got {horizon}")
+        sc = sc.model_copy(update={"horizon": float(horizon)})
+    if replications < 1:
+        raise ConfigError(f"--replications must be >= 1, got {replications}")
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
+    if as_json:
+        summary = simulate(sc, seed=seed, replications=replications, out=out)
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"simulating {sc.name}", total=replications)
+        summary = simulate(
+            sc,
+            seed=seed,
+            replications=replications,
+            out=out,
+            progress=lambda _r: bar.advance(task),
+        )
+    _print_summary(summary, out)
+
+
+def _fmt(x: Any, unit: str = "") -> str:
+    return "n/a" if x is None else f"{x:.3g}{unit}"
+
+
+def _print_summary(s: dict[str, Any], out: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    ci = s.get("ci95", {})
+
+    def pm(key: str) -> str:
+        return f" ± {ci[key]:.2g}" if key in ci else ""
+
+    con.print(
+        f"[bold]{s['scenario']}[/] seed {s['seed']}, {s['replications']} replication(s), "
+        f"{s['incidents']} incidents"
+    )
+    resp = s["response_min"]
+    con.print(
+        f"  p_wait {_fmt(s['p_wait'])}{pm('p_wait')}  p_lost {_fmt(s['p_lost'])}  "
+        f"mean wait {_fmt(s['mean_wait_min'], ' min')}{pm('mean_wait_min')}  "
+        f"response mean {_fmt(resp['mean'])}{pm('response_min.mean')} / p50 {_fmt(resp['p50'])}"
+        f" / p90 {_fmt(resp['p90'])} min  out of area {_fmt(s['out_of_area_fraction'])}"
+    )
+    for agency, t in (s.get("by_agency") or {}).items():
+        r = t["response_min"]
+        con.print(
+            f"  {agency}: {t['incidents']} incidents, p_wait {_fmt(t['p_wait'])}, mean wait "
+            f"{_fmt(t['mean_wait_min'], ' min')}, response mean {_fmt(r['mean'])} / p50 "
+            f"{_fmt(r['p50'])} / p90 {_fmt(r['p90'])} min"
+        )
+    table = Table("unit", "utilization", "dispatches")
+    for uid, u in list(s["units"].items())[:40]:
+        table.add_row(
+            uid, _fmt(u["utilization"]) + pm(f"units.{uid}.utilization"), str(u["dispatches"])
+        )
+    con.print(table)
+    if s["checkpoints"]:
+        con.print(f"  checkpoints: {', '.join(s['checkpoints'])}")
+    if out is not None:
+        con.print(f"  wrote {out}/incidents.parquet, units.parquet, summary.json")
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to *app*."""
+    app.command(name="simulate")(simulate_cmd)

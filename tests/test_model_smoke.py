@@ -1,0 +1,34 @@
+"""Tier 4: every scenario file in scenarios/ loads and runs a short horizon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twin.model import load_scenario, simulate
+from twin.model.outputs import OPTIONAL_KEYS, SUMMARY_KEYS
+from twin.paths import scenarios_dir
+
+FILES = sorted(scenarios_dir().glob("*.yaml"))
+
+
+def test_scenarios_folder_has_files() -> None:
+    names = {p.name for p in FILES}
+    assert {"example.yaml", "bench_grid.yaml"} <= names
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_scenario_loads_and_runs_short(path: Path) -> None:
+    sc = load_scenario(path)
+    short = sc.model_copy(
+        update={"warmup": min(sc.warmup, 60.0), "horizon": min(sc.horizon, 480.0)}
+    )
+    s = simulate(short, seed=1, replications=2)
+    assert set(SUMMARY_KEYS) <= set(s) <= set(SUMMARY_KEYS) | set(OPTIONAL_KEYS)
+    assert ("by_agency" in s) == sc.multi_agency
+    assert s["scenario"] == sc.name
+    assert s["replications"] == 2
+    for u in s["units"].values():
+        assert 0.0 <= u["utilization"] <= 1.0

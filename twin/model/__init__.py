@@ -1,0 +1,36 @@
+"""The twin engine: scenarios, simulation, outputs.
+
+Typical use::
+
+    from twin.model import load_scenario, simulate
+
+    summary = simulate(load_scenario("scenarios/example.yaml"), seed=1, replications=5,
+                       out="out/example")
+
+:func:`simulate` runs replications and returns the summary dict (keys
+:data:`~twin.model.outputs.SUMMARY_KEYS`); :func:`run_replications` returns the raw
+:class:`RunResult` s; :class:`Simulation` is one replication (inject a demand trace with
+``Simulation(scenario, seed, demand=df)``).
+"""
+
+from __future__ import annotations
+
+from twin.model.engine import STREAMS, RunResult, Simulation
+from twin.model.outputs import SUMMARY_KEYS, summarize, write_outputs
+from twin.model.runner import run_replications, simulate
+from twin.model.scenario import Scenario, export_schema, load_scenario, parse_scenario
+
+__all__ = [
+    "STREAMS",
+    "SUMMARY_KEYS",
+    "RunResult",
+    "Scenario",
+    "Simulation",
+    "export_schema",
+    "load_scenario",
+    "parse_scenario",
+    "run_replications",
+    "simulate",
+    "summarize",
+    "write_outputs",
+]

@@ -1,0 +1,529 @@
+"""Demand sources: where incidents come from, chosen by name (``demand.source``).
+
+A source yields :class:`ArrivalBlock` s, blocks of incidents sorted by the time the call is
+received, each incident with its zone, priority and on-scene time already drawn. Everything about
+an incident comes from the incident streams (arrivals, zones, priorities, service, detection),
+never from the fleet's streams, so scenarios that differ only in their units or dispatch see
+the same incident stream for the same seed (common random numbers).
+
+Sources:
+
+* ``poisson``: zone rates with optional hour-of-week profiles, by thinning a homogeneous
+  Poisson stream (Lewis–Shedler).
+* ``trace``: a table of historical arrivals with columns ``time_min`` (minutes after the start
+  of the simulation), ``zone``, ``priority`` and optionally ``service_min`` (drawn from the
+  scenario's service distribution when absent), ``agency`` (default ``police``) and
+  ``dispatch_delay_min`` (observed received -> dispatchable minutes; where missing, drawn from
+  the scenario's dispatch delay). The replay tools inject one with
+  ``Simulation(scenario, seed, demand=df)``.
+
+Several agencies: demand comes in (zone, agency) cells (``zones[].rates``); each incident's
+class index (``priority`` in :class:`ArrivalBlock`) points into
+:meth:`~twin.model.scenario.Scenario.class_keys`, which fixes its agency. Dispatch delays and
+trip multipliers (:class:`IncidentExtras`) come from their own streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from twin.errors import DataError
+from twin.model.distributions import Distribution, from_spec
+from twin.model.scenario import DEFAULT_AGENCY, HOURS_PER_WEEK, Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DEMAND_SOURCES",
+    "ArrivalBlock",
+    "DemandSource",
+    "DetectionFn",
+    "IncidentExtras",
+    "PoissonDemand",
+    "TraceDemand",
+    "build_demand",
+    "service_distributions",
+]
+
+BLOCK = 16384
+"""Candidates drawn per block (fixed, so streams line up across horizons)."""
+
+DetectionFn = Callable[[NDArray[np.int64], NDArray[np.float64]], NDArray[np.float64]]
+"""``(zone indices, occurrence times) -> multiplier of the detection delay``."""
+
+
+@dataclass
+class ArrivalBlock:
+    """Incidents sorted by received time (all arrays have the same length).
+
+    Attributes:
+        incident: Global incident number (order of occurrence).
+        occurred: When the incident happened (minutes).
+        received: When the call was received (occurred + detection delay).
+        zone: Zone index.
+        priority: Index into the scenario's call classes (:meth:`Scenario.class_keys`; with a
+            single agency, its priority levels).
+        service: On-scene minutes.
+        ready: When the call can be dispatched (received + dispatch delay); sorted by this.
+            Defaults to ``received`` (no dispatch delay).
+        tmult: Multiplier of the trip's driving time (class ``travel_factor`` x
+            ``travel.noise``); None when every trip drives at the normal speed.
+
+    """
+
+    incident: NDArray[np.int64]
+    occurred: NDArray[np.float64]
+    received: NDArray[np.float64]
+    zone: NDArray[np.int64]
+    priority: NDArray[np.int64]
+    service: NDArray[np.float64]
+    ready: NDArray[np.float64] | None = None
+    tmult: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        if self.ready is None:
+            self.ready = self.received
+
+    def __len__(self) -> int:
+        return int(self.incident.size)
+
+    @property
+    def ready_times(self) -> NDArray[np.float64]:
+        """Return the dispatchable times (``ready``, never None after construction)."""
+        assert self.ready is not None
+        return self.ready
+
+    def take(self, idx: NDArray[Any]) -> ArrivalBlock:
+        """Return the rows *idx* (a mask or index array)."""
+        received = self.received[idx]
+        return ArrivalBlock(
+            self.incident[idx],
+            self.occurred[idx],
+            received,
+            self.zone[idx],
+            self.priority[idx],
+            self.service[idx],
+            received if self.ready is self.received else self.ready_times[idx],
+            None if self.tmult is None else self.tmult[idx],
+        )
+
+    @staticmethod
+    def concat(blocks: list[ArrivalBlock]) -> ArrivalBlock:
+        """Concatenate blocks (no reordering)."""
+        cols = [np.concatenate([getattr(b, f) for b in blocks]) for f in _FIELDS]
+        if all(b.ready is b.received for b in blocks):
+            ready = cols[2]
+        else:
+            ready = np.concatenate([b.ready_times for b in blocks])
+        tmult = None
+        if any(b.tmult is not None for b in blocks):
+            tmult = np.concatenate(
+                [b.tmult if b.tmult is not None else np.ones(len(b)) for b in blocks]
+            )
+        return ArrivalBlock(
+            cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], ready=ready, tmult=tmult
+        )
+
+    @staticmethod
+    def empty() -> ArrivalBlock:
+        """Return a block with no rows."""
+        i = np.zeros(0, dtype=np.int64)
+        f = np.zeros(0, dtype=np.float64)
+        return ArrivalBlock(i, f, f, i, i, f)
+
+
+_FIELDS = ("incident", "occurred", "received", "zone", "priority", "service")
+
+
+class IncidentExtras:
+    """Per-incident draws of the optional features: dispatch delay and trip multiplier.
+
+    Each comes from its own stream (``dispatch_delay``, ``travel_noise``), drawn once per
+    incident in incident order, so the incident streams are the same with or without them.
+
+    Args:
+        scenario: The scenario (classes' ``dispatch_delay`` / ``travel_factor``,
+            ``dispatch.delay``, ``travel.noise``).
+
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.delays: list[Distribution | None] = []
+        self.factors: list[float] = []
+        for agency in scenario.agency_ids:
+            d = scenario.agency_dispatch(agency).delay
+            default = from_spec(d) if d is not None else None
+            prios = scenario.agency_priorities(agency)
+            if not prios:
+                self.delays.append(default)
+                self.factors.append(1.0)
+            for p in prios:
+                dd = p.dispatch_delay
+                self.delays.append(from_spec(dd) if dd is not None else default)
+                self.factors.append(float(p.travel_factor))
+        noise = scenario.travel.noise
+        self.noise = from_spec(noise) if noise is not None else None
+        self.has_delay = any(d is not None for d in self.delays)
+        self.has_tmult = self.noise is not None or any(f != 1.0 for f in self.factors)
+        self.active = self.has_delay or self.has_tmult
+
+    def delay(self, prio: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.float64]:
+        """Draw the dispatch delay of each incident (by class) from *rng*."""
+        out = np.zeros(prio.size)
+        for c, dist in enumerate(self.delays):
+            if dist is not None:
+                m = prio == c
+                k = int(m.sum())
+                if k:
+                    out[m] = dist.sample_many(rng, k)
+        return out
+
+    def tmult(self, prio: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.float64]:
+        """Return each trip's driving-time multiplier (class factor x noise from *rng*)."""
+        out = np.asarray(self.factors, dtype=np.float64)[prio] if prio.size else np.ones(0)
+        if self.noise is not None:
+            out = out * self.noise.sample_many(rng, prio.size)
+        return out
+
+    def apply(self, block: ArrivalBlock, streams: dict[str, np.random.Generator]) -> ArrivalBlock:
+        """Return *block* with ``ready`` and ``tmult`` drawn (incident order), sorted by ready."""
+        if not self.active or not len(block):
+            return block
+        if self.has_delay:
+            block.ready = block.received + self.delay(block.priority, streams["dispatch_delay"])
+        if self.has_tmult:
+            block.tmult = self.tmult(block.priority, streams["travel_noise"])
+        return block
+
+
+class DemandSource(Protocol):
+    """A demand source: blocks of arrivals with received time < *end*, in received order."""
+
+    name: str
+
+    def blocks(self, end: float) -> Iterator[ArrivalBlock]:
+        """Yield arrival blocks sorted by received time, all received before *end*."""
+        ...
+
+
+def service_distributions(scenario: Scenario) -> list[Distribution]:
+    """Return the on-scene distribution per call class (:meth:`Scenario.class_keys` order).
+
+    A class without its own ``service`` uses its agency's, else the scenario's ``service``.
+    """
+    out: list[Distribution] = []
+    for agency in scenario.agency_ids:
+        default = from_spec(scenario.agency_service(agency))
+        prios = scenario.agency_priorities(agency)
+        if not prios:
+            out.append(default)
+        out.extend(from_spec(p.service) if p.service is not None else default for p in prios)
+    return out
+
+
+class PoissonDemand:
+    """Poisson arrivals per zone, with optional hour-of-week profiles (thinning).
+
+    Args:
+        scenario: The scenario (zone rates, profiles, priorities, service, detection).
+        streams: Generators keyed ``arrivals``, ``zones``, ``priorities``, ``service``,
+            ``detection``.
+        detection: Multiplier of the detection delay by zone and time (camera coverage); None
+            means 1 everywhere.
+
+    """
+
+    name = "poisson"
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        streams: dict[str, np.random.Generator],
+        detection: DetectionFn | None = None,
+    ) -> None:
+        self.streams = streams
+        # demand cells: (zone, agency) pairs with a positive rate; one cell per zone when the
+        # scenario has a single agency
+        agencies = scenario.agency_ids
+        cell_zone: list[int] = []
+        cell_agency: list[int] = []
+        cell_rate: list[float] = []
+        cell_prof: list[list[float] | None] = []
+        for i, z in enumerate(scenario.zones):
+            for a, r in z.agency_rates().items():
+                if r > 0:
+                    cell_zone.append(i)
+                    cell_agency.append(agencies.index(a))
+                    cell_rate.append(r)
+                    cell_prof.append(z.agency_profile(a))
+        self._cell_zone = np.asarray(cell_zone, dtype=np.int64)
+        self._cell_agency = np.asarray(cell_agency, dtype=np.int64)
+        self._identity = len(cell_zone) == len(scenario.zones) and len(agencies) == 1
+        rates = np.array(cell_rate, dtype=np.float64) / 60.0
+        prof = np.ones((len(cell_rate), HOURS_PER_WEEK))
+        for i, cp in enumerate(cell_prof):
+            if cp is not None:
+                prof[i] = np.asarray(cp, dtype=np.float64)
+        peak = prof.max(axis=1)
+        self._thin = bool(np.any(prof != peak[:, None]))
+        self._accept = prof / peak[:, None]  # acceptance probability per zone and hour
+        cand = rates * peak
+        self.rate_max = float(cand.sum())  # per minute
+        self._zone_cdf = np.cumsum(cand / cand.sum())
+        self._zone_cdf[-1] = 1.0
+        # per agency: the cumulative shares of its classes and the index of its first class
+        self._prio_cdfs: list[tuple[NDArray[np.float64], int]] = []
+        offset = 0
+        for a in agencies:
+            shares = [p.share for p in scenario.agency_priorities(a)] or [1.0]
+            cdf = np.cumsum(np.asarray(shares) / sum(shares))
+            cdf[-1] = 1.0
+            self._prio_cdfs.append((cdf, offset))
+            offset += len(shares)
+        self._prio_cdf = self._prio_cdfs[0][0]
+        self._service = service_distributions(scenario)
+        self._extras = IncidentExtras(scenario)
+        spec = scenario.detection.delay
+        self._delay = from_spec(spec) if spec is not None else None
+        self._detection = detection
+
+    def blocks(self, end: float) -> Iterator[ArrivalBlock]:
+        """Yield arrival blocks received before *end*, in received order."""
+        s = self.streams
+        t = 0.0
+        seq = 0
+        carry = ArrivalBlock.empty()
+        while True:
+            gaps = s["arrivals"].exponential(1.0 / self.rate_max, BLOCK)
+            occ = t + np.cumsum(gaps)
+            t = float(occ[-1])
+            zone = np.searchsorted(self._zone_cdf, s["zones"].random(BLOCK), side="right")
+            if self._thin:
+                how = (occ // 60.0).astype(np.int64) % HOURS_PER_WEEK
+                keep = s["arrivals"].random(BLOCK) < self._accept[zone, how]
+                occ, zone = occ[keep], zone[keep]
+            n = occ.size
+            if self._identity:
+                prio = np.searchsorted(self._prio_cdf, s["priorities"].random(n), side="right")
+            else:
+                cell = zone
+                zone = self._cell_zone[cell]
+                agency = self._cell_agency[cell]
+                u = s["priorities"].random(n)
+                prio = np.empty(n, dtype=np.int64)
+                for a, (cdf, off) in enumerate(self._prio_cdfs):
+                    m = agency == a
+                    prio[m] = off + np.searchsorted(cdf, u[m], side="right")
+            svc = np.empty(n)
+            for c, dist in enumerate(self._service):
+                m = prio == c
+                svc[m] = dist.sample_many(s["service"], int(m.sum()))
+            if self._delay is not None:
+                delay = self._delay.sample_many(s["detection"], n)
+                if self._detection is not None:
+                    delay = delay * self._detection(zone, occ)
+                recv = occ + delay
+            else:
+                recv = occ
+            ids = np.arange(seq, seq + n, dtype=np.int64)
+            seq += n
+            block = ArrivalBlock(ids, occ, recv, zone.astype(np.int64), prio.astype(np.int64), svc)
+            block = self._extras.apply(block, s)
+            if len(carry):
+                block = ArrivalBlock.concat([carry, block])
+            if self._delay is not None or self._extras.has_delay:
+                block = block.take(np.argsort(block.ready_times, kind="stable"))
+            # every later incident occurs after t, so it is received (and ready) after t
+            if t >= end:
+                out = block.take(block.received < end)  # ready may be after the end
+                if len(out):
+                    yield out
+                return
+            ready = block.ready_times < t
+            out = block.take(ready)
+            carry = block.take(~ready)
+            if len(out):
+                yield out
+
+
+class TraceDemand:
+    """Arrivals read from a table (historical incidents, or a hand-made sequence).
+
+    Args:
+        scenario: The scenario (zone ids, priority levels, service distributions).
+        table: A DataFrame with ``time_min``, ``zone``, ``priority`` and optional
+            ``service_min``, ``agency``, ``dispatch_delay_min``; or a path to a CSV/Parquet
+            file with those columns.
+        streams: Generators; ``service`` draws missing on-scene times.
+
+    """
+
+    name = "trace"
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        table: pd.DataFrame | str | Path,
+        streams: dict[str, np.random.Generator],
+    ) -> None:
+        import pandas as pd
+
+        src = "trace"
+        if isinstance(table, (str, Path)):
+            src = str(table)
+            path = Path(table)
+            if not path.exists():
+                raise DataError(f"{path}: demand trace file not found (demand.path)")
+            try:
+                if path.suffix.lower() == ".parquet":
+                    df = pd.read_parquet(path)
+                else:
+                    df = pd.read_csv(path)
+            except Exception as exc:
+                raise DataError(f"{path}: cannot read demand trace ({exc})") from None
+        else:
+            df = table
+        for col in ("time_min", "zone", "priority"):
+            if col not in df.columns:
+                raise DataError(
+                    f"{src}: demand trace lacks column {col!r}; "
+                    "needs time_min, zone, priority[, service_min, agency, dispatch_delay_min]"
+                )
+        times = pd.to_numeric(df["time_min"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(times) | (times < 0))
+        if bad.size:
+            raise DataError(f"{src}: row {int(bad[0])}: time_min must be a number >= 0")
+        zidx = {z: i for i, z in enumerate(scenario.zone_ids)}
+        zones_raw = df["zone"].astype(str).tolist()
+        zone = np.empty(len(zones_raw), dtype=np.int64)
+        for r, z in enumerate(zones_raw):
+            if z not in zidx:
+                raise DataError(f"{src}: row {r}: unknown zone {z!r} (not in the scenario's zones)")
+            zone[r] = zidx[z]
+        classes = scenario.class_keys()
+        agencies = scenario.agency_ids
+        cidx = {key: i for i, key in enumerate(classes)}
+        levels_of = {a: [lvl for b, lvl in classes if b == a] for a in agencies}
+        if "agency" in df.columns:
+            agency_col = df["agency"].astype(str).tolist()
+        else:
+            agency_col = [DEFAULT_AGENCY if DEFAULT_AGENCY in agencies else agencies[0]] * len(df)
+        prio = np.empty(len(zone), dtype=np.int64)
+        for r, (p, a) in enumerate(zip(df["priority"].tolist(), agency_col, strict=True)):
+            if a not in levels_of:
+                raise DataError(
+                    f"{src}: row {r}: agency {a!r} is not one of the scenario's agencies {agencies}"
+                )
+            levels = levels_of[a]
+            try:
+                key = int(p)
+            except (TypeError, ValueError):
+                key = -(10**9)
+            if (a, key) not in cidx:
+                if len(levels) == 1:  # a single-class agency takes any priority
+                    key = levels[0]
+                else:
+                    raise DataError(
+                        f"{src}: row {r}: priority {p!r} is not one of agency {a!r}'s levels "
+                        f"{levels}"
+                    )
+            prio[r] = cidx[(a, key)]
+        service = np.full(len(zone), np.nan)
+        if "service_min" in df.columns:
+            # a copy: pandas may hand out a read-only view of its buffer
+            service = np.array(
+                pd.to_numeric(df["service_min"], errors="coerce").to_numpy(dtype=np.float64),
+                copy=True,
+            )
+            if np.any(service[np.isfinite(service)] < 0):
+                raise DataError(f"{src}: service_min must be >= 0")
+        missing = ~np.isfinite(service)
+        dists = service_distributions(scenario)
+        for c, dist in enumerate(dists):
+            m = missing & (prio == c)
+            service[m] = dist.sample_many(streams["service"], int(m.sum()))
+        order = np.argsort(times, kind="stable")
+        ids = np.arange(len(zone), dtype=np.int64)
+        block = ArrivalBlock(
+            ids[order], times[order], times[order], zone[order], prio[order], service[order]
+        )
+        extras = IncidentExtras(scenario)
+        block = extras.apply(block, streams)
+        sort = extras.has_delay
+        if "dispatch_delay_min" in df.columns:
+            # observed call-taking delays replace drawn ones where known
+            obs = np.array(
+                pd.to_numeric(df["dispatch_delay_min"], errors="coerce").to_numpy(dtype=np.float64),
+                copy=True,
+            )[order]
+            known = np.isfinite(obs)
+            if np.any(obs[known] < 0):
+                raise DataError(f"{src}: dispatch_delay_min must be >= 0")
+            if known.any():
+                ready = block.ready_times.copy()
+                ready[known] = block.received[known] + obs[known]
+                block.ready = ready
+                sort = True
+        if sort:
+            block = block.take(np.argsort(block.ready_times, kind="stable"))
+        self._all = block
+
+    def blocks(self, end: float) -> Iterator[ArrivalBlock]:
+        """Yield the trace's arrivals received before *end* (in dispatchable order)."""
+        keep = self._all.take(self._all.received < end)
+        for i in range(0, len(keep), BLOCK):
+            yield keep.take(np.arange(i, min(i + BLOCK, len(keep))))
+
+
+def build_demand(
+    scenario: Scenario,
+    streams: dict[str, np.random.Generator],
+    detection: DetectionFn | None = None,
+    trace: pd.DataFrame | str | Path | None = None,
+) -> DemandSource:
+    """Build the demand source the scenario names, or a trace when one is given.
+
+    Args:
+        scenario: The scenario.
+        streams: The incident random streams.
+        detection: Detection-delay multiplier by zone and time (Poisson only).
+        trace: A table (or file) of arrivals; overrides ``demand.source``.
+
+    Returns:
+        The demand source.
+
+    """
+    if trace is not None:
+        return TraceDemand(scenario, trace, streams)
+    builder = DEMAND_SOURCES[scenario.demand.source]
+    return builder(scenario, streams, detection)
+
+
+def _trace_from_scenario(
+    scenario: Scenario,
+    streams: dict[str, np.random.Generator],
+    detection: DetectionFn | None,
+) -> DemandSource:
+    if not scenario.demand.path:
+        raise DataError(
+            "demand.source is 'trace' but demand.path is not set; give a CSV/Parquet path or "
+            "pass demand=<DataFrame> to Simulation"
+        )
+    return TraceDemand(scenario, scenario.demand.path, streams)
+
+
+DEMAND_SOURCES: dict[
+    str,
+    Callable[[Scenario, dict[str, np.random.Generator], DetectionFn | None], DemandSource],
+] = {
+    "poisson": PoissonDemand,
+    "trace": _trace_from_scenario,
+}
+"""Registry: ``demand.source`` name -> builder ``(scenario, streams, detection)``."""

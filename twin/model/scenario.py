@@ -1,0 +1,1005 @@
+"""Scenario files: the fixed YAML vocabulary, validated by pydantic.
+
+A scenario file is data, never code: :func:`load_scenario` reads it with ``yaml.safe_load``,
+validates it into a :class:`Scenario` (defaults, per-field checks, cross-field checks such as
+unknown zone ids or a preference list that misses a unit) and turns every problem into a
+:class:`~twin.errors.ConfigError` naming the file, the field path and the problem. Building the
+simulation from a scenario is a separate step (:mod:`twin.model.engine`).
+
+Conventions: durations are in minutes, rates per hour, locations in km on a plane
+(``crs: plane``) or ``[lon, lat]`` (``crs: wgs84``). Simulated time 0 is Monday 00:00 and the
+start of the warm-up; statistics cover ``[warmup, warmup + horizon)``.
+
+Optional features (defaults keep the plain behaviour): ``priorities[].travel_factor``
+(multiplies the class's drive time), ``travel.noise`` (a random per-trip multiplier of drive
+time), ``dispatch.delay`` and ``priorities[].dispatch_delay`` (received -> dispatchable call
+processing before a unit is sought), and several agencies (``units[].agency``,
+``zones[].rates`` / ``zones[].profiles`` per agency, ``agencies: [{id, priorities, service,
+dispatch}]``; an agency's incidents are served only by its units). See
+``scenarios/example_agencies.yaml``.
+
+Nested sections forbid unknown keys so typos are caught (``{dist: exponential, mena: 3}`` is an
+error); the top level and ``demand`` accept extra keys for tools that annotate scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from twin.errors import ConfigError
+from twin.model.checkpoints import CheckpointSpec
+
+__all__ = [
+    "DEFAULT_AGENCY",
+    "HOURS_PER_WEEK",
+    "AgencyId",
+    "AgencySpec",
+    "DemandSpec",
+    "DetectionSpec",
+    "DeterministicSpec",
+    "DeviceSpec",
+    "DispatchSpec",
+    "DistSpec",
+    "EmpiricalSpec",
+    "ExponentialSpec",
+    "GammaSpec",
+    "LognormalSpec",
+    "Minutes",
+    "OutageSpec",
+    "PatrolSpec",
+    "PrioritySpec",
+    "QueueSpec",
+    "Scenario",
+    "ShiftSpec",
+    "TravelSpec",
+    "UnitId",
+    "UnitSpec",
+    "ZoneId",
+    "ZoneSpec",
+    "export_schema",
+    "format_validation_error",
+    "load_scenario",
+    "parse_scenario",
+    "scenario_json_schema",
+    "schema_path",
+]
+
+HOURS_PER_WEEK = 168
+
+Minutes = float
+"""A duration or a simulated time, in minutes."""
+
+
+def _to_id(value: Any) -> Any:
+    """Accept ``id: 1`` in YAML as the id ``"1"`` (planners write numeric ids)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+DEFAULT_AGENCY = "police"
+"""The agency of units without ``agency`` and of zones' ``rate_per_hour``."""
+
+ZoneId = Annotated[str, BeforeValidator(_to_id), Field(min_length=1)]
+"""A zone id as written in the scenario (``"z1"``)."""
+UnitId = Annotated[str, BeforeValidator(_to_id), Field(min_length=1)]
+"""A unit id as written in the scenario (``"u1"``)."""
+AgencyId = Annotated[str, BeforeValidator(_to_id), Field(min_length=1)]
+"""An agency id (``police``, ``fire``)."""
+
+
+class _Spec(BaseModel):
+    """Base of nested specs: unknown keys are errors (typos are caught)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- distributions
+class ExponentialSpec(_Spec):
+    """Exponential durations: ``{dist: exponential, mean: 30}``."""
+
+    dist: Literal["exponential"]
+    mean: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class LognormalSpec(_Spec):
+    """Lognormal durations given by their own mean and standard deviation (minutes)."""
+
+    dist: Literal["lognormal"]
+    mean: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    sd: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class GammaSpec(_Spec):
+    """Gamma durations: ``{dist: gamma, shape: 2, scale: 15}`` or ``{dist: gamma, mean, sd}``."""
+
+    dist: Literal["gamma"]
+    shape: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    scale: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    mean: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    sd: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _one_parametrisation(self) -> GammaSpec:
+        by_shape = self.shape is not None and self.scale is not None
+        by_moments = self.mean is not None and self.sd is not None
+        if by_shape == by_moments:
+            raise ValueError("gamma needs either shape and scale, or mean and sd (not both)")
+        return self
+
+    @property
+    def params(self) -> tuple[float, float]:
+        """Return ``(shape, scale)`` whichever way the spec was written."""
+        if self.shape is not None and self.scale is not None:
+            return self.shape, self.scale
+        assert self.mean is not None
+        assert self.sd is not None
+        shape = (self.mean / self.sd) ** 2
+        return shape, self.mean / shape
+
+
+class DeterministicSpec(_Spec):
+    """A fixed duration: ``{dist: deterministic, value: 20}``."""
+
+    dist: Literal["deterministic"]
+    value: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class EmpiricalSpec(_Spec):
+    """Draws from observed values, optionally weighted: ``{dist: empirical, values: [...]}``."""
+
+    dist: Literal["empirical"]
+    values: Annotated[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]], Field(min_length=1)]
+    weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> EmpiricalSpec:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(
+                    f"weights has {len(self.weights)} entries but values has {len(self.values)}"
+                )
+            if sum(self.weights) <= 0:
+                raise ValueError("weights must have a positive sum")
+        return self
+
+
+DistSpec = Annotated[
+    ExponentialSpec | LognormalSpec | GammaSpec | DeterministicSpec | EmpiricalSpec,
+    Field(discriminator="dist"),
+]
+"""A tagged distribution spec (``dist`` names the family)."""
+
+
+# --------------------------------------------------------------------------- sections
+class ZoneSpec(_Spec):
+    """A demand zone: its district, location and call rate.
+
+    Attributes:
+        id: Unique zone id.
+        district: The district (grouping for reports).
+        location: ``[x, y]`` in km (plane) or ``[lon, lat]`` (wgs84).
+        rate_per_hour: Mean calls per hour (> 0) of the default agency (``police``); required
+            unless ``rates`` is given.
+        profile: Optional 168 hour-of-week multipliers of the rate (Monday 00:00 first).
+        rates: Optional calls per hour per agency, ``{police: 2.0, fire: 0.5}`` (>= 0 each,
+            positive in total); an agency's incidents are served only by its own units
+            (``units[].agency``). Give the default agency's rate either here or in
+            ``rate_per_hour``, not both.
+        profiles: Optional 168 hour-of-week multipliers per agency, ``{fire: [...]}``; an
+            agency without one uses ``profile``.
+        name: Optional display name.
+        intra_km: Mean driving distance of a trip that starts and ends inside this zone
+            (incidents sit at the zone's location, so without it such trips take 0 min);
+            used by the coordinate travel models, the matrix model uses its own diagonal.
+
+    """
+
+    id: ZoneId
+    district: str = ""
+    location: tuple[
+        Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]
+    ]
+    rate_per_hour: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    profile: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+    name: str | None = None
+    intra_km: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    rates: dict[AgencyId, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+    profiles: dict[AgencyId, list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]] | None = None
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_168(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None:
+            _check_profile(v)
+        return v
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles_168(cls, v: dict[str, list[float]] | None) -> dict[str, list[float]] | None:
+        for agency, prof in (v or {}).items():
+            try:
+                _check_profile(prof)
+            except ValueError as exc:
+                raise ValueError(f"{agency}: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _has_rate(self) -> ZoneSpec:
+        if self.rates is None:
+            if self.rate_per_hour is None:
+                raise ValueError(
+                    f"zone {self.id!r} needs rate_per_hour (calls per hour) or rates "
+                    "({agency: calls per hour})"
+                )
+            return self
+        if self.rate_per_hour is not None and DEFAULT_AGENCY in self.rates:
+            raise ValueError(
+                f"zone {self.id!r}: rate_per_hour is the {DEFAULT_AGENCY!r} rate and rates also "
+                f"gives one; keep only one of them"
+            )
+        if sum(self.agency_rates().values()) <= 0:
+            raise ValueError(f"zone {self.id!r}: rates are all zero; give a positive rate")
+        return self
+
+    def agency_rates(self) -> dict[str, float]:
+        """Return calls per hour per agency (``rate_per_hour`` is the default agency's)."""
+        out: dict[str, float] = {}
+        if self.rate_per_hour is not None:
+            out[DEFAULT_AGENCY] = float(self.rate_per_hour)
+        for a, r in (self.rates or {}).items():
+            out[a] = float(r)
+        return out
+
+    def agency_profile(self, agency: str) -> list[float] | None:
+        """Return the hour-of-week multipliers of *agency* in this zone (None: flat)."""
+        if self.profiles and agency in self.profiles:
+            return self.profiles[agency]
+        return self.profile
+
+    @property
+    def total_rate(self) -> float:
+        """Return the calls per hour of all agencies together (before profiles)."""
+        return sum(self.agency_rates().values())
+
+
+def _check_profile(v: list[float]) -> None:
+    if len(v) != HOURS_PER_WEEK:
+        raise ValueError(f"profile needs {HOURS_PER_WEEK} hour-of-week values, got {len(v)}")
+    if max(v) <= 0:
+        raise ValueError("profile must have at least one positive multiplier")
+
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class ShiftSpec(_Spec):
+    """A daily shift: ``{start: "07:00", hours: 10}`` (may run past midnight).
+
+    ``start`` is ``"HH:MM"`` or minutes after midnight (YAML reads unquoted ``10:30`` as 630).
+    """
+
+    start: str | int
+    hours: Annotated[float, Field(gt=0, le=24, allow_inf_nan=False)]
+
+    @field_validator("start")
+    @classmethod
+    def _valid_start(cls, v: str | int) -> str | int:
+        if isinstance(v, int):
+            if not 0 <= v < 24 * 60:
+                raise ValueError("start in minutes after midnight must be in [0, 1440)")
+        elif not _HHMM.match(v):
+            raise ValueError(f"start {v!r} is not a time like '07:00'")
+        return v
+
+    @property
+    def start_min(self) -> float:
+        """Return the start as minutes after midnight."""
+        if isinstance(self.start, int):
+            return float(self.start)
+        hh, mm = self.start.split(":")
+        return float(int(hh) * 60 + int(mm))
+
+
+class UnitSpec(_Spec):
+    """A patrol unit.
+
+    Attributes:
+        id: Unique unit id.
+        post: The zone it is posted at (returns there after each call).
+        area: Its home response area; default the zones where it is first choice.
+        shift: Daily shift; default always on duty.
+        kind: Free label (``patrol``, ``ptu``, ...).
+        speed_kmh: Overrides the travel speed for this unit.
+        agency: The agency the unit belongs to (default ``police``); it answers only that
+            agency's incidents.
+
+    """
+
+    id: UnitId
+    post: ZoneId
+    area: list[ZoneId] | None = None
+    shift: ShiftSpec | None = None
+    kind: str = "patrol"
+    speed_kmh: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    agency: AgencyId = DEFAULT_AGENCY
+
+
+class PrioritySpec(_Spec):
+    """A priority class: level (1 = most urgent), share of calls, optional on-scene time.
+
+    Attributes:
+        level: Priority level (1 = most urgent).
+        share: Share of the agency's calls in this class (shares sum to 1).
+        service: On-scene time of this class (default: the agency's / scenario's ``service``).
+        name: Optional display name.
+        travel_factor: Multiplier of this class's driving time (> 0, default 1), e.g. 2.5 for
+            calls answered without lights and sirens.
+        dispatch_delay: Received -> dispatchable delay of this class (call taking and
+            dispatch processing); overrides ``dispatch.delay``.
+
+    """
+
+    level: Annotated[int, Field(ge=0)]
+    share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+    service: DistSpec | None = None
+    name: str | None = None
+    travel_factor: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    dispatch_delay: DistSpec | None = None
+
+
+class TravelSpec(_Spec):
+    """How long driving takes.
+
+    Attributes:
+        model: ``none`` (zero travel), ``euclidean``, ``manhattan``, ``haversine`` (great
+            circle on wgs84) or ``matrix`` (zone-to-zone minutes given in ``matrix``).
+        speed_kmh: Driving speed.
+        circuity: Road distance / model distance (>= 1 typically).
+        turnout_min: Minutes from dispatch to rolling (added to every response).
+        matrix: ``{from_zone: {to_zone: minutes}}`` for ``model: matrix``.
+        noise: A random multiplier of each trip's driving time (any distribution spec, e.g.
+            ``{dist: lognormal, mean: 1.0, sd: 0.5}``), drawn per incident from its own random
+            stream (the incident stream is unchanged: common random numbers hold). Default:
+            none (driving times are deterministic).
+
+    """
+
+    model: Literal["none", "euclidean", "manhattan", "haversine", "matrix"] = "manhattan"
+    speed_kmh: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
+    circuity: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    turnout_min: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    matrix: (
+        dict[ZoneId, dict[ZoneId, Annotated[float, Field(ge=0, allow_inf_nan=False)]]] | None
+    ) = None
+    noise: DistSpec | None = None
+
+
+class DispatchSpec(_Spec):
+    """The dispatch policy: ``closest`` free unit, or a fixed ``preference`` list per zone.
+
+    Attributes:
+        policy: ``closest`` or ``preference``.
+        preferences: ``{zone: [unit ids in order]}`` for ``policy: preference`` (every unit of
+            the agency, in order of preference).
+        delay: Call-taking / dispatch processing time, received -> dispatchable (any
+            distribution spec, drawn per incident from its own random stream). A unit is
+            sought only after it; response (received -> on scene) includes it, ``wait_min``
+            does not. ``priorities[].dispatch_delay`` overrides it per class. Default: none.
+
+    """
+
+    policy: Literal["closest", "preference"] = "closest"
+    preferences: dict[ZoneId, list[UnitId]] | None = None
+    delay: DistSpec | None = None
+
+
+class AgencySpec(_Spec):
+    """An agency's own call classes and dispatch (``agencies: [...]``).
+
+    Everything left out is taken from the scenario's top level (``priorities``, ``service``,
+    ``dispatch``). The agency's units are ``units`` with ``agency: <id>``; its demand is
+    ``zones[].rates.<id>``. Each agency has its own call queue with the top-level ``queue``
+    settings; travel, patrol and detection are shared. Agencies are independent: an incident
+    of agency A is served only by A's units. Checkpoint watch-list hits are ``police``
+    incidents. Example::
+
+        zones:
+          - {id: b1, location: [-122.33, 47.61], rate_per_hour: 1.2, rates: {fire: 0.4}}
+        units:
+          - {id: spd-1, post: b1}
+          - {id: e10, post: b1, agency: fire}
+        agencies:
+          - id: fire
+            priorities: [{level: 1, share: 0.7}, {level: 2, share: 0.3}]
+            service: {dist: lognormal, mean: 35, sd: 20}
+            dispatch: {policy: closest, delay: {dist: lognormal, mean: 1.2, sd: 0.8}}
+
+    Attributes:
+        id: The agency id (``police``, ``fire``).
+        priorities: The agency's priority classes (shares sum to 1 within the agency).
+        service: The agency's default on-scene time.
+        dispatch: The agency's dispatch policy (and ``delay``); replaces the top-level one.
+        name: Optional display name.
+
+    """
+
+    id: AgencyId
+    priorities: list[PrioritySpec] | None = None
+    service: DistSpec | None = None
+    dispatch: DispatchSpec | None = None
+    name: str | None = None
+
+
+class QueueSpec(_Spec):
+    """The call queue: order (``fcfs`` or ``priority``) and capacity (0 = calls lost)."""
+
+    discipline: Literal["fcfs", "priority"] = "fcfs"
+    capacity: Annotated[int, Field(ge=0)] | Literal["unlimited"] = "unlimited"
+
+    @property
+    def max_waiting(self) -> float:
+        """Return the capacity as a number (``inf`` when unlimited)."""
+        return math.inf if self.capacity == "unlimited" else float(self.capacity)
+
+
+class DemandSpec(BaseModel):
+    """Where incidents come from: ``poisson`` (zone rates) or ``trace`` (a table of arrivals).
+
+    A ``trace`` reads ``path`` (CSV or Parquet, relative to the scenario file) with columns
+    ``time_min``, ``zone``, ``priority`` and optionally ``service_min``; a trace can also be
+    passed to :class:`~twin.model.engine.Simulation` directly. Extra keys are kept for tools.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    source: Literal["poisson", "trace"] = "poisson"
+    path: str | None = None
+
+
+class DetectionSpec(_Spec):
+    """Delay between an incident happening and the call being received.
+
+    Attributes:
+        delay: Distribution of the delay outside camera coverage (default: none).
+        covered_factor: Multiplier of the delay inside an active camera's coverage.
+
+    """
+
+    delay: DistSpec | None = None
+    covered_factor: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.25
+
+
+class PatrolSpec(_Spec):
+    """Idle patrol movement, stepped by mesa at a coarse interval.
+
+    Attributes:
+        interval_min: Minutes between mesa steps (and DataCollector snapshots).
+        policy: ``area`` (random walk inside the unit's area), ``network`` (random walk over
+            neighbouring zones) or ``post`` (stay at the post).
+        neighbour_km: Zones closer than this are neighbours in the zone network (default:
+            1.5 x the smallest distance between two zones).
+
+    """
+
+    interval_min: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 15.0
+    policy: Literal["area", "network", "post"] = "area"
+    neighbour_km: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+
+
+class OutageSpec(_Spec):
+    """A window of simulated minutes ``[start, end)`` in which a device is down."""
+
+    start: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    end: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OutageSpec:
+        if self.end <= self.start:
+            raise ValueError(f"outage end {self.end} must be after start {self.start}")
+        return self
+
+
+class DeviceSpec(_Spec):
+    """A sensing device; cameras shorten detection delay within ``radius_km``.
+
+    Attributes:
+        id: Unique device id.
+        kind: ``camera`` (others are carried but have no effect yet).
+        zone: Zone the device stands in (its location defaults to the zone's).
+        location: ``[x, y]`` km or ``[lon, lat]``; overrides the zone location.
+        radius_km: Coverage radius.
+        outages: Windows in which the device is down (no coverage).
+        covered_factor: Overrides ``detection.covered_factor`` for this device.
+
+    """
+
+    id: str
+    kind: Literal["camera", "anpr", "counter"] = "camera"
+    zone: ZoneId | None = None
+    location: (
+        tuple[
+            Annotated[float, Field(allow_inf_nan=False)],
+            Annotated[float, Field(allow_inf_nan=False)],
+        ]
+        | None
+    ) = None
+    radius_km: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.5
+    outages: list[OutageSpec] = []
+    covered_factor: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _placed(self) -> DeviceSpec:
+        if self.zone is None and self.location is None:
+            raise ValueError(f"device {self.id!r} needs a zone or a location")
+        return self
+
+
+def _default_service() -> ExponentialSpec:
+    return ExponentialSpec(dist="exponential", mean=30.0)
+
+
+class Scenario(BaseModel):
+    """A complete scenario: the fixed vocabulary of ``scenarios/*.yaml``.
+
+    Extra top-level keys are kept (tools may annotate files); nested sections reject unknown
+    keys. Cross-field checks run after the per-field ones and name the offending field.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    description: str | None = None
+    time_unit: Literal["min"] = "min"
+    warmup: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    horizon: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    crs: Literal["plane", "wgs84"] = "plane"
+    zones: Annotated[list[ZoneSpec], Field(min_length=1)]
+    units: list[UnitSpec]
+    priorities: list[PrioritySpec] = []
+    service: DistSpec = Field(default_factory=_default_service)
+    travel: TravelSpec = Field(default_factory=TravelSpec)
+    dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
+    queue: QueueSpec = Field(default_factory=QueueSpec)
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    detection: DetectionSpec = Field(default_factory=DetectionSpec)
+    patrol: PatrolSpec = Field(default_factory=PatrolSpec)
+    checkpoints: list[CheckpointSpec] = []
+    devices: list[DeviceSpec] = []
+    agencies: list[AgencySpec] = []
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        zone_ids = [z.id for z in self.zones]
+        zones = set(zone_ids)
+        _no_duplicates("zones", zone_ids)
+        if not self.units:
+            raise ValueError("units: the fleet is empty; add at least one unit {id, post}")
+        unit_ids = [u.id for u in self.units]
+        _no_duplicates("units", unit_ids)
+        known_z = _known(zone_ids)
+        for i, u in enumerate(self.units):
+            if u.post not in zones:
+                raise ValueError(f"units[{i}].post: unknown zone id {u.post!r}; {known_z}")
+            for j, z in enumerate(u.area or []):
+                if z not in zones:
+                    raise ValueError(f"units[{i}].area[{j}]: unknown zone id {z!r}; {known_z}")
+        _check_priorities("priorities", self.priorities)
+        agency_list = [a.id for a in self.agencies]
+        _no_duplicates("agencies", agency_list)
+        for i, ag in enumerate(self.agencies):
+            if ag.priorities is not None:
+                _check_priorities(f"agencies[{i}].priorities", ag.priorities)
+        agencies = self.agency_ids
+        with_units = {u.agency for u in self.units}
+        for i, zs in enumerate(self.zones):
+            for a, r in zs.agency_rates().items():
+                if r > 0 and a not in with_units:
+                    field = "rate_per_hour" if a == DEFAULT_AGENCY and zs.rate_per_hour else "rates"
+                    raise ValueError(
+                        f"zones[{i}].{field}: agency {a!r} has demand in zone {zs.id!r} but no "
+                        f"units; add units with agency: {a} (units have agencies "
+                        f"{sorted(with_units)})"
+                    )
+            for a in zs.profiles or {}:
+                if a not in agencies:
+                    raise ValueError(f"zones[{i}].profiles: unknown agency {a!r}")
+        if self.crs == "plane" and self.travel.model == "haversine":
+            raise ValueError("travel.model: haversine needs crs: wgs84 (locations [lon, lat])")
+        if self.crs == "wgs84":
+            for i, zs in enumerate(self.zones):
+                lon, lat = zs.location
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError(
+                        f"zones[{i}].location: {list(zs.location)} is not [lon, lat] (crs: wgs84)"
+                    )
+        if self.travel.model == "matrix":
+            if self.travel.matrix is None:
+                raise ValueError("travel.matrix: model 'matrix' needs {from_zone: {to_zone: min}}")
+            for a in zone_ids:
+                row = self.travel.matrix.get(a)
+                if row is None:
+                    raise ValueError(f"travel.matrix: missing row for zone {a!r}")
+                for b in zone_ids:
+                    if b not in row and a != b:
+                        raise ValueError(f"travel.matrix.{a}: missing travel time to zone {b!r}")
+            for a, row in self.travel.matrix.items():
+                if a not in zones:
+                    raise ValueError(f"travel.matrix: unknown zone id {a!r}; {known_z}")
+                for b in row:
+                    if b not in zones:
+                        raise ValueError(f"travel.matrix.{a}: unknown zone id {b!r}; {known_z}")
+        agency_of = {u.id: u.agency for u in self.units}
+        own = {a.id: a for a in self.agencies}
+        for agency in agencies:
+            own_ag = own.get(agency)
+            if agency not in with_units:
+                where = f"agencies[{agency_list.index(agency)}]" if own_ag is not None else "zones"
+                raise ValueError(
+                    f"{where}: agency {agency!r} has no units; add units with agency: {agency}"
+                )
+            if own_ag is not None and own_ag.dispatch is not None:
+                i = agency_list.index(agency)
+                _check_dispatch(
+                    f"agencies[{i}].dispatch", own_ag.dispatch, zone_ids, agency_of, {agency}
+                )
+        shared = {a for a in agencies if own.get(a) is None or own[a].dispatch is None}
+        _check_dispatch("dispatch", self.dispatch, zone_ids, agency_of, shared)
+        if self.demand.source == "trace" and not self.demand.path:
+            # A trace can also be injected programmatically; the file path is then optional.
+            pass
+        dev_ids = [d.id for d in self.devices]
+        _no_duplicates("devices", dev_ids)
+        for i, d in enumerate(self.devices):
+            if d.zone is not None and d.zone not in zones:
+                raise ValueError(f"devices[{i}].zone: unknown zone id {d.zone!r}; {known_z}")
+        _no_duplicates("checkpoints", [c.id for c in self.checkpoints])
+        levels = [p.level for p in self.agency_priorities(DEFAULT_AGENCY)]
+        for i, c in enumerate(self.checkpoints):
+            cz = getattr(c, "zone", None)
+            if cz is not None and cz not in zones:
+                raise ValueError(f"checkpoints[{i}].zone: unknown zone id {cz!r}; {known_z}")
+            hp = getattr(c, "hit_priority", None)
+            if levels and hp is not None and hp not in levels:
+                raise ValueError(
+                    f"checkpoints[{i}].hit_priority: {hp} is not one of the priority levels "
+                    f"{levels}"
+                )
+            if getattr(c, "watchlist_hit_probability", 0) and DEFAULT_AGENCY not in agencies:
+                raise ValueError(
+                    f"checkpoints[{i}]: watch-list hits create {DEFAULT_AGENCY!r} incidents but "
+                    f"the scenario has no {DEFAULT_AGENCY!r} units"
+                )
+        return self
+
+    # ---------------------------------------------------------------- convenience
+    @property
+    def zone_ids(self) -> list[str]:
+        """Return the zone ids in file order."""
+        return [z.id for z in self.zones]
+
+    @property
+    def unit_ids(self) -> list[str]:
+        """Return the unit ids in file order."""
+        return [u.id for u in self.units]
+
+    @property
+    def total_rate_per_hour(self) -> float:
+        """Return the mean call rate per hour over all zones and agencies (profiles averaged)."""
+        total = 0.0
+        for z in self.zones:
+            for a, rate in z.agency_rates().items():
+                prof = z.agency_profile(a)
+                mult = sum(prof) / HOURS_PER_WEEK if prof else 1.0
+                total += rate * mult
+        return total
+
+    def priority_levels(self) -> list[int]:
+        """Return the priority levels in file order (``[1]`` when none are given).
+
+        With several agencies these are the default agency's levels (see :meth:`class_keys`).
+        """
+        return [p.level for p in self.priorities] or [1]
+
+    @property
+    def agency_ids(self) -> list[str]:
+        """Return the agencies in order of first mention (``agencies``, units, zone rates)."""
+        seen: dict[str, bool] = {}
+        for a in self.agencies:
+            seen.setdefault(a.id, True)
+        for u in self.units:
+            seen.setdefault(u.agency, True)
+        for z in self.zones:
+            for agency in z.agency_rates():
+                seen.setdefault(agency, True)
+        return list(seen)
+
+    @property
+    def multi_agency(self) -> bool:
+        """Return whether the scenario has more than one agency."""
+        return len(self.agency_ids) > 1
+
+    def agency_spec(self, agency: str) -> AgencySpec | None:
+        """Return the ``agencies[]`` entry of *agency* (None when it has none)."""
+        for a in self.agencies:
+            if a.id == agency:
+                return a
+        return None
+
+    def agency_priorities(self, agency: str) -> list[PrioritySpec]:
+        """Return *agency*'s priority classes (its own, else the top-level ``priorities``)."""
+        spec = self.agency_spec(agency)
+        if spec is not None and spec.priorities is not None:
+            return spec.priorities
+        return self.priorities
+
+    def agency_service(self, agency: str) -> DistSpec:
+        """Return *agency*'s default on-scene distribution."""
+        spec = self.agency_spec(agency)
+        if spec is not None and spec.service is not None:
+            return spec.service
+        return self.service
+
+    def agency_dispatch(self, agency: str) -> DispatchSpec:
+        """Return *agency*'s dispatch spec (its own, else the top-level ``dispatch``)."""
+        spec = self.agency_spec(agency)
+        if spec is not None and spec.dispatch is not None:
+            return spec.dispatch
+        return self.dispatch
+
+    def class_keys(self) -> list[tuple[str, int]]:
+        """Return the call classes ``(agency, level)`` in engine order (agency by agency).
+
+        With a single agency these are the priority levels of :meth:`priority_levels`.
+        """
+        out: list[tuple[str, int]] = []
+        for a in self.agency_ids:
+            levels = [p.level for p in self.agency_priorities(a)] or [1]
+            out.extend((a, lvl) for lvl in levels)
+        return out
+
+    @property
+    def uses_dispatch_delay(self) -> bool:
+        """Return whether any call class has a dispatch delay."""
+        for a in self.agency_ids:
+            if self.agency_dispatch(a).delay is not None:
+                return True
+            if any(p.dispatch_delay is not None for p in self.agency_priorities(a)):
+                return True
+        return False
+
+    @property
+    def uses_travel_factor(self) -> bool:
+        """Return whether any call class drives at other than the normal speed."""
+        return any(
+            p.travel_factor != 1.0 for a in self.agency_ids for p in self.agency_priorities(a)
+        )
+
+
+def _known(ids: list[Any]) -> str:
+    shown = ", ".join(str(i) for i in ids[:12])
+    more = f" (+{len(ids) - 12} more)" if len(ids) > 12 else ""
+    return f"known: {shown}{more}"
+
+
+def _check_priorities(field: str, priorities: list[PrioritySpec]) -> None:
+    if not priorities:
+        return
+    _no_duplicates(field, [p.level for p in priorities], what="level")
+    total = sum(p.share for p in priorities)
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(
+            f"{field}: shares sum to {total:g}, they must sum to 1 "
+            f"(got {', '.join(f'{p.level}: {p.share:g}' for p in priorities)})"
+        )
+
+
+def _check_dispatch(
+    field: str,
+    spec: DispatchSpec,
+    zone_ids: list[str],
+    agency_of: dict[str, str],
+    agencies: set[str],
+) -> None:
+    """Check a dispatch spec used by *agencies* (preference lists name all their units)."""
+    zones = set(zone_ids)
+    known_z = _known(zone_ids)
+    unit_ids = list(agency_of)
+    if spec.policy == "preference":
+        prefs = spec.preferences
+        if not prefs:
+            raise ValueError(
+                f"{field}.preferences: policy 'preference' needs {{zone: [unit ids...]}} "
+                "for every zone"
+            )
+        for z, lst in prefs.items():
+            if z not in zones:
+                raise ValueError(f"{field}.preferences: unknown zone id {z!r}; {known_z}")
+            for j, uid in enumerate(lst):
+                if uid not in agency_of:
+                    raise ValueError(
+                        f"{field}.preferences.{z}[{j}]: unknown unit id {uid!r}; {_known(unit_ids)}"
+                    )
+                if field != "dispatch" and agency_of[uid] not in agencies:
+                    raise ValueError(
+                        f"{field}.preferences.{z}[{j}]: unit {uid!r} belongs to agency "
+                        f"{agency_of[uid]!r}; list only this agency's units"
+                    )
+            _no_duplicates(f"{field}.preferences.{z}", lst, what="unit")
+            missing = [u for u in unit_ids if agency_of[u] in agencies and u not in lst]
+            if missing:
+                raise ValueError(
+                    f"{field}.preferences.{z}: the preference list misses unit(s) "
+                    f"{', '.join(missing)}; list every unit in order of preference"
+                )
+        for z in zone_ids:
+            if z not in prefs:
+                raise ValueError(f"{field}.preferences: no preference list for zone {z!r}")
+    elif spec.preferences is not None:
+        raise ValueError(
+            f"{field}.preferences: only used with policy 'preference' (remove it or set "
+            "policy: preference)"
+        )
+
+
+def _no_duplicates(field: str, ids: list[Any], what: str = "id") -> None:
+    seen: set[Any] = set()
+    for i, x in enumerate(ids):
+        if x in seen:
+            raise ValueError(f"{field}[{i}]: duplicate {what} {x!r}; each {what} must be unique")
+        seen.add(x)
+
+
+# --------------------------------------------------------------------------- loading
+def format_validation_error(exc: ValidationError, source: str, limit: int = 5) -> str:
+    """Turn a pydantic error into one message naming the file, field paths and problems.
+
+    Args:
+        exc: The validation error.
+        source: The file name (or ``"<scenario>"``) to name in the message.
+        limit: At most this many problems are listed.
+
+    Returns:
+        A message like ``"example.yaml: invalid scenario: zones[0].rate_per_hour: ..."``.
+
+    """
+    parts: list[str] = []
+    for err in exc.errors()[:limit]:
+        loc = _loc_str(err.get("loc", ()))
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown key (typo?); remove it or check the spelling"
+        if loc:
+            parts.append(f"{loc}: {msg}")
+        else:
+            parts.append(msg)
+    more = exc.error_count() - limit
+    tail = f" (and {more} more)" if more > 0 else ""
+    return f"{source}: invalid scenario: " + "; ".join(parts) + tail
+
+
+def _loc_str(loc: tuple[Any, ...] | list[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            # drop discriminator tags pydantic inserts ("service.exponential.mean")
+            if part in ("exponential", "lognormal", "gamma", "deterministic", "empirical") and out:
+                continue
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate an already-parsed mapping into a :class:`Scenario`.
+
+    Args:
+        data: The mapping (as ``yaml.safe_load`` returns it).
+        source: Name of the origin, used in error messages.
+
+    Returns:
+        The validated scenario.
+
+    Raises:
+        ConfigError: When the data is not a valid scenario.
+
+    """
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ConfigError(
+            f"{source}: a scenario must be a mapping of keys (name, horizon, zones, units, ...), "
+            f"got {kind}"
+        )
+    bad_keys = [k for k in data if not isinstance(k, str)]
+    if bad_keys:
+        raise ConfigError(f"{source}: top-level keys must be names, got {bad_keys[0]!r}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # defensive: odd inputs
+        raise ConfigError(f"{source}: invalid scenario: {exc}") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Args:
+        path: A YAML scenario file.
+
+    Returns:
+        The validated scenario. ``demand.path`` (a trace file), when relative, is resolved
+        against the scenario file's folder.
+
+    Raises:
+        ConfigError: The file is missing, is not YAML, or is not a valid scenario; the message
+            names the file, the field path and the problem.
+
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: scenario file not found; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read scenario file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}".replace("\n", " ")) from None
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        raise ConfigError(f"{p}: cannot parse YAML: {exc}") from None
+    scenario = parse_scenario(data, source=str(p))
+    if scenario.demand.path and not Path(scenario.demand.path).is_absolute():
+        scenario.demand.path = str((p.parent / scenario.demand.path).resolve())
+    return scenario
+
+
+# --------------------------------------------------------------------------- schema
+def scenario_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of scenario files (what ``scenarios/scenario.schema.json`` holds)."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "zhian-twin scenario"
+    return schema
+
+
+def schema_path() -> Path:
+    """Return the path of the checked-in schema file."""
+    from twin.paths import scenarios_dir
+
+    return scenarios_dir() / "scenario.schema.json"
+
+
+def export_schema(path: str | Path | None = None) -> Path:
+    """Write the JSON Schema to *path* (default ``scenarios/scenario.schema.json``).
+
+    Args:
+        path: Destination file; the checked-in location when None.
+
+    Returns:
+        The path written.
+
+    """
+    dest = Path(path) if path is not None else schema_path()
+    dest.write_text(json.dumps(scenario_json_schema(), indent=2, sort_keys=True) + "\n")
+    return dest
