@@ -1,0 +1,478 @@
+"""Fidelity: score the twin against reality on data not used for fitting, and keep the scores.
+
+Two checks, chosen by the scenario's city:
+
+* **San Francisco** (per call): the held-out days are replayed (:func:`twin.replay.replay`) and
+  the simulated dispatch -> on-scene times of the first unit are compared with the actual ones:
+  relative error of the median and of the 90th percentile (target: both within 10 %), the
+  two-sample Kolmogorov-Smirnov distance, and the share of actual values inside the simulated
+  90 % band (5th-95th percentile of the simulated values; 0.90 is ideal).
+* **Seattle police** (per beat): the scenario is simulated with Poisson demand and its mean
+  response per beat x priority is compared with the published average response of the years
+  of ``[start, end]`` (priorities 1 and 2; beat x priority cells with at least 30 simulated
+  calls): mean absolute percentage error per priority (target: within 15 %).
+
+The score of a run (:attr:`FidelityResult.score`, smaller is better) is the worse of the two
+headline errors. :func:`store_fidelity` appends every metric as a row of the lake table
+``fidelity`` (through the lake's transaction API); :func:`fidelity_history` reads them back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import stats
+
+from twin.calibrate.build import response_table
+from twin.calibrate.data import CityData, load_city, parse_date
+from twin.calibrate.refine import beat_means
+from twin.calibrate.report import jsonable
+from twin.errors import DataError, TwinError
+from twin.model.scenario import Scenario, load_scenario
+from twin.replay import ReplayResult, replay, scenario_city
+from twin.store import Lake
+
+__all__ = [
+    "FIDELITY_SCHEMA",
+    "FIDELITY_SOURCE",
+    "FIDELITY_TABLE",
+    "TARGETS",
+    "FidelityResult",
+    "compare_distributions",
+    "fidelity",
+    "fidelity_history",
+    "replay_fidelity",
+    "store_fidelity",
+]
+
+FIDELITY_TABLE = "fidelity"
+"""Lake table holding fidelity scores (one row per metric and run)."""
+FIDELITY_SOURCE = "twin_fidelity"
+"""The ``source`` value of fidelity rows."""
+
+_FIELDS: list[pa.Field] = [
+    pa.field("source", pa.string()),
+    pa.field("run_id", pa.string()),
+    pa.field("computed_at", pa.timestamp("us", tz="UTC")),
+    pa.field("city", pa.string()),
+    pa.field("agency", pa.string()),
+    pa.field("scenario", pa.string()),
+    pa.field("window_start", pa.string()),
+    pa.field("window_end", pa.string()),
+    pa.field("metric", pa.string()),
+    pa.field("value", pa.float64()),
+    pa.field("target", pa.float64()),
+    pa.field("passed", pa.bool_()),
+    pa.field("in_sample", pa.bool_()),
+]
+FIDELITY_SCHEMA: pa.Schema = pa.schema(_FIELDS)
+"""Schema of the ``fidelity`` lake table."""
+
+TARGETS: dict[str, float] = {
+    "median_rel_err": 0.10,
+    "p90_rel_err": 0.10,
+    "mape_p1": 0.15,
+    "mape_p2": 0.15,
+}
+"""Targets from the issue (absolute relative errors)."""
+
+
+@dataclass
+class FidelityResult:
+    """The fidelity of one scenario on one window.
+
+    Attributes:
+        city: City key.
+        agency: Agency.
+        scenario: Scenario name.
+        start: First local date.
+        end: Last local date.
+        metrics: Metric name -> value (relative errors signed: simulated - actual).
+        score: The headline score (worse of the two target metrics, absolute).
+        in_sample: True when the window overlaps data used for fitting.
+        details: Per-beat or distribution details.
+        notes: Caveats.
+
+    """
+
+    city: str
+    agency: str
+    scenario: str
+    start: date
+    end: date
+    metrics: dict[str, float | None]
+    score: float | None
+    in_sample: bool
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def passed(self) -> dict[str, bool]:
+        """Return metric -> whether it meets its target (only metrics with a target)."""
+        out = {}
+        for k, t in TARGETS.items():
+            v = self.metrics.get(k)
+            if v is not None:
+                out[k] = abs(v) <= t
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return jsonable(
+            {
+                "city": self.city,
+                "agency": self.agency,
+                "scenario": self.scenario,
+                "start": str(self.start),
+                "end": str(self.end),
+                "metrics": self.metrics,
+                "targets": {k: v for k, v in TARGETS.items() if k in self.metrics},
+                "passed": self.passed(),
+                "score": self.score,
+                "in_sample": self.in_sample,
+                "notes": self.notes,
+                "details": self.details,
+            }
+        )
+
+    def text(self) -> str:
+        """Return a readable summary."""
+        lines = [
+            f"fidelity of {self.scenario} ({self.city} {self.agency}) on {self.start} .. "
+            f"{self.end}" + (" [IN-SAMPLE: overlaps the fit data]" if self.in_sample else ""),
+        ]
+        ok = self.passed()
+        for k, v in self.metrics.items():
+            tgt = TARGETS.get(k)
+            mark = "" if tgt is None else (" ok" if ok.get(k) else " MISSED")
+            tail = "" if tgt is None else f" (target |x| <= {tgt:g}){mark}"
+            lines.append(f"  {k}: {'-' if v is None else f'{v:.4f}'}{tail}")
+        lines.append(f"  score: {'-' if self.score is None else f'{self.score:.4f}'}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def rows(self, run_id: str | None = None) -> pa.Table:
+        """Return the result as ``fidelity`` table rows (one per metric, plus ``score``)."""
+        rid = run_id or uuid.uuid4().hex[:12]
+        now = dt.datetime.now(dt.UTC)
+        items = [*self.metrics.items(), ("score", self.score)]
+        ok = self.passed()
+        return pa.table(
+            {
+                "source": [FIDELITY_SOURCE] * len(items),
+                "run_id": [rid] * len(items),
+                "computed_at": [now] * len(items),
+                "city": [self.city] * len(items),
+                "agency": [self.agency] * len(items),
+                "scenario": [self.scenario] * len(items),
+                "window_start": [str(self.start)] * len(items),
+                "window_end": [str(self.end)] * len(items),
+                "metric": [k for k, _ in items],
+                "value": [None if v is None else float(v) for _, v in items],
+                "target": [TARGETS.get(k) for k, _ in items],
+                "passed": [ok.get(k) for k, _ in items],
+                "in_sample": [self.in_sample] * len(items),
+            },
+            schema=FIDELITY_SCHEMA,
+        )
+
+
+def compare_distributions(simulated: np.ndarray, actual: np.ndarray) -> dict[str, float | None]:
+    """Compare simulated and actual durations.
+
+    Args:
+        simulated: Simulated values (all replications pooled).
+        actual: Actual values.
+
+    Returns:
+        ``median_rel_err``, ``p90_rel_err`` (signed, relative to actual), ``ks`` (two-sample
+        KS distance), ``band90_share`` (share of actual inside the simulated 5-95 % band),
+        medians and p90s, counts.
+
+    Raises:
+        DataError: When either side is empty.
+
+    """
+    s = np.asarray(simulated, dtype=float)
+    a = np.asarray(actual, dtype=float)
+    s = s[np.isfinite(s)]
+    a = a[np.isfinite(a)]
+    if s.size == 0 or a.size == 0:
+        raise DataError(
+            f"fidelity: nothing to compare ({s.size} simulated, {a.size} actual values)"
+        )
+    sm, sp = float(np.median(s)), float(np.quantile(s, 0.9))
+    am, ap = float(np.median(a)), float(np.quantile(a, 0.9))
+    lo, hi = np.quantile(s, [0.05, 0.95])
+    return {
+        "median_rel_err": (sm - am) / am if am > 0 else None,
+        "p90_rel_err": (sp - ap) / ap if ap > 0 else None,
+        "ks": float(stats.ks_2samp(s, a).statistic),
+        "band90_share": float(np.mean((a >= lo) & (a <= hi))),
+        "sim_median": sm,
+        "actual_median": am,
+        "sim_p90": sp,
+        "actual_p90": ap,
+        "n_sim": float(s.size),
+        "n_actual": float(a.size),
+    }
+
+
+def _calibration(sc: Scenario) -> dict[str, Any]:
+    cal = (sc.model_extra or {}).get("calibration")
+    return cal if isinstance(cal, dict) else {}
+
+
+def _overlaps(cal: dict[str, Any], start: date, end: date) -> bool:
+    fw = cal.get("fit_window") or {}
+    hold = cal.get("holdout") or {}
+    try:
+        f0, f1 = date.fromisoformat(fw["start"]), date.fromisoformat(fw["end"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    if start > f1 or end < f0:
+        return False
+    try:
+        h0, h1 = date.fromisoformat(hold["start"]), date.fromisoformat(hold["end"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    return not (h0 <= start and end <= h1)
+
+
+def replay_fidelity(sc: Scenario, res: ReplayResult) -> FidelityResult:
+    """Score a finished replay: simulated vs actual dispatch -> on scene per call.
+
+    Args:
+        sc: The scenario replayed.
+        res: The replay's result.
+
+    Returns:
+        The :class:`FidelityResult` of the replay's window.
+
+    """
+    city, agency = scenario_city(sc)
+    start, end = res.start, res.end
+    rec = res.records
+    sim = rec["sim_dispatch_onscene_min"].to_numpy(dtype=float)
+    first = rec.loc[rec["replication"] == rec["replication"].min()]
+    act = first["actual_dispatch_onscene_min"].to_numpy(dtype=float)
+    cmp = compare_distributions(sim, act)
+    by_priority: dict[str, Any] = {}
+    for k in sorted(set(rec["priority"].dropna().astype(int))):
+        sim_k = rec.loc[rec["priority"] == k, "sim_dispatch_onscene_min"].to_numpy(dtype=float)
+        act_k = first.loc[first["priority"] == k, "actual_dispatch_onscene_min"].to_numpy(
+            dtype=float
+        )
+        if np.isfinite(sim_k).any() and np.isfinite(act_k).any():
+            by_priority[str(k)] = compare_distributions(sim_k, act_k)
+    headline = [cmp["median_rel_err"], cmp["p90_rel_err"]]
+    score = (
+        max(abs(v) for v in headline if v is not None)
+        if any(v is not None for v in headline)
+        else None
+    )
+    cal = _calibration(sc)
+    notes = list(res.summary["replay"]["notes"])
+    in_sample = _overlaps(cal, start, end)
+    if in_sample:
+        notes.append("the window overlaps the calibration's fit days: an in-sample check")
+    return FidelityResult(
+        city=city,
+        agency=agency,
+        scenario=sc.name,
+        start=start,
+        end=end,
+        metrics={k: cmp[k] for k in ("median_rel_err", "p90_rel_err", "ks", "band90_share")},
+        score=score,
+        in_sample=in_sample,
+        details={
+            **{
+                k: v
+                for k, v in cmp.items()
+                if k not in ("median_rel_err", "p90_rel_err", "ks", "band90_share")
+            },
+            "by_priority": by_priority,
+        },
+        notes=notes,
+    )
+
+
+def _seattle_fidelity(
+    sc: Scenario,
+    data: CityData,
+    start: date,
+    end: date,
+    seed: int,
+    replications: int,
+    weeks: int,
+    min_calls: int,
+) -> FidelityResult:
+    city, agency = scenario_city(sc)
+    if agency == "all" and "police" in sc.agency_ids:
+        agency = "police"
+    if agency != "police":
+        raise TwinError(
+            f"fidelity: Seattle {agency} has no observed response times in the lake (the "
+            "Seattle Fire 911 feed carries only dispatch times); nothing to compare with"
+        )
+    if data.response_stats is None:
+        raise DataError(
+            "fidelity: the lake has no response_stats table; sync the spd_avg_response source"
+        )
+    table = response_table(data.response_stats)
+    years = set(range(start.year, end.year + 1))
+    obs = table.loc[table["year"].isin(years) & table["klass"].isin([1, 2])]
+    if obs.empty:
+        have = sorted(set(table["year"]))
+        raise TwinError(
+            f"fidelity: no Seattle response figures for {sorted(years)} (the table has "
+            f"{have[0]}..{have[-1]}); choose --start/--end within those years"
+        )
+    obs_means = pd.DataFrame(
+        obs.groupby(["zone_id", "klass"])["mean_min"].mean().reset_index()
+    ).set_axis(["zone_id", "priority", "mean_obs"], axis=1)
+    data_sc = sc.model_dump(mode="json", exclude_none=True)
+    sim = beat_means(
+        data_sc, horizon=weeks * 10080.0, seed=seed, replications=replications, agency="police"
+    )
+    j = sim.merge(obs_means, on=["zone_id", "priority"])
+    j = j.loc[j["count"] >= min_calls]
+    metrics: dict[str, float | None] = {}
+    for k in (1, 2):
+        jk = j.loc[j["priority"] == k]
+        metrics[f"mape_p{k}"] = (
+            float(np.mean(np.abs(jk["mean"] - jk["mean_obs"]) / jk["mean_obs"]))
+            if len(jk)
+            else None
+        )
+        metrics[f"bias_p{k}"] = (
+            float(np.mean((jk["mean"] - jk["mean_obs"]) / jk["mean_obs"])) if len(jk) else None
+        )
+        metrics[f"beats_p{k}"] = float(len(jk))
+    vals = [metrics[m] for m in ("mape_p1", "mape_p2") if metrics[m] is not None]
+    cal = _calibration(sc)
+    fit_year = cal.get("response_fit_year")
+    in_sample = fit_year is not None and int(fit_year) in years
+    notes = [
+        f"simulated {weeks} weeks x {replications} replication(s) with Poisson demand; cells "
+        f"with at least {min_calls} simulated calls of the priority",
+        f"observed: SPD average response of {sorted(years)} (mean over those years)",
+    ]
+    if in_sample:
+        notes.append(f"{fit_year} was used for fitting: an in-sample check")
+    return FidelityResult(
+        city=city,
+        agency=agency,
+        scenario=sc.name,
+        start=start,
+        end=end,
+        metrics=metrics,
+        score=max(v for v in vals if v is not None) if vals else None,
+        in_sample=in_sample,
+        details={
+            "cells": j.rename(columns={"mean": "mean_sim"})[
+                ["zone_id", "priority", "mean_sim", "mean_obs", "count"]
+            ]
+        },
+        notes=notes,
+    )
+
+
+def _sf_fidelity(
+    sc: Scenario,
+    data: CityData,
+    lake_dir: Path | str,
+    start: date,
+    end: date,
+    seed: int,
+    replications: int,
+) -> FidelityResult:
+    res = replay(sc, lake_dir, start, end, seed=seed, replications=replications, data=data)
+    return replay_fidelity(sc, res)
+
+
+def fidelity(
+    scenario: Scenario | str | Path,
+    lake_dir: Path | str,
+    start: str | date,
+    end: str | date,
+    *,
+    seed: int = 1,
+    replications: int = 3,
+    weeks: int = 26,
+    min_calls: int = 30,
+) -> FidelityResult:
+    """Score a calibrated scenario against the data of ``[start, end]``.
+
+    Args:
+        scenario: The scenario or its file (its ``calibration`` block names city and agency).
+        lake_dir: The lake.
+        start: First local date (``YYYY-MM-DD``).
+        end: Last local date (inclusive).
+        seed: Seed.
+        replications: Replications (San Francisco: replays; Seattle: Poisson runs).
+        weeks: Seattle: simulated weeks per replication.
+        min_calls: Seattle: least simulated calls for a beat x priority cell to count.
+
+    Returns:
+        The :class:`FidelityResult`.
+
+    Raises:
+        TwinError: Bad dates, no data in the window, a city without observed response.
+
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    d0 = parse_date(start, "--start")
+    d1 = parse_date(end, "--end")
+    if d0 is None or d1 is None:
+        raise DataError("fidelity: --start and --end are required")
+    if d1 < d0:
+        raise DataError(f"fidelity: --end {d1} is before --start {d0}")
+    city, _ = scenario_city(sc)
+    data = load_city(lake_dir, city)
+    if city == "sanfrancisco":
+        return _sf_fidelity(sc, data, lake_dir, d0, d1, seed, replications)
+    return _seattle_fidelity(sc, data, d0, d1, seed, replications, weeks, min_calls)
+
+
+def store_fidelity(lake_dir: Path | str, result: FidelityResult, run_id: str | None = None) -> int:
+    """Append the result's metrics to the lake table ``fidelity``.
+
+    Args:
+        lake_dir: The lake.
+        result: The fidelity result.
+        run_id: Run id written into the rows (random when None).
+
+    Returns:
+        Rows added.
+
+    """
+    lake = Lake(lake_dir)
+    rows = result.rows(run_id)
+    with lake.lock():
+        tx = lake.begin()
+        n = tx.upsert(FIDELITY_TABLE, FIDELITY_SOURCE, rows)
+        tx.commit()
+    return n
+
+
+def fidelity_history(
+    lake_dir: Path | str, city: str, agency: str, metric: str = "score"
+) -> pd.DataFrame:
+    """Return stored fidelity rows of one city, agency and metric, oldest first."""
+    lake = Lake(lake_dir)
+    if FIDELITY_TABLE not in lake.tables():
+        return pd.DataFrame(columns=FIDELITY_SCHEMA.names)
+    tab = lake.query(
+        f"SELECT * FROM {FIDELITY_TABLE} WHERE city = ? AND agency = ? AND metric = ? "
+        "ORDER BY computed_at",
+        [city, agency, metric],
+    )
+    return tab.to_pandas()
