@@ -28,7 +28,13 @@ sync: install
 
 run: install
 	$(BIN)/twin sync --lake $(LAKE)
-	$(BIN)/twin simulate scenarios/example.yaml --replications 5 --out $(OUT)/example
+	mkdir -p $(OUT)/scenarios
+	$(BIN)/twin calibrate --lake $(LAKE) --city seattle --out $(OUT)/scenarios/seattle_baseline.yaml --report $(OUT)/scenarios/seattle_baseline.fit.json
+	$(BIN)/twin variant $(OUT)/scenarios/seattle_baseline.yaml --add-units 2 --name seattle_variant --out $(OUT)/scenarios/seattle_variant.yaml
+	$(BIN)/twin simulate $(OUT)/scenarios/seattle_baseline.yaml --seed 1 --replications 3 --out $(OUT)/seattle_baseline
+	$(BIN)/twin simulate $(OUT)/scenarios/seattle_variant.yaml --seed 1 --replications 3 --out $(OUT)/seattle_variant
+	$(BIN)/twin simulate scenarios/example.yaml --seed 1 --replications 5 --out $(OUT)/example
+	$(BIN)/twin dashboard --lake $(LAKE) --results $(OUT) --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,6 +16,7 @@ class TwinError(Exception):
     Args:
         message: What went wrong, naming the file, field or row, and the fix.
         exit_code: The process exit code the CLI uses (non-zero).
+
     """
 
     def __init__(self, message: str, exit_code: int = 2) -> None:

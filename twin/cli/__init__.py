@@ -42,9 +42,9 @@ def version() -> None:
 
 
 def _register_all() -> None:
-    from twin.cli import analytic, city, data, model
+    from twin.cli import analytic, city, dash, data, model
 
-    for module in (data, model, analytic, city):
+    for module in (data, model, analytic, city, dash):
         module.register(app)
 
 
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         The exit code: 0 on success, the error's code on a :class:`TwinError`.
+
     """
     try:
         app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)

@@ -1,0 +1,1 @@
+"""Benchmarks: each module has ``main()`` and reports figures beside a same-run baseline."""
