@@ -829,15 +829,14 @@ def _assumptions(p: dict[str, Any]) -> list[Assumption]:
         ),
         Assumption(
             "intra_zone_travel",
-            {"mean_intra_km": p.get("mean_intra_km", 0.0), "modelled": False},
-            "The engine places every incident at its zone's location, so a unit posted in the "
-            "incident's own zone drives 0 km. Real calls are spread over the zone: the demand-"
-            "weighted mean straight-line distance from a zone's location to its residents is "
-            f"{p.get('mean_intra_km', 0.0):.2f} km (per zone: zone_facts[].intra_km), i.e. "
-            f"about {p.get('mean_intra_km', 0.0) * p['circuity'] / p['speed_kmh'] * 60:.1f} "
-            "min of driving missing from same-zone responses. Not folded into turnout (that "
-            "would also lengthen every cross-zone trip); read simulated response times as "
-            "lower bounds until the engine models travel inside a zone.",
+            {"mean_intra_km": p.get("mean_intra_km", 0.0), "modelled": True},
+            "Real calls are spread over a zone, not at its location: each zone carries "
+            "zones[].intra_km, the demand-weighted mean straight-line distance from the zone's "
+            "location to its residents (city mean "
+            f"{p.get('mean_intra_km', 0.0):.2f} km), which the engine uses as the length of a "
+            "trip inside the zone (x circuity / speed: about "
+            f"{p.get('mean_intra_km', 0.0) * p['circuity'] / p['speed_kmh'] * 60:.1f} min). "
+            "Cross-zone trips still run location to location.",
         ),
         Assumption(
             "dispatch",
@@ -1159,6 +1158,7 @@ def build_jiaxing_scenario(
             "district": names[z.adcode],
             "location": [z.location[0], z.location[1]],
             "rate_per_hour": round(z.rate_per_hour, 6),
+            "intra_km": round(z.intra_km, 3),
         }
         for z in layout.zones
     ]

@@ -128,6 +128,24 @@ class Source(BaseModel):
             raise ValueError(f"source {self.name!r} of kind {self.kind!r} needs a path")
         return self
 
+    @model_validator(mode="after")
+    def _adapter_options(self) -> Source:
+        # checked when the config loads, so a bad option block writes nothing at all
+        if self.adapter == "csv_drop":
+            from twin.ingest.csvdrop import CsvDropOptions
+
+            try:
+                CsvDropOptions.model_validate(self.options)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"options.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                    for err in exc.errors()
+                )
+                raise ValueError(
+                    f"{problems} (see twin.ingest.csvdrop for the option layout)"
+                ) from None
+        return self
+
 
 class SyncConfig(BaseModel):
     """The whole sync config.

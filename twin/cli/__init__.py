@@ -12,6 +12,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from twin.errors import TwinError
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     help="zhian-twin: sync city data, simulate patrol layouts, compare with reality.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 
@@ -51,6 +53,11 @@ def _register_all() -> None:
 _register_all()
 
 
+def _error(message: str) -> None:
+    # user text (ids, paths) may hold brackets: never interpret it as rich markup
+    _err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the process exit code.
 
@@ -64,8 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
     except TwinError as exc:
-        _err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        _error(exc.message)
         return exc.exit_code
+    except OSError as exc:  # a path the user gave cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        why = exc.strerror or str(exc)
+        _error(f"{where}{why} (check the path and its permissions, then run again)")
+        return 2
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
