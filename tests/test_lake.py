@@ -376,3 +376,14 @@ def test_a_lake_of_an_older_schema_is_refused_with_the_fix(tmp_path: Path) -> No
     assert "'event_time'" in str(err.value)
     with pytest.raises(DataError, match="written by an older schema"):
         upsert(fresh, "incidents", "src", incidents([(2, 1, "b")]))
+
+
+@pytest.mark.exact
+def test_key_moving_out_of_a_touched_partition_leaves_no_old_copy(tmp_path: Path) -> None:
+    # Found by the model test: src:0 moves from day 2 to day 1 while src:1 (unchanged) keeps
+    # day 2 touched by the same batch; the old src:0 must leave day 2.
+    lake = Lake(tmp_path / "lake")
+    upsert(lake, "incidents", "src", incidents([(0, 2, "a"), (1, 2, "a")]))
+    assert upsert(lake, "incidents", "src", incidents([(0, 1, "a"), (1, 2, "a")])) == (1, True)
+    assert stored(lake) == {"src:0": (1, "a"), "src:1": (2, "a")}
+    assert lake.query("SELECT count(*) FROM incidents").column(0)[0].as_py() == 2

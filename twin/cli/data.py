@@ -65,7 +65,9 @@ def sync(
         cfg.source(name)
     from twin.store import Lake
 
-    Lake(lake).check_schema()  # an older lake stops here with a message, before Prefect starts
+    target = Lake(lake)
+    target.root.mkdir(parents=True, exist_ok=True)  # an unusable path fails here, as a message
+    target.check_schema()  # an older lake stops here with a message, before Prefect starts
     _prefect_env()
     from flows.sync import progress_hook, sync_sources
 

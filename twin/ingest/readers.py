@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 
-INFLATE_IN_MEMORY_MAX = 256 << 20
+INFLATE_IN_MEMORY_MAX = 32 << 20
 """Gzip files up to this many compressed bytes are inflated in memory with ISA-L (if installed);
 larger ones are streamed through pyarrow's reader, so memory stays bounded."""
 

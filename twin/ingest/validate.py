@@ -117,7 +117,10 @@ def parse_floats(values: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.flo
     blank = pa.scalar(None, pa.string())
     try:
         # Fast path: every non-empty cell is a plain number.
-        fast = pc.cast(pc.if_else(pa.array(empty), blank, values), pa.float64())
+        some_empty = bool(empty.any())
+        fast = pc.cast(
+            pc.if_else(pa.array(empty), blank, values) if some_empty else values, pa.float64()
+        )
         arr = np.asarray(fast.to_numpy(zero_copy_only=False), dtype=np.float64)
         if np.isfinite(arr[~empty]).all():  # "nan"/"inf" are not numbers here
             return arr, np.zeros(len(values), dtype=bool)

@@ -576,8 +576,10 @@ class Transaction:
                 _part_dir(table, source, p)
                 for (p,) in con.execute("SELECT DISTINCT __part FROM changed").fetchall()
             }
-            others = [f for d in sorted(set(existing) - touched) for f in existing[d]]
-            if others:  # older versions of changed keys stored in other partitions
+            # Older versions of changed keys stored in partitions not being rewritten: also the
+            # touched ones (a key can move out of a partition that other incoming rows touch).
+            others = [f for d in sorted(set(existing) - rewrite) for f in existing[d]]
+            if others:
                 moved = con.execute(
                     f"SELECT DISTINCT o.filename FROM "
                     f"{_read(self.lake.root, others, filename=True)} o "
