@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from twin.calibrate import after_sync, calibrate, write_calibration
 from twin.calibrate.nightly import drift_band
@@ -109,7 +110,11 @@ def test_seattle_fidelity_and_fire_refusal(
     assert out["in_sample"] is False
     assert out["metrics"]["beats_p1"] > 0
     assert out["metrics"]["mape_p1"] is not None
-    fire = write_calibration(calibrate(lake, "seattle", agency="fire"), tmp_path / "f.yaml")[0]
+    # a fire-only Seattle file has nothing to be scored against
+    data = yaml.safe_load(sc.read_text())
+    data["calibration"]["agency"] = "fire"
+    fire = tmp_path / "f.yaml"
+    fire.write_text(yaml.safe_dump(data))
     with pytest.raises(TwinError, match="no observed response"):
         fidelity(fire, lake, "2016-01-01", "2016-12-31")
     with pytest.raises(TwinError, match="no Seattle response figures"):

@@ -10,6 +10,7 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.sync import nightly_sync
+from twin.fidelity import fidelity_history
 from twin.store import Lake
 
 
@@ -62,3 +63,7 @@ def test_nightly_flow_scores_the_twin_and_stores_the_score(
     assert again["sources"]["sffd_calls"]["rows_new"] == 0
     stored2 = Lake(lake).query("SELECT count(*) AS n FROM fidelity").to_pylist()[0]["n"]
     assert stored2 > stored
+    # the drift band reads only the nightly, out-of-sample scores: one per night here
+    history = fidelity_history(lake, "sanfrancisco", city["agency"], nightly_only=True)
+    assert len(history) == 2
+    assert set(history["run_id"]) == {report["nightly"]["run_id"], again["nightly"]["run_id"]}

@@ -464,15 +464,35 @@ def store_fidelity(lake_dir: Path | str, result: FidelityResult, run_id: str | N
 
 
 def fidelity_history(
-    lake_dir: Path | str, city: str, agency: str, metric: str = "score"
+    lake_dir: Path | str,
+    city: str,
+    agency: str,
+    metric: str = "score",
+    *,
+    nightly_only: bool = False,
 ) -> pd.DataFrame:
-    """Return stored fidelity rows of one city, agency and metric, oldest first."""
+    """Return stored fidelity rows of one city, agency and metric, oldest first.
+
+    Args:
+        lake_dir: The lake.
+        city: City key.
+        agency: Agency.
+        metric: Metric name (``score`` is the headline).
+        nightly_only: Only the nightly loop's out-of-sample scores (run ids ``nightly-*``):
+            the drift band must not mix in manual, in-sample or multi-day runs.
+
+    Returns:
+        The rows as a DataFrame (empty with the schema's columns when none).
+
+    """
     lake = Lake(lake_dir)
     if FIDELITY_TABLE not in lake.tables():
         return pd.DataFrame(columns=FIDELITY_SCHEMA.names)
+    where = "city = ? AND agency = ? AND metric = ?"
+    if nightly_only:
+        where += " AND run_id LIKE 'nightly-%' AND NOT coalesce(in_sample, false)"
     tab = lake.query(
-        f"SELECT * FROM {FIDELITY_TABLE} WHERE city = ? AND agency = ? AND metric = ? "
-        "ORDER BY computed_at",
+        f"SELECT * FROM {FIDELITY_TABLE} WHERE {where} ORDER BY computed_at",
         [city, agency, metric],
     )
     return tab.to_pandas()

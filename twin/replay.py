@@ -15,6 +15,10 @@ one). A priority the data lack is drawn from the scenario's shares (seeded); an 
 a received time (``received`` null: the SPD "911 Incident Response" layouts) is replayed at its
 ``event_time`` (the at-scene time, a proxy for the arrival, stated in the notes) and never
 compared as a response.
+
+A scenario with several agencies (the combined Seattle file) replays every agency's incidents
+(``agency: all``): each trace row carries its ``agency`` and is answered only by that agency's
+units; priorities are mapped per agency (SPD classes for police, the single class for fire).
 """
 
 from __future__ import annotations
@@ -113,7 +117,8 @@ def build_trace(
         data: The city's tables.
         start: First local date.
         end: Last local date (inclusive).
-        agency: Only incidents of this agency (all when empty).
+        agency: Only incidents of this agency (all of the scenario's agencies when empty or
+            ``all``; a multi-agency trace gets an ``agency`` column).
         warmup_days: Days before ``start`` replayed as warm-up.
         seed: Seed for priorities the data lack.
 

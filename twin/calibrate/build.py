@@ -512,7 +512,7 @@ def _calibrate_sanfrancisco(
     report.add(
         Parameter(
             name="priorities[].travel_factor",
-            value=factors,
+            value=dict(factors),
             data=src + ": per call, (dispatched -> on scene - turnout) / matrix[post][zone]; "
             f"median per class, relative to priority {top}",
             n=int(sum(factor_n.values())),
@@ -735,6 +735,12 @@ def _refine_sf_factors(
         )
     )
     report.details["sf_refinement"] = history
+    if "sd" in noise0 and scale != 1.0:
+        report.assume(
+            f"the noise's spread was narrowed to {scale:g} x the first fit by replaying the fit "
+            "days: the first fit also holds the error of predicting from the post of the unit "
+            "that really came, which the twin's closest-unit dispatch partly removes"
+        )
 
 
 def _unit_utilisation(units: pd.DataFrame) -> dict[str, float]:
@@ -963,12 +969,15 @@ def _seattle_police(
     p2 = ty.loc[ty["klass"] == 2, ["zone_id", "mean_min"]]
     report.assume(
         f"response figures of {fit_year} (the year of the demand data) fix speed, dispatch "
-        "delay and fleet; other years are left for fidelity checks",
+        "delay, fleet and the non-emergency travel factor; other years are left for fidelity "
+        "checks",
         "priority-1 mean response = dispatch delay and turnout (t0) + drive from the nearest "
         "free patrolling unit; idle units patrol the beats of their precinct uniformly",
         "circuity fixed at 1.3 (road / great-circle distance; not identifiable from means)",
-        "the extra mean delay of priority 2 over priority 1 in a precinct is queueing for a "
-        "free unit (non-preemptive priority M/M/c, one exponential busy time for all classes)",
+        "analytic first guess of the fleet: the extra mean delay of priority 2 over priority 1 "
+        "in a precinct is queueing for a free unit (non-preemptive priority M/M/c, one "
+        "exponential busy time for all classes); the simulation refinement then splits it "
+        "between queueing and slower driving",
     )
     shares = demand.city_shares
     by_precinct = {
@@ -1445,7 +1454,9 @@ def _calibrate_all(
         if ag != "all"
     }
     scenario, report = combine_agencies(
-        name, {ag: (c.scenario, c.report) for ag, c in parts.items()}
+        name,
+        {ag: (c.scenario, c.report) for ag, c in parts.items()},
+        delay_shape_from="fire" if city == "seattle" and "fire" in parts else None,
     )
     scenario = jsonable(scenario)
     parse_scenario(scenario, source=f"calibrated {name}")
@@ -1453,7 +1464,10 @@ def _calibrate_all(
 
 
 def combine_agencies(
-    name: str, parts: dict[str, tuple[dict[str, Any], FitReport]]
+    name: str,
+    parts: dict[str, tuple[dict[str, Any], FitReport]],
+    *,
+    delay_shape_from: str | None = None,
 ) -> tuple[dict[str, Any], FitReport]:
     """Merge single-agency scenarios of one city (same zones) into one multi-agency scenario.
 
@@ -1467,6 +1481,10 @@ def combine_agencies(
     Args:
         name: The combined scenario's name.
         parts: agency -> (its scenario mapping, its fit report); the first is the reference.
+        delay_shape_from: An agency whose fitted dispatch-delay distribution lends its family
+            and coefficient of variation to agencies whose delay is only known as a mean
+            (Seattle police: mean response only; the shape comes from San Francisco's life
+            cycle through the fire agency).
 
     Returns:
         ``(scenario, report)``: the combined mapping and fit report.
@@ -1545,6 +1563,28 @@ def combine_agencies(
                 f"{ag}'s turnout {turnouts[ag]:.3f} min exceeds the shared {shared:.3f}: the "
                 f"{extra:.3f} min difference is in {ag}'s dispatch.delay"
             )
+        shape = (
+            (parts[delay_shape_from][0].get("dispatch") or {}).get("delay")
+            if delay_shape_from in parts and delay_shape_from != ag
+            else None
+        )
+        delay_now = dispatch.get("delay")
+        if (
+            shape
+            and shape.get("sd")
+            and delay_now is not None
+            and delay_now.get("dist") == "deterministic"
+            and float(delay_now["value"]) > 0
+        ):
+            mean = float(delay_now["value"])
+            cv = float(shape["sd"]) / float(shape["mean"])
+            dispatch["delay"] = {"dist": shape["dist"], "mean": mean, "sd": round(mean * cv, 4)}
+            notes.append(
+                f"{ag}'s dispatch delay is known only as a mean ({mean:.3f} min, from the "
+                f"response fit): it takes the {shape['dist']} shape and coefficient of "
+                f"variation {cv:.3f} of {delay_shape_from}'s fitted delay (San Francisco's "
+                "received -> dispatched)"
+            )
         agency_specs.append(
             {
                 "id": ag,
@@ -1569,7 +1609,11 @@ def combine_agencies(
             report.assume(*notes)
     report.assume(
         "the agencies share the zones (police beats) and one travel matrix; each answers only "
-        "its own calls with its own units (no cross-agency help), from its own queue"
+        "its own calls with its own units (no cross-agency help), from its own queue",
+        f"the shared matrix is {agencies[0]}'s: its within-zone entries assume a patrolling "
+        "unit (0.5214 x sqrt(area)), so the other agencies' units, which wait at a post "
+        "(0.3826 x sqrt(area)), take about 36 % longer within their own zone than their "
+        "single-agency file says",
     )
     travel = dict(ref_sc["travel"])
     travel["turnout_min"] = round(shared, 3)

@@ -227,7 +227,9 @@ def after_sync(
                 )
             history = [
                 float(v)
-                for v in fidelity_history(lake_dir, city, agency)["value"].tolist()
+                for v in fidelity_history(lake_dir, city, agency, nightly_only=True)[
+                    "value"
+                ].tolist()
                 if v is not None
             ]
             store_fidelity(lake_dir, fid, run_id)
