@@ -240,6 +240,19 @@ def test_calibrate_sanfrancisco_writes_loadable_scenario(lake: Path, tmp_path: P
     )
     assert abs(refined.fit["in_sample_worst_rel_err"]) < 0.2
     assert any("travel_factor" in a for a in data["assumptions"])
+    # each zone's smoothed class mix is written where it differs from the city's
+    mixed = [z for z in sc.zones if z.shares]
+    assert len(mixed) > 10
+    table = report.details["demand_zone_class_shares"]
+    for z in mixed:
+        mix = sc.zone_mix(z, sc.agency_ids[0])
+        assert mix is not None
+        assert sum(mix.values()) == pytest.approx(1.0, abs=1e-9)
+        rows = table[table["zone_id"] == z.id].set_index("klass")
+        for lvl, share in mix.items():
+            assert share == pytest.approx(rows.loc[lvl, "share"], abs=2e-6)
+        assert rows["n"].sum() > 0  # the calls behind the mix
+    assert all(isinstance(k, int) for k in data["zones"][0].get("shares", {1: 0}))
 
 
 @pytest.mark.e2e

@@ -539,3 +539,106 @@ def test_no_unit_serves_another_agency(sc: Any, seed: int) -> None:
     for a in range(len(run.agencies)):
         mine = unit_agency == a
         assert busy[mine].sum() == int((served & (inc["agency"] == a)).sum())
+
+
+# ----------------------------------------------------------------------------- zone class mix
+THREE = [{"level": 1, "share": 0.2}, {"level": 2, "share": 0.3}, {"level": 3, "share": 0.5}]
+
+
+def _mixed(shares: Any, **over: Any) -> Any:
+    zones = [
+        {"id": "a", "location": [0, 0], "rate_per_hour": 6.0, "shares": shares},
+        {"id": "b", "location": [2, 0], "rate_per_hour": 6.0},
+    ]
+    data: dict[str, Any] = {"priorities": THREE, "horizon": 30000, **over}
+    return _scenario(zones=zones, **data)
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("seed", [1, 7])
+def test_zone_shares_fix_the_zone_class_and_leave_the_rest(seed: int) -> None:
+    inc = Simulation(_mixed({1: 1.0}), seed=seed).run().incidents
+    in_a = inc["zone"] == 0
+    assert in_a.sum() > 1000
+    assert set(np.unique(inc["priority"][in_a]).tolist()) == {1}
+    # zone b keeps the city-wide mix 0.2 / 0.3 / 0.5
+    pb = inc["priority"][~in_a]
+    n = pb.size
+    assert n > 1000
+    for lvl, share in ((1, 0.2), (2, 0.3), (3, 0.5)):
+        sd = (share * (1 - share) / n) ** 0.5
+        assert abs((pb == lvl).mean() - share) < 5 * sd
+
+
+@pytest.mark.exact
+def test_zone_shares_equal_to_the_city_mix_change_nothing_but_the_draw_rule() -> None:
+    # a zone mix keeps arrivals, zones and service streams: same incidents, same zones
+    base = Simulation(_mixed(None), seed=5).run().incidents
+    same = Simulation(_mixed({1: 0.2, 2: 0.3, 3: 0.5}), seed=5).run().incidents
+    for col in ("zone", "priority", "occurred"):
+        assert np.array_equal(base[col], same[col]), col
+
+
+@pytest.mark.exact
+def test_zone_shares_per_agency() -> None:
+    sc = _two_agencies(horizon=20000)
+    zones = [z.model_dump(exclude_none=True) for z in sc.zones]
+    zones[1]["shares"] = {"police": {2: 1.0}}
+    inc = Simulation(_two_agencies(horizon=20000, zones=zones), seed=2).run().incidents
+    police_b = (inc["agency"] == 1) & (inc["zone"] == 1)
+    police_a = (inc["agency"] == 1) & (inc["zone"] == 0)
+    assert police_b.sum() > 200
+    assert set(np.unique(inc["priority"][police_b]).tolist()) == {2}
+    assert set(np.unique(inc["priority"][police_a]).tolist()) == {1, 2}
+    assert set(np.unique(inc["priority"][inc["agency"] == 0]).tolist()) == {1}
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize(
+    ("shares", "match"),
+    [
+        ({1: 0.5, 2: 0.3}, r"zones\[0\].*shares sum to 0\.8"),
+        ({1: 0.5, 4: 0.5}, r"zones\[0\]\.shares: 4 is not one of agency 'police'"),
+        ({1: 1.5, 2: -0.5}, r"zones\[0\]\.shares"),
+        ({"fire": {1: 1.0}}, r"zones\[0\]\.shares: unknown agency 'fire'"),
+    ],
+)
+def test_bad_zone_shares_are_named(shares: Any, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        _mixed(shares)
+
+
+@pytest.mark.validation
+def test_flat_zone_shares_need_an_agency_key_with_several_agencies() -> None:
+    sc = _two_agencies()
+    zones = [z.model_dump(exclude_none=True) for z in sc.zones]
+    zones[0]["shares"] = {1: 1.0}
+    with pytest.raises(ConfigError, match=r"zones\[0\]\.shares: the scenario has agencies"):
+        _two_agencies(zones=zones)
+    zones[0]["shares"] = {"police": {3: 1.0}}
+    with pytest.raises(ConfigError, match=r"zones\[0\]\.shares\.police: 3 is not one"):
+        _two_agencies(zones=zones)
+
+
+@pytest.mark.validation
+def test_analytic_refuses_zone_shares_when_the_class_changes_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from twin.analytics import analyze, check_assumptions
+    from twin.analytics.scenario_model import ANALYTIC_EXIT_CODE
+    from twin.cli import main
+
+    expo = {"dist": "exponential", "mean": 30}
+    prios = [
+        {**p, "service": {"dist": "exponential", "mean": 10 * (i + 1)}} for i, p in enumerate(THREE)
+    ]
+    sc = _mixed({1: 1.0}, service=expo, priorities=prios, travel={"model": "none"})
+    assert main(["analytic", str(_write(tmp_path, sc))]) == ANALYTIC_EXIT_CODE
+    err = capsys.readouterr()
+    assert "zones[0].shares" in err.out + err.err
+    # with one service time for every class the zone mix only relabels calls: accepted
+    units = [{"id": f"u{i}", "post": "ab"[i % 2]} for i in range(10)]
+    kw: dict[str, Any] = {"service": expo, "travel": {"model": "none"}, "units": units}
+    ok = _mixed({1: 1.0}, **kw)
+    assert check_assumptions(ok)[0] == []
+    assert analyze(ok)["p_wait"] == pytest.approx(analyze(_mixed(None, **kw))["p_wait"])

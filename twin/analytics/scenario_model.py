@@ -25,6 +25,9 @@ Assumptions (each violation is reported by :func:`check_assumptions`, naming the
   ``process: poisson``): the hits are then a thinned Poisson stream of rate r x h, added to
   the checkpoint zone's rate in the ``hit_priority`` class. Other checkpoints with hits are
   refused, one message per checkpoint.
+* Zone class mixes (``zones[].shares``) are accepted when every class has the same on-scene
+  time and driving speed (they then only split each zone's calls into classes); otherwise they
+  are refused, naming the zones.
 * One agency, no ``dispatch.delay`` / ``priorities[].dispatch_delay`` and no ``travel.noise``
   (with ``travel: {model: none}`` noise and ``priorities[].travel_factor`` change nothing and
   are accepted; with travel they are refused, since the response would need the drive's
@@ -41,6 +44,7 @@ given only when travel is ``none``. Idle patrol movement is ignored (units are a
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,12 +173,53 @@ def _hit_rates(scenario: Scenario) -> dict[str, float]:
     return out
 
 
+def _check_zone_shares(scenario: Scenario, failures: list[str]) -> None:
+    """Refuse zone class mixes (``zones[].shares``) when the class changes service or travel.
+
+    With one on-scene distribution and one driving speed for every class, a zone's class mix
+    only relabels its calls: the fleet-level figures are unchanged and the class rates are the
+    zones' rates times their mixes. Otherwise the service (or drive) time would depend on the
+    zone, which the models do not have.
+    """
+    zones = [i for i, z in enumerate(scenario.zones) if z.shares]
+    if not zones:
+        return
+    why: list[str] = []
+    specs = {
+        json.dumps((p.service or scenario.service).model_dump(), sort_keys=True)
+        for p in scenario.priorities
+    }
+    if len(specs) > 1:
+        why.append("on-scene time (priorities[].service)")
+    travels = scenario.travel.model != "none" or scenario.travel.turnout_min > 0
+    if travels and scenario.uses_travel_factor:
+        why.append("driving speed (priorities[].travel_factor)")
+    if not why:
+        return
+    shown = ", ".join(f"zones[{i}].shares" for i in zones[:5])
+    more = f" (+{len(zones) - 5} more)" if len(zones) > 5 else ""
+    failures.append(
+        f"{shown}{more}: zone-specific class mixes with classes that differ in "
+        f"{' and '.join(why)} make the service time depend on the zone, which the models do "
+        "not have (remove the zones' shares or give every class the same service and speed)"
+    )
+
+
 def _class_rates(scenario: Scenario) -> dict[int, float]:
     """Return calls per hour by priority level: zone demand by share, plus watch-list hits."""
     levels = scenario.priority_levels()
     base = sum(z.total_rate for z in scenario.zones)
     share_of = {p.level: p.share for p in scenario.priorities} or {levels[0]: 1.0}
-    out = {lvl: base * share_of[lvl] for lvl in levels}
+    if scenario.has_zone_shares:
+        agency = scenario.agency_ids[0]
+        out = dict.fromkeys(levels, 0.0)
+        for z in scenario.zones:
+            mix = scenario.zone_mix(z, agency)
+            for lvl in levels:
+                share = share_of[lvl] if mix is None else float(mix.get(lvl, 0.0))
+                out[lvl] += z.total_rate * share
+    else:
+        out = {lvl: base * share_of[lvl] for lvl in levels}
     for cp in scenario.checkpoints:
         arr = cp.arrivals
         if cp.watchlist_hit_probability and arr.profile is None and arr.process == "poisson":
@@ -249,6 +294,7 @@ def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
                     "{model: none})"
                 )
     mean = _service_mean(scenario, failures)
+    _check_zone_shares(scenario, failures)
     for i, u in enumerate(scenario.units):
         if u.shift is not None:
             failures.append(

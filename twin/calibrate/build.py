@@ -185,7 +185,7 @@ def _demand_param(report: FitReport, fit: DemandFit, data: str) -> None:
     diag = fit.diagnostics
     report.add(
         Parameter(
-            name="zones[].rate_per_hour, zones[].profile, priorities[].share",
+            name="zones[].rate_per_hour, zones[].profile, priorities[].share, zones[].shares",
             value={
                 "city_rate_per_hour": diag["smoothed_city_rate_per_hour"],
                 "zones": diag["zones"],
@@ -209,6 +209,15 @@ def _demand_param(report: FitReport, fit: DemandFit, data: str) -> None:
     for _, z in fit.zones.loc[fit.zones["pooled"]].iterrows():
         report.fallback(f"zone {z['zone_id']}: {z['method']} (rate {z['rate_per_hour']:.4f}/h)")
     report.details["demand_zones"] = fit.zones
+    # zones[].shares: each zone's calls per class and the smoothed share written
+    n_zc = fit.counts.groupby(["zone_id", "klass"], sort=True)["n"].sum(min_count=1)
+    report.details["demand_zone_class_shares"] = pd.DataFrame(
+        [
+            {"zone_id": z, "klass": k, "n": n_zc.get((z, k), np.nan), "share": s}
+            for z, mix in fit.shares.items()
+            for k, s in mix.items()
+        ]
+    )
     report.details["demand_counts_zone_how"] = diag["zone_hour_counts"].loc[lambda f: f["n"] > 0]
     report.details["demand_gamma_priors"] = diag["gamma_priors"]
     report.assume(*fit.assumptions)
@@ -266,23 +275,61 @@ def _priorities(
     return out
 
 
+def _round_shares(shares: dict[int, float]) -> dict[int, float]:
+    """Round shares to 6 decimals summing to exactly 1 (the last takes the remainder)."""
+    levels = sorted(shares)
+    vals = np.array([max(float(shares[k]), 0.0) for k in levels])
+    vals = np.round(vals / vals.sum(), 6)
+    vals[-1] = round(1.0 - float(vals[:-1].sum()), 6)
+    return {int(k): float(max(v, 0.0)) for k, v in zip(levels, vals, strict=True)}
+
+
+def _int_share_keys(scenario: dict[str, Any]) -> dict[str, Any]:
+    """Return *scenario* with integer priority levels as keys of ``zones[].shares``.
+
+    JSON turns them into strings; the YAML file reads better (and like ``priorities[].level``)
+    with plain integers.
+    """
+    for z in scenario.get("zones", []):
+        sh = z.get("shares")
+        if not sh:
+            continue
+        if all(isinstance(v, dict) for v in sh.values()):
+            z["shares"] = {a: {int(k): v for k, v in m.items()} for a, m in sh.items()}
+        else:
+            z["shares"] = {int(k): v for k, v in sh.items()}
+    return scenario
+
+
 def _zone_entries(
     fit: DemandFit, locations: dict[str, tuple[float, float]], names: dict[str, str]
 ) -> list[dict[str, Any]]:
+    """Return the scenario's zones; ``shares`` where a zone's smoothed class mix differs.
+
+    The zone's class shares (Dirichlet-smoothed toward its district and the city, see
+    :func:`twin.calibrate.demand.fit_demand`) are written as ``zones[].shares`` only when
+    they differ from the city-wide ``priorities[].share`` after rounding (a zone that uses its
+    district's or the fixed city mix repeats nothing).
+    """
+    city = {p["level"]: p["share"] for p in _priorities(fit.city_shares, None, None)}
     out = []
     for _, z in fit.zones.iterrows():
         zid = str(z["zone_id"])
         lon, lat = locations[zid]
-        out.append(
-            {
-                "id": zid,
-                "district": str(z["district"]),
-                "location": [round(float(lon), 6), round(float(lat), 6)],
-                "rate_per_hour": round(float(z["rate_per_hour"]), 6),
-                "profile": [round(v, 4) for v in fit.profiles[zid]],
-                "name": names.get(zid, zid),
-            }
-        )
+        entry: dict[str, Any] = {
+            "id": zid,
+            "district": str(z["district"]),
+            "location": [round(float(lon), 6), round(float(lat), 6)],
+            "rate_per_hour": round(float(z["rate_per_hour"]), 6),
+            "profile": [round(v, 4) for v in fit.profiles[zid]],
+            "name": names.get(zid, zid),
+        }
+        own = fit.shares.get(zid)
+        if own and len(city) > 1:
+            mix = _round_shares(own)
+            if any(abs(mix.get(k, 0.0) - v) > 1e-9 for k, v in city.items()):
+                entry["shares"] = mix
+        out.append(entry)
     return out
 
 
@@ -1420,7 +1467,7 @@ def calibrate(
         "response_fit_year": report.details.get("response_fit_year"),
         "fallbacks": len(report.fallbacks),
     }
-    scenario = jsonable(scenario)
+    scenario = _int_share_keys(jsonable(scenario))
     parse_scenario(scenario, source=f"calibrated {name}")  # must load; raises ConfigError
     return Calibration(scenario=scenario, yaml_text=to_yaml(scenario, report), report=report)
 
@@ -1458,7 +1505,7 @@ def _calibrate_all(
         {ag: (c.scenario, c.report) for ag, c in parts.items()},
         delay_shape_from="fire" if city == "seattle" and "fire" in parts else None,
     )
-    scenario = jsonable(scenario)
+    scenario = _int_share_keys(jsonable(scenario))
     parse_scenario(scenario, source=f"calibrated {name}")
     return Calibration(scenario=scenario, yaml_text=to_yaml(scenario, report), report=report)
 
@@ -1509,9 +1556,16 @@ def combine_agencies(
     report.holdout = dict(ref_rep.holdout) if ref_rep.holdout else None
     zones = []
     for i, z in enumerate(ref_sc["zones"]):
-        entry = {k: v for k, v in z.items() if k not in ("rate_per_hour", "profile")}
+        entry = {k: v for k, v in z.items() if k not in ("rate_per_hour", "profile", "shares")}
         entry["rates"] = {ag: parts[ag][0]["zones"][i]["rate_per_hour"] for ag in agencies}
         entry["profiles"] = {ag: parts[ag][0]["zones"][i]["profile"] for ag in agencies}
+        mixes = {
+            ag: parts[ag][0]["zones"][i]["shares"]
+            for ag in agencies
+            if "shares" in parts[ag][0]["zones"][i]
+        }
+        if mixes:
+            entry["shares"] = mixes  # per agency; an agency left out keeps its city shares
         zones.append(entry)
     units: list[dict[str, Any]] = []
     agency_specs: list[dict[str, Any]] = []

@@ -9,7 +9,8 @@ the same incident stream for the same seed (common random numbers).
 Sources:
 
 * ``poisson``: zone rates with optional hour-of-week profiles, by thinning a homogeneous
-  Poisson stream (Lewis–Shedler).
+  Poisson stream (Lewis–Shedler); each incident's class is drawn from its zone's mix
+  (``zones[].shares``, default the city-wide ``priorities[].share``).
 * ``trace``: a table of historical arrivals with columns ``time_min`` (minutes after the start
   of the simulation), ``zone``, ``priority`` and optionally ``service_min`` (drawn from the
   scenario's service distribution when absent), ``agency`` (default ``police``) and
@@ -288,6 +289,23 @@ class PoissonDemand:
             self._prio_cdfs.append((cdf, offset))
             offset += len(shares)
         self._prio_cdf = self._prio_cdfs[0][0]
+        # zones[].shares: one cumulative mix per demand cell (padded with 2.0, above any
+        # uniform draw); None keeps the city-wide draw, so files without zone mixes draw
+        # exactly as before
+        self._cell_cdf: NDArray[np.float64] | None = None
+        self._cell_off: NDArray[np.int64] | None = None
+        if scenario.has_zone_shares:
+            width = max(cdf.size for cdf, _ in self._prio_cdfs)
+            table = np.full((len(cell_zone), width), 2.0)
+            for c, (zi, ai) in enumerate(zip(cell_zone, cell_agency, strict=True)):
+                mix = np.asarray(scenario.zone_class_shares(scenario.zones[zi], agencies[ai]))
+                cdf = np.cumsum(mix / mix.sum())
+                cdf[-1] = 1.0
+                table[c, : cdf.size] = cdf
+            self._cell_cdf = table
+            self._cell_off = np.asarray(
+                [self._prio_cdfs[a][1] for a in cell_agency], dtype=np.int64
+            )
         self._service = service_distributions(scenario)
         self._extras = IncidentExtras(scenario)
         spec = scenario.detection.delay
@@ -310,7 +328,14 @@ class PoissonDemand:
                 keep = s["arrivals"].random(BLOCK) < self._accept[zone, how]
                 occ, zone = occ[keep], zone[keep]
             n = occ.size
-            if self._identity:
+            if self._cell_cdf is not None and self._cell_off is not None:
+                cell = zone
+                zone = self._cell_zone[cell]
+                u = s["priorities"].random(n)
+                # searchsorted(cdf, u, side="right") per row: the count of cdf values <= u
+                local = (self._cell_cdf[cell] <= u[:, None]).sum(axis=1)
+                prio = self._cell_off[cell] + local
+            elif self._identity:
                 prio = np.searchsorted(self._prio_cdf, s["priorities"].random(n), side="right")
             else:
                 cell = zone

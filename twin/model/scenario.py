@@ -16,7 +16,8 @@ time), ``dispatch.delay`` and ``priorities[].dispatch_delay`` (received -> dispa
 processing before a unit is sought), and several agencies (``units[].agency``,
 ``zones[].rates`` / ``zones[].profiles`` per agency, ``agencies: [{id, priorities, service,
 dispatch}]``; an agency's incidents are served only by its units). See
-``scenarios/example_agencies.yaml``.
+``scenarios/example_agencies.yaml``. ``zones[].shares`` gives a zone its own priority-class mix
+per agency (default: the city-wide ``priorities[].share``).
 
 Nested sections forbid unknown keys so typos are caught (``{dist: exponential, mena: 3}`` is an
 error); the top level and ``demand`` accept extra keys for tools that annotate scenarios.
@@ -103,6 +104,7 @@ UnitId = Annotated[str, BeforeValidator(_to_id), Field(min_length=1)]
 """A unit id as written in the scenario (``"u1"``)."""
 AgencyId = Annotated[str, BeforeValidator(_to_id), Field(min_length=1)]
 """An agency id (``police``, ``fire``)."""
+_Share = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Spec(BaseModel):
@@ -209,6 +211,12 @@ class ZoneSpec(_Spec):
         intra_km: Mean driving distance of a trip that starts and ends inside this zone
             (incidents sit at the zone's location, so without it such trips take 0 min);
             used by the coordinate travel models, the matrix model uses its own diagonal.
+        shares: Optional priority-class mix of this zone's calls. With one agency
+            ``{level: share}``, e.g. ``{1: 0.2, 2: 0.5, 3: 0.3}``; with several, per agency
+            ``{police: {1: 0.2, 2: 0.8}}`` (an agency left out, e.g. a single-class fire
+            agency, keeps its city-wide shares). Levels must be the agency's priority levels
+            (``priorities`` or ``agencies[].priorities``), each share >= 0, summing to 1 within
+            1e-6; a level left out has share 0. Default: the city-wide ``priorities[].share``.
 
     """
 
@@ -223,6 +231,7 @@ class ZoneSpec(_Spec):
     intra_km: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     rates: dict[AgencyId, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
     profiles: dict[AgencyId, list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]] | None = None
+    shares: dict[int, _Share] | dict[AgencyId, dict[int, _Share]] | None = None
 
     @field_validator("profile")
     @classmethod
@@ -258,6 +267,27 @@ class ZoneSpec(_Spec):
         if sum(self.agency_rates().values()) <= 0:
             raise ValueError(f"zone {self.id!r}: rates are all zero; give a positive rate")
         return self
+
+    @model_validator(mode="after")
+    def _shares_sum(self) -> ZoneSpec:
+        for agency, mix in self.share_mixes().items():
+            total = sum(mix.values())
+            if abs(total - 1.0) > 1e-6:
+                got = ", ".join(f"{k}: {v:g}" for k, v in mix.items())
+                where = "shares" if agency is None else f"shares.{agency}"
+                raise ValueError(
+                    f"zone {self.id!r}: {where} sum to {total:g}, they must sum to 1 (got {got})"
+                )
+        return self
+
+    def share_mixes(self) -> dict[str | None, dict[int, float]]:
+        """Return the zone's class mixes by agency (key None: the flat one-agency form)."""
+        sh = self.shares
+        if not sh:
+            return {}
+        if all(isinstance(v, dict) for v in sh.values()):
+            return {str(a): {int(k): float(x) for k, x in v.items()} for a, v in sh.items()}  # type: ignore[union-attr]
+        return {None: {int(k): float(v) for k, v in sh.items()}}  # type: ignore[arg-type]
 
     def agency_rates(self) -> dict[str, float]:
         """Return calls per hour per agency (``rate_per_hour`` is the default agency's)."""
@@ -621,6 +651,24 @@ class Scenario(BaseModel):
             for a in zs.profiles or {}:
                 if a not in agencies:
                     raise ValueError(f"zones[{i}].profiles: unknown agency {a!r}")
+            for key, mix in zs.share_mixes().items():
+                if key is None and len(agencies) > 1:
+                    raise ValueError(
+                        f"zones[{i}].shares: the scenario has agencies {agencies}; key the "
+                        "shares by agency ({agency: {level: share}})"
+                    )
+                a = agencies[0] if key is None else key
+                if a not in agencies:
+                    raise ValueError(
+                        f"zones[{i}].shares: unknown agency {a!r}; agencies are {agencies}"
+                    )
+                where = f"zones[{i}].shares" if key is None else f"zones[{i}].shares.{a}"
+                levels = [p.level for p in self.agency_priorities(a)] or [1]
+                for lvl in mix:
+                    if lvl not in levels:
+                        raise ValueError(
+                            f"{where}: {lvl} is not one of agency {a!r}'s priority levels {levels}"
+                        )
         if self.crs == "plane" and self.travel.model == "haversine":
             raise ValueError("travel.model: haversine needs crs: wgs84 (locations [lon, lat])")
         if self.crs == "wgs84":
@@ -784,6 +832,32 @@ class Scenario(BaseModel):
             if any(p.dispatch_delay is not None for p in self.agency_priorities(a)):
                 return True
         return False
+
+    @property
+    def has_zone_shares(self) -> bool:
+        """Return whether any zone has its own priority-class mix (``zones[].shares``)."""
+        return any(z.shares for z in self.zones)
+
+    def zone_mix(self, zone: ZoneSpec, agency: str) -> dict[int, float] | None:
+        """Return *zone*'s own ``{level: share}`` of *agency* (None: the city-wide shares)."""
+        mixes = zone.share_mixes()
+        if None in mixes and len(self.agency_ids) == 1:
+            return mixes[None]
+        return mixes.get(agency)
+
+    def zone_class_shares(self, zone: ZoneSpec, agency: str) -> list[float]:
+        """Return *zone*'s class shares of *agency*, in its priority order (``[1.0]`` if none).
+
+        The zone's ``shares`` for the agency when given (missing levels 0), else the
+        city-wide ``priorities[].share``.
+        """
+        prios = self.agency_priorities(agency)
+        if not prios:
+            return [1.0]
+        mix = self.zone_mix(zone, agency)
+        if mix is None:
+            return [float(p.share) for p in prios]
+        return [float(mix.get(p.level, 0.0)) for p in prios]
 
     @property
     def uses_travel_factor(self) -> bool:
