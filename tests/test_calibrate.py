@@ -14,7 +14,7 @@ import yaml
 from twin.analytics.erlang import erlang_c
 from twin.calibrate import calibrate, write_calibration
 from twin.calibrate.demand import dirichlet_strength, fit_demand, hour_of_week
-from twin.calibrate.fleet import fleet_for_utilisation, priority_waits
+from twin.calibrate.fleet import fleet_for_utilisation, priority_waits, shift_fleet
 from twin.calibrate.service import fit_duration
 from twin.calibrate.travel import expected_min_distance, fit_drive_time, haversine_km
 from twin.cli import main
@@ -276,6 +276,69 @@ def test_calibrate_seattle_police_and_fire(lake: Path, tmp_path: Path) -> None:
     assert any("San Francisco" in a for a in fire.report.assumptions)
 
 
+@pytest.mark.exact
+def test_shift_fleet_keeps_unit_hours_and_follows_load() -> None:
+    calls = [1.0 if 7 <= h % 24 < 15 else 3.0 if 15 <= h % 24 < 23 else 0.5 for h in range(168)]
+    sf = shift_fleet("X", calls, busy_min=30.0, units_24h=5)
+    assert sf.unit_hours_per_day == 5 * 24
+    assert sf.calls_per_hour == pytest.approx({"07:00": 1.0, "15:00": 3.0, "23:00": 0.5})
+    assert sf.counts == {"07:00": 3, "15:00": 10, "23:00": 2}  # 15 slots split 1 : 3 : 0.5
+    tiny = shift_fleet("Y", [0.0] * 8 + [5.0] * 160, busy_min=30.0, units_24h=1)
+    assert sum(tiny.counts.values()) == 3
+    assert min(tiny.counts.values()) == 1
+    with pytest.raises(ValueError, match="tile"):
+        shift_fleet("Z", calls, 30.0, 2, starts_h=(7, 15), hours=8)
+
+
+@pytest.mark.e2e
+def test_seattle_police_units_work_shifts_sized_by_demand(lake: Path, tmp_path: Path) -> None:
+    pol = calibrate(lake, "seattle", agency="police", refine_rounds=0)
+    sc = load_scenario(write_calibration(pol, tmp_path / "pol.yaml")[0])
+    district = {z.id: str(z.district) for z in sc.zones}
+    hourly = {
+        z.id: [float(z.rate_per_hour or 0.0) * v for v in z.profile or [1.0] * 168]
+        for z in sc.zones
+    }
+    starts = {"07:00": 7, "15:00": 15, "23:00": 23}
+    counts: dict[str, dict[str, int]] = {}
+    for u in sc.units:
+        assert u.shift is not None
+        assert u.shift.hours == 8
+        assert u.shift.start in starts
+        d = str(u.id).split("-")[2]
+        assert district[u.post] == d
+        counts.setdefault(d, dict.fromkeys(starts, 0))[str(u.shift.start)] += 1
+    assert set(counts) == {"E", "N", "S", "SW", "W"}
+    for d, by_shift in counts.items():
+        fleet = int(pol.report.param(f"fleet[{d}]").value)
+        assert sum(by_shift.values()) * 8 == fleet * 24  # the precinct's unit-hours are kept
+        # demand of each watch, recomputed from the written zones
+        load = {
+            k: sum(
+                hourly[z][h]
+                for z in hourly
+                if district[z] == d
+                for h in range(168)
+                if (h % 24 - h0) % 24 < 8
+            )
+            for k, h0 in starts.items()
+        }
+        total = sum(load.values())
+        for k in starts:
+            assert abs(by_shift[k] - 3 * fleet * load[k] / total) < 1.0
+        assert max(by_shift, key=lambda k: by_shift[k]) == max(load, key=lambda k: load[k])
+    # the Call Data sample of beat C3 is a check in the report, by class
+    check = pol.report.details["call_data_c3"]
+    assert check["beat"] == "seattle:beat:C3"
+    assert check["n_calls"] == 222
+    rows = check["by_class"]
+    assert sum(r["n_obs"] for r in rows.values()) == check["n_with_times"] > 150
+    assert rows["1"]["twin_n"] > 0
+    assert rows["1"]["twin_mean_min"] > 0
+    assert rows["1"]["obs_mean_min"] < rows["2"]["obs_mean_min"]
+    assert any(p.name.startswith("check: beat C3") for p in pol.report.parameters)
+
+
 @pytest.mark.e2e
 def test_calibrate_seattle_combines_police_and_fire(lake: Path, tmp_path: Path) -> None:
     from twin.calibrate.variant import add_units
@@ -290,6 +353,8 @@ def test_calibrate_seattle_combines_police_and_fire(lake: Path, tmp_path: Path) 
     assert all(set(z.agency_rates()) == {"police", "fire"} for z in sc.zones)
     fire_units = [u for u in sc.units if u.agency == "fire"]
     assert all(u.area == [u.post] for u in fire_units)  # fire units wait at their posts
+    assert all(u.shift is None for u in fire_units)  # fire is on duty round the clock
+    assert all(u.shift is not None for u in sc.units if u.agency == "police")
     assert [p.level for p in sc.agency_priorities("police")] == [1, 2, 3, 4]
     assert [p.level for p in sc.agency_priorities("fire")] == [1]
     # the shared turnout is the smaller one; police's excess is its dispatch delay

@@ -24,12 +24,18 @@ from typing import Any
 from twin.analytics.erlang import erlang_c
 
 __all__ = [
+    "SPD_SHIFT_STARTS_H",
     "FleetFit",
+    "ShiftFleet",
     "fleet_for_gap",
     "fleet_for_utilisation",
     "fleet_for_wait",
     "priority_waits",
+    "shift_fleet",
 ]
+
+#: Start hours (local) of Seattle Police's assumed three 8-hour watches.
+SPD_SHIFT_STARTS_H: tuple[int, ...] = (7, 15, 23)
 
 
 def priority_waits(rates_per_hour: Sequence[float], busy_min: float, servers: int) -> list[float]:
@@ -226,4 +232,95 @@ def fleet_for_gap(
         predicted=gap,
         utilisation=load / c,
         details={"waits_by_units": table, "p1_cap_min": p1_cap_min},
+    )
+
+
+@dataclass
+class ShiftFleet:
+    """A district's fleet split over daily shifts by the demand in each shift.
+
+    Attributes:
+        district: District id.
+        units_24h: The fleet fitted as if every unit were on duty 24 hours.
+        hours: Length of each shift (hours).
+        counts: Units on each shift, keyed by its start ``"HH:MM"`` (local).
+        calls_per_hour: Mean calls per hour in each shift's hours (over the week).
+        offered_load: Mean offered load in each shift (erlangs: calls/hour x busy time).
+
+    """
+
+    district: str
+    units_24h: int
+    hours: float
+    counts: dict[str, int]
+    calls_per_hour: dict[str, float]
+    offered_load: dict[str, float]
+
+    @property
+    def unit_hours_per_day(self) -> float:
+        """Return the on-duty unit-hours per day of the shifted fleet."""
+        return float(sum(self.counts.values()) * self.hours)
+
+
+def shift_fleet(
+    district: str,
+    hourly_calls: Sequence[float],
+    busy_min: float,
+    units_24h: int,
+    starts_h: Sequence[int] = SPD_SHIFT_STARTS_H,
+    hours: int = 8,
+) -> ShiftFleet:
+    """Split a 24-hour fleet over daily shifts in proportion to each shift's offered load.
+
+    The shifts must tile the day (``len(starts_h) * hours == 24``), so keeping
+    ``units_24h * 24`` unit-hours per day means ``units_24h * len(starts_h)`` shift slots,
+    allocated by largest remainder over the shifts' offered loads (at least one unit each).
+
+    Args:
+        district: District id.
+        hourly_calls: Expected calls in each hour of the week (168 values, Monday 00:00
+            local first).
+        busy_min: Mean busy time per call (minutes).
+        units_24h: The fleet as fitted for round-the-clock duty.
+        starts_h: Local start hour of each shift.
+        hours: Shift length in hours.
+
+    Returns:
+        The :class:`ShiftFleet`.
+
+    Raises:
+        ValueError: When the shifts do not tile the day or the profile is not 168 hours.
+
+    """
+    if len(starts_h) * hours != 24 or len({h % 24 for h in starts_h}) != len(starts_h):
+        raise ValueError(f"shifts starting at {list(starts_h)} of {hours} h do not tile the day")
+    if len(hourly_calls) != 168:
+        raise ValueError(f"hourly_calls has {len(hourly_calls)} values, expected 168")
+    keys = [f"{h % 24:02d}:00" for h in starts_h]
+    rate: dict[str, float] = {}
+    for key, h0 in zip(keys, starts_h, strict=True):
+        sel = [hourly_calls[h] for h in range(168) if (h % 24 - h0) % 24 < hours]
+        rate[key] = float(sum(sel) / len(sel))
+    load = {k: r * busy_min / 60.0 for k, r in rate.items()}
+    slots = units_24h * len(starts_h)
+    total = sum(load.values())
+    if total <= 0:
+        raw = {k: slots / len(keys) for k in keys}
+    else:
+        raw = {k: slots * v / total for k, v in load.items()}
+    counts = {k: max(1, math.floor(v)) for k, v in raw.items()}
+    rest = slots - sum(counts.values())
+    order = sorted(keys, key=lambda k: raw[k] - math.floor(raw[k]), reverse=True)
+    for k in order[: max(0, rest)]:
+        counts[k] += 1
+    while sum(counts.values()) > slots:  # the one-unit minimum overshot: trim the largest
+        k = max(counts, key=lambda k: counts[k] - raw[k])
+        counts[k] -= 1
+    return ShiftFleet(
+        district=district,
+        units_24h=units_24h,
+        hours=float(hours),
+        counts=counts,
+        calls_per_hour=rate,
+        offered_load=load,
     )

@@ -12,7 +12,7 @@ means are too noisy to move it reliably.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -164,6 +164,7 @@ def refine_police(
     travel_bounds: tuple[float, float] = (1.0, 4.0),
     polish_rounds: int = 2,
     precinct_rounds: int = 4,
+    place_units: Callable[..., object] | None = None,
 ) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
     """Scale the fleet, shift the dispatch delay and fit the non-emergency travel factor.
 
@@ -195,11 +196,14 @@ def refine_police(
         polish_rounds: Extra runs of the chosen fleet to correct shift and factor.
         precinct_rounds: Runs that move each precinct's fleet by about 8 % towards its own
             priority-2 bias (the best state by the sum of both MAPEs is kept).
+        place_units: Rebuilds ``scenario['units']`` for a fleet per district, called like
+            :func:`relabel_units` (default that function: units on duty 24 hours).
 
     Returns:
         ``(scenario, fleet, history)``: the tuned mapping, its fleet, one record per run.
 
     """
+    relabel = place_units or relabel_units
     obs = observed.rename(columns={"mean_min": "mean_obs"})[["zone_id", "priority", "mean_obs"]]
     t0 = float(scenario["travel"]["turnout_min"])
     f0 = next(
@@ -233,7 +237,7 @@ def refine_police(
             continue
         seen.add(key)
         trial = copy.deepcopy(scenario)
-        relabel_units(trial, fl, rates, beats_of)
+        relabel(trial, fl, rates, beats_of)
         j = _residuals(beat_means(trial, horizon=horizon, seed=seed), obs, min_count)
         if j.empty:
             continue
@@ -264,13 +268,13 @@ def refine_police(
         )
     sc = copy.deepcopy(scenario)
     if not tried:
-        relabel_units(sc, dict(fleet), rates, beats_of)
+        relabel(sc, dict(fleet), rates, beats_of)
         return sc, dict(fleet), history
     _, _, fl, shift, f_best = min(tried, key=lambda t: t[0] + t[1])
     t_now = round(t0 + shift, 3)
     sc["travel"]["turnout_min"] = t_now
     _set_factor(sc, f_best, travel_levels)
-    relabel_units(sc, fl, rates, beats_of)
+    relabel(sc, fl, rates, beats_of)
     # per-precinct fleet: a precinct whose priority-2 beats are too fast in the twin has too
     # many units (too little queueing), and the other way round
     best_state = (float("inf"), dict(fl))
@@ -306,7 +310,7 @@ def refine_police(
         if not any(step.values()):
             break
         fl = {d: max(1, c + step.get(d, 0)) for d, c in fl.items()}
-        relabel_units(sc, fl, rates, beats_of)
+        relabel(sc, fl, rates, beats_of)
     else:
         j = _residuals(beat_means(sc, horizon=horizon, seed=seed), obs, min_count)
         if not j.empty:
@@ -323,7 +327,7 @@ def refine_police(
                 best_state = (total, dict(fl))
     if precinct_rounds > 0 and best_state[0] < float("inf"):
         fl = best_state[1]
-        relabel_units(sc, fl, rates, beats_of)
+        relabel(sc, fl, rates, beats_of)
     for r in range(polish_rounds):
         j = _residuals(beat_means(sc, horizon=horizon, seed=seed), obs, min_count)
         if j.empty:
