@@ -503,14 +503,4 @@ def build_incidents(
     quarantine = triage.quarantine(
         raw, source=ctx.source, run_id=ctx.run_id, file=str(file), row_numbers=row_numbers
     )
-    out = AdapterOutput(
-        tables={"incidents": table},
-        quarantine=quarantine,
-        rows_in=n,
-        rows_ok=triage.rows_ok,
-        rows_quarantined=triage.rows_quarantined,
-        rows_duplicate=triage.rows_duplicate,
-        watermark=watermark_of(table.column("event_time")),
-    )
-    out.check_accounting()
-    return out
+    return triage.output({"incidents": table}, quarantine, watermark_of(table.column("event_time")))

@@ -219,14 +219,8 @@ def sffd_calls(path: Path, ctx: AdapterContext) -> AdapterOutput:
     )
     incidents = calls.join(agg, "incident_id", join_type="left outer")
     incidents = incidents.select(INCIDENTS.names).cast(INCIDENTS).sort_by("incident_id")
-    out = AdapterOutput(
-        tables={"incidents": incidents, "unit_responses": units},
-        quarantine=triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
-        rows_in=n,
-        rows_ok=triage.rows_ok,
-        rows_quarantined=triage.rows_quarantined,
-        rows_duplicate=triage.rows_duplicate,
-        watermark=watermark_of(incidents.column("event_time")),
+    return triage.output(
+        {"incidents": incidents, "unit_responses": units},
+        triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
+        watermark_of(incidents.column("event_time")),
     )
-    out.check_accounting()
-    return out

@@ -390,16 +390,10 @@ def sdot_cameras(path: Path, ctx: AdapterContext) -> AdapterOutput:
         },
         schema=DEVICES,
     )
-    out = AdapterOutput(
-        tables={"devices": table},
-        quarantine=triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
-        rows_in=n,
-        rows_ok=triage.rows_ok,
-        rows_quarantined=triage.rows_quarantined,
-        rows_duplicate=triage.rows_duplicate,
+    return triage.output(
+        {"devices": table},
+        triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
     )
-    out.check_accounting()
-    return out
 
 
 _FREMONT_DEFAULT = {"lon": -122.3497, "lat": 47.6476, "name": "Fremont Bridge bicycle counter"}
@@ -509,17 +503,11 @@ def fremont_counter(path: Path, ctx: AdapterContext) -> AdapterOutput:
         },
         schema=DEVICES,
     )
-    out = AdapterOutput(
-        tables={"devices": device, "device_readings": readings},
-        quarantine=triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
-        rows_in=n,
-        rows_ok=triage.rows_ok,
-        rows_quarantined=triage.rows_quarantined,
-        rows_duplicate=triage.rows_duplicate,
-        watermark=watermark_of(when),
+    return triage.output(
+        {"devices": device, "device_readings": readings},
+        triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
+        watermark_of(when),
     )
-    out.check_accounting()
-    return out
 
 
 # ----------------------------------------------------------------------------- response stats
@@ -600,13 +588,7 @@ def spd_avg_response(path: Path, ctx: AdapterContext) -> AdapterOutput:
         .cast(SCHEMAS["response_stats"])
     )
     del okn
-    out = AdapterOutput(
-        tables={"response_stats": table},
-        quarantine=triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
-        rows_in=n,
-        rows_ok=triage.rows_ok,
-        rows_quarantined=triage.rows_quarantined,
-        rows_duplicate=triage.rows_duplicate,
+    return triage.output(
+        {"response_stats": table},
+        triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
     )
-    out.check_accounting()
-    return out

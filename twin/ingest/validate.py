@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as _pc
 
+from twin.ingest.base import AdapterOutput
 from twin.ingest.schemas import QUARANTINE
 
 pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it untyped
@@ -270,6 +271,32 @@ class Triage:
     def rows_quarantined(self) -> int:
         """Rows quarantined."""
         return int((self.status == self._BAD).sum())
+
+    def output(
+        self, tables: dict[str, pa.Table], quarantine: pa.Table, watermark: str | None = None
+    ) -> AdapterOutput:
+        """Return the adapter's result with this triage's counts, accounting checked.
+
+        Args:
+            tables: Canonical table name -> rows that landed.
+            quarantine: The rejected rows (from :meth:`quarantine`).
+            watermark: The newest source time seen, if any.
+
+        Returns:
+            The :class:`~twin.ingest.base.AdapterOutput` (``rows_in`` = the triaged rows).
+
+        """
+        out = AdapterOutput(
+            tables=tables,
+            quarantine=quarantine,
+            rows_in=self.n,
+            rows_ok=self.rows_ok,
+            rows_quarantined=self.rows_quarantined,
+            rows_duplicate=self.rows_duplicate,
+            watermark=watermark,
+        )
+        out.check_accounting()
+        return out
 
     def duplicates(self, mask: BoolArray) -> int:
         """Mark still-ok rows in *mask* as exact duplicates; return how many."""

@@ -158,13 +158,7 @@ def zones_from_features(
         if len(keep)
         else ZONES.empty_table()
     )
-    out = AdapterOutput(
-        tables={"zones": table},
-        quarantine=triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
-        rows_in=n,
-        rows_ok=triage.rows_ok,
-        rows_quarantined=triage.rows_quarantined,
-        rows_duplicate=triage.rows_duplicate,
+    return triage.output(
+        {"zones": table},
+        triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
     )
-    out.check_accounting()
-    return out
