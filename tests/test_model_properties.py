@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.model import RunResult, Simulation, parse_scenario, run_replications
+from twin.model import RunResult, Simulation, run_replications
 from twin.model.engine import STATE_NAMES
 from twin.model.outputs import summarize
+from twin.scenario import parse_scenario
 
 pytestmark = pytest.mark.property
 

@@ -42,7 +42,8 @@ def simulate_cmd(
 ) -> None:
     """Simulate a scenario and write incidents, units and a summary."""
     from twin.errors import ConfigError
-    from twin.model import load_scenario, simulate
+    from twin.model import simulate
+    from twin.scenario import load_scenario
 
     sc = load_scenario(scenario)
     if horizon is not None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from twin.errors import ConfigError
 from twin.model.engine import RunResult, Simulation
 from twin.model.outputs import summarize, write_outputs
-from twin.model.scenario import Scenario, load_scenario
+from twin.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
