@@ -21,7 +21,6 @@ from twin.jiaxing import (
     STATION_GROUPS,
     JiaxingLayout,
     LocalProjection,
-    _largest_remainder,
     _sainte_lague,
     build_jiaxing_layout,
     build_jiaxing_scenario,
@@ -31,6 +30,7 @@ from twin.jiaxing import (
 from twin.model.checkpoints import CheckpointSpec
 from twin.model.scenario import load_scenario, parse_scenario
 from twin.paths import scenarios_dir
+from twin.statistics import largest_remainder
 
 CHECKED_IN = scenarios_dir() / "jiaxing_baseline.yaml"
 
@@ -151,7 +151,7 @@ def test_station_groups_are_apportioned_by_demand(scenario: dict[str, Any]) -> N
 @pytest.mark.exact
 def test_apportionment_rules_by_hand() -> None:
     # Hamilton: quotas 4.6, 3.3, 2.1 -> floors 4, 3, 2 (9) + the largest remainder (0.6)
-    assert _largest_remainder(10, [46, 33, 21]) == [5, 3, 2]
+    assert largest_remainder(10, [46, 33, 21]) == [5, 3, 2]
     # Sainte-Laguë, next seat to max d / (2 s + 1): on 10, 7, 1 seats go a (10), b (7),
     # a (10/3 = 3.3 > 7/3 = 2.3), b (7/3 = 2.3 > 10/5 = 2)
     assert _sainte_lague(4, [10.0, 7.0, 1.0], [0, 0, 0]) == [2, 2, 0]

@@ -71,8 +71,10 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from twin.errors import ConfigError, DataError, TwinError
+from twin.geo import LocalProjection
 from twin.ingest.gcj02 import gcj02_to_wgs84
 from twin.paths import default_data_dir
+from twin.statistics import largest_remainder
 
 __all__ = [
     "CHECKPOINT_CLASSES",
@@ -104,7 +106,6 @@ STATION_GROUPS: Final = 245
 SMART_CHECKPOINTS: Final = 16
 """Smart checkpoints reported for Jiaxing (BACKGROUND.md)."""
 
-_EARTH_R_KM: Final = 6371.0088
 _LATTICE_KM: Final = 0.25
 _FloatArray = npt.NDArray[np.float64]
 
@@ -313,69 +314,6 @@ tidal flats and islets, Haining's matches its official 863 km² including its sh
 Qiantang estuary; both are kept as drawn)."""
 
 
-# --------------------------------------------------------------------------- projection
-@dataclass(frozen=True)
-class LocalProjection:
-    """Spherical Lambert azimuthal equal-area projection centred on ``(lon0, lat0)``, in km.
-
-    Equal-area, so polygon areas are true areas on the sphere (within 0.3% of the ellipsoid);
-    distances near the centre are true to well under 1% across a city of 100 km.
-
-    Attributes:
-        lon0: Centre longitude in degrees.
-        lat0: Centre latitude in degrees.
-
-    """
-
-    lon0: float
-    lat0: float
-
-    def forward(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[_FloatArray, _FloatArray]:
-        """Project WGS84 degrees to ``(x, y)`` km."""
-        lam = np.radians(np.asarray(lon, dtype=np.float64) - self.lon0)
-        phi = np.radians(np.asarray(lat, dtype=np.float64))
-        phi0 = math.radians(self.lat0)
-        k = np.sqrt(
-            2.0 / (1.0 + math.sin(phi0) * np.sin(phi) + math.cos(phi0) * np.cos(phi) * np.cos(lam))
-        )
-        x = _EARTH_R_KM * k * np.cos(phi) * np.sin(lam)
-        y = (
-            _EARTH_R_KM
-            * k
-            * (math.cos(phi0) * np.sin(phi) - math.sin(phi0) * np.cos(phi) * np.cos(lam))
-        )
-        return x, y
-
-    def inverse(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[_FloatArray, _FloatArray]:
-        """Unproject ``(x, y)`` km to WGS84 ``(lon, lat)`` degrees."""
-        xa = np.asarray(x, dtype=np.float64)
-        ya = np.asarray(y, dtype=np.float64)
-        rho = np.hypot(xa, ya)
-        c = 2.0 * np.arcsin(np.clip(rho / (2.0 * _EARTH_R_KM), -1.0, 1.0))
-        phi0 = math.radians(self.lat0)
-        safe_rho = np.where(rho == 0.0, 1.0, rho)
-        sin_phi = np.cos(c) * math.sin(phi0) + ya * np.sin(c) * math.cos(phi0) / safe_rho
-        phi = np.where(rho == 0.0, phi0, np.arcsin(np.clip(sin_phi, -1.0, 1.0)))
-        lam = np.arctan2(
-            xa * np.sin(c), rho * math.cos(phi0) * np.cos(c) - ya * math.sin(phi0) * np.sin(c)
-        )
-        return self.lon0 + np.degrees(lam), np.degrees(phi)
-
-    def project(self, geom: BaseGeometry) -> BaseGeometry:
-        """Project a WGS84 geometry to the plane."""
-
-        def fwd(coords: _FloatArray) -> _FloatArray:
-            x, y = self.forward(coords[:, 0], coords[:, 1])
-            return np.column_stack([x, y])
-
-        return shapely.transform(geom, fwd)
-
-    def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
-        """Unproject one point to ``(lon, lat)``."""
-        lon, lat = self.inverse([x], [y])
-        return float(lon[0]), float(lat[0])
-
-
 # --------------------------------------------------------------------------- layout
 @dataclass
 class District:
@@ -529,7 +467,7 @@ def _load_districts(data_dir: Path) -> tuple[LocalProjection, list[District]]:
     districts: list[District] = []
     for fact in DISTRICTS:
         sx, sy = proj.forward([seats[fact.adcode][0]], [seats[fact.adcode][1]])
-        geom = proj.project(wgs[fact.adcode])
+        geom = shapely.transform(wgs[fact.adcode], proj.transformer())
         districts.append(District(fact, geom, (float(sx[0]), float(sy[0])), float(geom.area)))
     for cut in SEA_CUTS:
         _cut_sea(next(d for d in districts if d.fact.adcode == cut.adcode), cut, proj)
@@ -660,18 +598,6 @@ def _zone_weight(
     dens = _density(px, py, seat, boost, scale)
     intra = float(np.average(np.hypot(px - rx, py - ry), weights=dens))
     return float(dens.mean()) * float(zone.area), intra
-
-
-def _largest_remainder(total: int, weights: Sequence[float]) -> list[int]:
-    """Apportion *total* seats by weight (Hamilton / largest remainder; ties by order)."""
-    s = float(sum(weights))
-    quotas = [total * w / s for w in weights]
-    seats = [math.floor(q) for q in quotas]
-    left = total - sum(seats)
-    order = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - seats[i]), i))
-    for i in order[:left]:
-        seats[i] += 1
-    return seats
 
 
 def _sainte_lague(n: int, demand: Sequence[float], start: Sequence[int]) -> list[int]:
@@ -971,7 +897,7 @@ def build_jiaxing_layout(
     district_rates = [
         sum(zones[i].rate_per_hour for i in by_district[d.fact.adcode]) for d in districts
     ]
-    per_district = _largest_remainder(STATION_GROUPS, district_rates)
+    per_district = largest_remainder(STATION_GROUPS, district_rates)
     station_seats = [0] * len(zones)
     units: list[dict[str, Any]] = []
     for d, n_units in zip(districts, per_district, strict=True):

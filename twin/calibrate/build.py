@@ -61,11 +61,12 @@ from twin.calibrate.travel import (
     expected_min_distance,
     fit_beat_response,
     fit_drive_time,
-    haversine_km,
     travel_matrix,
 )
 from twin.errors import DataError
+from twin.geo import haversine_km
 from twin.model.scenario import parse_scenario
+from twin.statistics import largest_remainder
 
 __all__ = [
     "AGENCIES",
@@ -177,17 +178,6 @@ def _date_range(incidents: pd.DataFrame, tz: str) -> dict[str, str | None]:
         return {"start": None, "end": None}
     d = local_dates(incidents["event_time"], tz)
     return {"start": str(d.min()), "end": str(d.max())}
-
-
-def _allocate(weights: dict[str, float], n: int) -> dict[str, int]:
-    """Largest-remainder allocation of n units over keys by weight."""
-    total = sum(weights.values()) or 1.0
-    raw = {k: n * w / total for k, w in weights.items()}
-    out = {k: math.floor(v) for k, v in raw.items()}
-    rest = n - sum(out.values())
-    for k in sorted(raw, key=lambda k: raw[k] - out[k], reverse=True)[:rest]:
-        out[k] += 1
-    return out
 
 
 def _demand_param(report: FitReport, fit: DemandFit, data: str) -> None:
@@ -1494,7 +1484,7 @@ def _seattle_fire(
             )
         )
         beats = [z for z in loc if zones.set_index("zone_id").loc[z, "district"] == d]
-        alloc = _allocate({z: rates[z] for z in beats}, f.units)
+        alloc = dict(zip(beats, largest_remainder(f.units, [rates[z] for z in beats]), strict=True))
         i = 0
         for z in sorted(alloc):
             for _ in range(alloc[z]):
