@@ -207,7 +207,7 @@ def nightly_fidelity(lake_dir: str, out_dir: str) -> dict[str, Any]:
         The nightly report (``drift`` True when a score left its usual band).
 
     """
-    from twin.calibrate import after_sync
+    from twin.nightly import after_sync
 
     return after_sync(lake_dir, out_dir).to_dict()
 

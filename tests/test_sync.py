@@ -25,7 +25,7 @@ import pytest
 
 from twin.errors import ConfigError
 from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason
-from twin.ingest.schemas import INCIDENTS, QUARANTINE, SCHEMAS
+from twin.schemas import INCIDENTS, QUARANTINE, SCHEMAS
 from twin.sources import load_config
 from twin.store import Lake
 from twin.store.lake import CRASH_ENV

@@ -6,7 +6,7 @@ keys. The bundled default (``twin/data/sources.yaml``) reads the embedded open d
 
     default_city: seattle
     cities:
-      - {name: seattle, tz: America/Los_Angeles, bbox: [-122.5, 47.45, -122.2, 47.78]}
+      - {name: seattle}     # tz and bbox from twin.cities
     sources:
       - name: seattle_fire_911
         adapter: seattle_fire_911
@@ -54,7 +54,11 @@ def known_adapters() -> list[str]:
 
 
 class City(BaseModel):
-    """A city: its name, local time zone and bounding box.
+    """A city the sync feeds: its name, local time zone and bounding box.
+
+    For a city of :mod:`twin.cities` (the one home of city facts) ``tz`` and ``bbox`` come
+    from there when omitted; a ``tz`` given anyway must agree with it, a ``bbox`` overrides the
+    quarantine box. A city unknown to :mod:`twin.cities` (sync only) must give both.
 
     Attributes:
         name: City key used by sources and tables (``seattle``).
@@ -66,8 +70,27 @@ class City(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    tz: str
-    bbox: tuple[float, float, float, float]
+    tz: str = ""
+    bbox: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_twin_cities(cls, data: Any) -> Any:
+        from twin.cities import CITIES
+
+        if not isinstance(data, dict) or data.get("name") not in CITIES:
+            if isinstance(data, dict) and ("tz" not in data or "bbox" not in data):
+                raise ValueError(
+                    f"city {data.get('name')!r} is not in twin.cities: give its tz and bbox"
+                )
+            return data
+        known = CITIES[data["name"]]
+        if "tz" in data and data["tz"] != known.tz:
+            raise ValueError(
+                f"tz {data['tz']!r} disagrees with twin.cities ({known.name}: {known.tz}); "
+                "leave tz out"
+            )
+        return {"tz": known.tz, "bbox": known.bbox, **data}
 
     @field_validator("tz")
     @classmethod

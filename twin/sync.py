@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from twin.errors import DataError, TwinError
 from twin.ingest.base import AdapterContext, AdapterOutput
-from twin.ingest.schemas import QUARANTINE, RUNS, ZONES
+from twin.schemas import QUARANTINE, RUNS, ZONES
 from twin.sources import Source, SyncConfig
 from twin.store.lake import Lake
 

@@ -56,8 +56,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from twin.errors import DataError, TwinError
-from twin.ingest.schemas import DATE_COLUMN, KEYS, QUARANTINE, RUNS, SCHEMAS
 from twin.paths import default_lake_dir
+from twin.schemas import DATE_COLUMN, KEYS, QUARANTINE, RUNS, SCHEMAS
 
 __all__ = [
     "CRASH_ENV",
