@@ -154,9 +154,26 @@ def prefect_api(
         try:
             _wait_healthy(proc, url, log, timeout)
             with temporary_settings(updates={PREFECT_API_URL: url}):
-                yield url
+                try:
+                    yield url
+                finally:
+                    _drain_to(url)
         finally:
             _stop(proc)
+
+
+def _drain_to(url: str) -> None:
+    """Send the logs and events Prefect still queues for *url* before its server stops.
+
+    Otherwise its background workers keep trying a closed port at exit ("Error logging to
+    API", long retries).
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=20)
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: IO[bytes], timeout: float) -> None:
