@@ -34,6 +34,7 @@ from twin.paths import default_data_dir
 __all__ = [
     "DEFAULT_CONFIG",
     "City",
+    "Health",
     "Source",
     "SyncConfig",
     "known_adapters",
@@ -112,6 +113,30 @@ class City(BaseModel):
         return value
 
 
+class Health(BaseModel):
+    """When a source's run counts as ``degraded`` (see ``twin.sync.assess_health``).
+
+    Attributes:
+        max_quarantined_share: Degraded when more than this share of the rows read is
+            quarantined (0..1; default 5%).
+        max_quarantine_jump: Degraded when the quarantined share exceeds the median share of
+            the source's recent runs by more than this (absolute, 0..1; default 2 percentage
+            points) and by more than that median itself (it at least doubled).
+        history: How many recent runs form that median (at least ``min_history`` needed).
+        min_history: Fewer earlier runs than this: no jump check.
+        allow_empty: Landing 0 rows is fine (otherwise degraded).
+
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_quarantined_share: float = Field(default=0.05, ge=0, le=1)
+    max_quarantine_jump: float = Field(default=0.02, ge=0, le=1)
+    history: int = Field(default=5, ge=1, le=100)
+    min_history: int = Field(default=3, ge=1, le=100)
+    allow_empty: bool = False
+
+
 class Source(BaseModel):
     """One source feeding the lake.
 
@@ -124,6 +149,7 @@ class Source(BaseModel):
         enabled: Disabled sources are skipped.
         options: Adapter-specific options (column mapping, API settings, ...).
         kind: ``file`` (a file export), ``csv_drop`` (a drop folder) or ``socrata`` (an API).
+        health: When a run of this source counts as degraded.
 
     """
 
@@ -136,6 +162,7 @@ class Source(BaseModel):
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
     kind: Literal["file", "socrata", "csv_drop"] = "file"
+    health: Health = Field(default_factory=Health)
 
     @field_validator("adapter")
     @classmethod
