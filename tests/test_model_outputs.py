@@ -29,6 +29,7 @@ def test_public_api_is_pinned() -> None:
         "RunResult",
         "Scenario",
         "Simulation",
+        "Summary",
         "export_schema",
         "load_scenario",
         "parse_scenario",

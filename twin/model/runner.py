@@ -72,7 +72,8 @@ def simulate(
         progress: Called with the replication number after each one finishes.
 
     Returns:
-        The summary dict with the fixed keys of :data:`twin.model.outputs.SUMMARY_KEYS`.
+        The summary in its JSON form (:meth:`twin.model.summary.Summary.to_dict`, the fixed
+        keys of :data:`twin.model.summary.SUMMARY_KEYS`).
 
     """
     runs = run_replications(scenario, seed, replications, demand=demand, progress=progress)
