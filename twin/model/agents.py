@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import mesa
 import networkx as nx
@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from twin.model.board import UnitBoard, UnitState
 from twin.model.checkpoints import CheckpointAgent
-from twin.model.patrol import build_patrol, idle_presence
+from twin.model.patrol import build_patrol
 from twin.model.scenario import HOURS_PER_WEEK, Scenario
 from twin.model.travel import distance_km, distance_matrix_km
 
@@ -48,6 +48,7 @@ __all__ = [
     "DeviceAgent",
     "DeviceState",
     "Host",
+    "Snapshot",
     "TwinModel",
     "UnitAgent",
     "UnitState",
@@ -57,6 +58,25 @@ __all__ = [
 
 SNAPSHOT_COLUMNS = ("time_min", "patrolling", "busy", "returning", "off_duty", "queued")
 """Columns of the DataCollector snapshots (``timeseries.parquet``)."""
+
+
+class Snapshot(NamedTuple):
+    """One DataCollector row (:data:`SNAPSHOT_COLUMNS`): the model at a mesa step.
+
+    Immutable, so the DataCollector's defensive deep copy is the row itself.
+    """
+
+    time_min: float
+    patrolling: int
+    busy: int
+    returning: int
+    off_duty: int
+    queued: int
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Snapshot:
+        """Return the row itself (an immutable tuple of numbers)."""
+        return self
+
 
 _OFF, _PATROL, _DISP, _RET = (
     int(UnitState.OFF_DUTY),
@@ -170,7 +190,7 @@ class UnitAgent(CellAgent):
         options = model.patrol.options(u, here)
         nxt = options[int(model.rng_patrol.integers(len(options)))]
         if nxt != here:
-            b.move([u], [nxt])
+            b.move(np.asarray([u]), np.asarray([nxt]))
 
     def sync_cell(self) -> None:
         """Place the agent on the cell of its zone if it patrols (else keep its last cell)."""
@@ -253,7 +273,7 @@ class TwinModel(mesa.Model):
         self.presence = np.zeros((len(locs), HOURS_PER_WEEK))
         self.exposure = np.zeros(HOURS_PER_WEEK)
         self.collect = collect
-        self._snap: tuple[float, int, int, int, int, int] = (0.0, 0, 0, 0, 0, 0)
+        self._snap = Snapshot(0.0, 0, 0, 0, 0, 0)
         # one reporter holding the whole snapshot: mesa deep-copies each reporter's value
         self.datacollector = mesa.DataCollector(model_reporters={"snapshot": _snapshot_row})
 
@@ -293,26 +313,29 @@ class TwinModel(mesa.Model):
         now = host.env.now
         b = self.board
         b.settle(now)
+        states = b.state_view()  # live views: moves change zones, not states
+        zones = b.zone_view()
+        idle = np.flatnonzero(states == _PATROL)
         if self.patrol.moves:
             if self.step_agents:
                 self.unit_set.do("patrol")  # the per-agent reference
             else:
-                self.patrol.step(b, self.rng_patrol)
-        states = b.state_codes()
+                self.patrol.step(b, self.rng_patrol, idle, zones)
         if host.warmup <= now < host.end:
             how = int(now // 60.0) % HOURS_PER_WEEK
             dt = min(self.interval, host.end - now)
             self.exposure[how] += dt
-            idle_presence(states, b.zones(), self.presence, how, dt)
+            # unit by unit in unit order, bit for bit the sums of a loop over the units
+            np.add.at(self.presence[:, how], zones[idle], dt)
         for d in self.devices:
             d.update(now)
         if self.collect:
             n = np.bincount(states, minlength=len(UnitState)).tolist()
-            self._snap = (now, n[_PATROL], n[_DISP], n[_RET], n[_OFF], host.queued())
+            self._snap = Snapshot(now, n[_PATROL], n[_DISP], n[_RET], n[_OFF], host.queued())
             self.datacollector.collect(self)
 
     @property
-    def snapshot_row(self) -> tuple[float, int, int, int, int, int]:
+    def snapshot_row(self) -> Snapshot:
         """Return the last step's snapshot (:data:`SNAPSHOT_COLUMNS`)."""
         return self._snap
 
@@ -346,7 +369,7 @@ class TwinModel(mesa.Model):
         return self.presence.sum(axis=1) / total if total > 0 else np.zeros(len(self.presence))
 
 
-def _snapshot_row(model: TwinModel) -> tuple[float, int, int, int, int, int]:
+def _snapshot_row(model: TwinModel) -> Snapshot:
     """Return the snapshot row (the DataCollector's one model reporter)."""
     return model.snapshot_row
 

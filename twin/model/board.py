@@ -35,6 +35,7 @@ numpy copies with :meth:`UnitBoard.state_codes` / :meth:`UnitBoard.zones`.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 from enum import IntEnum
 from heapq import heappop, heappush
@@ -117,6 +118,17 @@ class UnitBoard:
         self._post = list(posts)
         self._zone = list(posts)
         self._state = [_PATROL] * n
+        # mirrors of state and zone for bulk readers: array.array stores written alongside the
+        # lists (cheap scalar writes) and seen by numpy without a copy (no per-step conversion)
+        self._state_m = array("q", self._state)
+        self._zone_m = array("q", self._zone)
+        self._state_np = np.frombuffer(self._state_m, dtype=np.int64)
+        self._zone_np = np.frombuffer(self._zone_m, dtype=np.int64)
+        self._state_ro = self._state_np.view()
+        self._state_ro.flags.writeable = False
+        self._zone_ro = self._zone_np.view()
+        self._zone_ro.flags.writeable = False
+        self._post_np = np.asarray(posts, dtype=np.int64)
         self._on_duty = [True] * n
         self._group = list(groups) if groups is not None else [0] * n
         self.n_groups = max(self._group) + 1 if n else 1
@@ -177,11 +189,19 @@ class UnitBoard:
 
     def state_codes(self) -> NDArray[np.int64]:
         """Return the stored state codes of all units (a numpy copy)."""
-        return np.fromiter(self._state, dtype=np.int64, count=self.n)
+        return self._state_np.copy()
 
     def zones(self) -> NDArray[np.int64]:
         """Return every unit's current zone (a numpy copy)."""
-        return np.fromiter(self._zone, dtype=np.int64, count=self.n)
+        return self._zone_np.copy()
+
+    def state_view(self) -> NDArray[np.int64]:
+        """Return the stored state codes as a read-only live view (no copy; bulk readers)."""
+        return self._state_ro
+
+    def zone_view(self) -> NDArray[np.int64]:
+        """Return every unit's zone as a read-only live view (no copy; bulk readers)."""
+        return self._zone_ro
 
     def zone_of(self, u: int) -> int:
         """Return unit *u*'s zone (idle: where it patrols; on a call: the incident's zone)."""
@@ -384,6 +404,8 @@ class UnitBoard:
                 self._close_open(u, now)
         state[u] = _DISP
         self._zone[u] = zone
+        self._state_m[u] = _DISP
+        self._zone_m[u] = zone
         if mult != 1.0:
             tr *= mult
         turnout = self._turnout
@@ -417,6 +439,8 @@ class UnitBoard:
         if not self._on_duty[u]:
             state[u] = _OFF
             self._zone[u] = post
+            self._state_m[u] = _OFF
+            self._zone_m[u] = post
             return
         z = self._zone[u]
         back = self._tt[u][z][post]
@@ -426,8 +450,11 @@ class UnitBoard:
         if back <= 0.0:
             state[u] = _PATROL
             self._zone[u] = post
+            self._state_m[u] = _PATROL
+            self._zone_m[u] = post
             return
         state[u] = _RET
+        self._state_m[u] = _RET
         self._ret_from[u] = z
         self._ret_t0[u] = now
         end = now + back
@@ -452,6 +479,8 @@ class UnitBoard:
             self._close_open(u, now)
             self._state[u] = _OFF
             self._zone[u] = self._post[u]
+            self._state_m[u] = _OFF
+            self._zone_m[u] = self._post[u]
 
     def go_on(self, u: int, now: float) -> bool:
         """Start unit *u*'s shift; return whether it became free (False: still on a call)."""
@@ -461,6 +490,8 @@ class UnitBoard:
         self._close_open(u, now)
         self._state[u] = _PATROL
         self._zone[u] = self._post[u]
+        self._state_m[u] = _PATROL
+        self._zone_m[u] = self._post[u]
         self._free[self._group[u]].append(u)
         self._is_free[u] = True
         return True
@@ -480,18 +511,37 @@ class UnitBoard:
                 self._since[u] = e
                 state[u] = _PATROL
                 self._zone[u] = self._post[u]
+                self._state_m[u] = _PATROL
+                self._zone_m[u] = self._post[u]
                 if self._is_away[u]:
                     self._away[self._group[u]].remove(u)
                     self._is_away[u] = False
 
-    def move(self, units: Sequence[int], zones: Sequence[int]) -> None:
-        """Move patrolling *units* to *zones* (one patrol step), then refresh who is away."""
-        state, where = self._state, self._zone
-        for u, z in zip(units, zones, strict=True):
-            if state[u] != _PATROL:
-                raise self._refuse("move", u)
-            where[u] = z
-        self._refresh_away()
+    def move(self, units: NDArray[np.int64], zones: NDArray[np.int64]) -> None:
+        """Move patrolling *units* to *zones* (one patrol step each; arrays of equal length).
+
+        A patrolling unit is free; it is *away* exactly when its zone is not its post, so
+        only the units that leave or reach their post change the away lists.
+        """
+        units = np.asarray(units, dtype=np.int64)
+        zones = np.asarray(zones, dtype=np.int64)
+        if not units.size:
+            return
+        bad = self._state_np[units] != _PATROL
+        if bad.any():
+            raise self._refuse("move", int(units[np.argmax(bad)]))
+        post = self._post_np[units]
+        flip = (self._zone_np[units] != post) != (zones != post)
+        self._zone_np[units] = zones
+        self._zone[:] = self._zone_m.tolist()
+        is_away, away, group = self._is_away, self._away, self._group
+        for u in units[flip].tolist():
+            if is_away[u]:
+                away[group[u]].remove(u)
+                is_away[u] = False
+            else:
+                away[group[u]].append(u)
+                is_away[u] = True
 
     def close(self, now: float) -> None:
         """Account every unit's open interval up to *now* (end of the run)."""
@@ -506,15 +556,6 @@ class UnitBoard:
         if self._is_away[u]:
             self._away[self._group[u]].remove(u)
             self._is_away[u] = False
-
-    def _refresh_away(self) -> None:
-        state, zone, post, is_away = self._state, self._zone, self._post, self._is_away
-        for g in range(self.n_groups):
-            for u in self._members[g]:
-                is_away[u] = False
-            self._away[g][:] = [u for u in self._free[g] if state[u] == _RET or zone[u] != post[u]]
-            for u in self._away[g]:
-                is_away[u] = True
 
     def _clip_add(self, u: int, state: int, a: float, b: float) -> None:
         lo = a if a > self._warmup else self._warmup

@@ -26,7 +26,7 @@ import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
 
-from twin.model.board import UnitBoard, UnitState
+from twin.model.board import UnitBoard
 from twin.model.registry import Registry
 
 __all__ = [
@@ -37,8 +37,6 @@ __all__ = [
     "PostPatrol",
     "build_patrol",
 ]
-
-_PATROL = int(UnitState.PATROL)
 
 
 class PatrolPolicy(Protocol):
@@ -51,8 +49,14 @@ class PatrolPolicy(Protocol):
         """Return the zones unit *u* may hop to from *here* (sorted; *here* included)."""
         ...
 
-    def step(self, board: UnitBoard, rng: np.random.Generator) -> None:
-        """Move every patrolling unit one hop (array-based)."""
+    def step(
+        self,
+        board: UnitBoard,
+        rng: np.random.Generator,
+        idle: NDArray[np.int64],
+        zones: NDArray[np.int64],
+    ) -> None:
+        """Move the patrolling units *idle* (at *zones*, every unit's zone) one hop."""
         ...
 
 
@@ -69,7 +73,13 @@ class PostPatrol:
         """Return ``[here]``: a unit at its post stays there."""
         return [here]
 
-    def step(self, board: UnitBoard, rng: np.random.Generator) -> None:
+    def step(
+        self,
+        board: UnitBoard,
+        rng: np.random.Generator,
+        idle: NDArray[np.int64],
+        zones: NDArray[np.int64],
+    ) -> None:
         """Do nothing (no draws)."""
 
 
@@ -105,17 +115,25 @@ class _RandomWalk:
         """Return the zones unit *u* may hop to from *here* (sorted; *here* included)."""
         return list(self._lists[int(self._table_of[u])][here])
 
-    def step(self, board: UnitBoard, rng: np.random.Generator) -> None:
-        """Move every patrolling unit one hop: one bounded draw per unit, in unit order."""
-        idle = np.flatnonzero(board.state_codes() == _PATROL)
+    def step(
+        self,
+        board: UnitBoard,
+        rng: np.random.Generator,
+        idle: NDArray[np.int64],
+        zones: NDArray[np.int64],
+    ) -> None:
+        """Move the patrolling units *idle* one hop: one bounded draw each, in unit order.
+
+        *zones* is every unit's zone before the step (e.g. the board's live view).
+        """
         if not idle.size:
             return
-        here = board.zones()[idle]
+        here = zones[idle]
         table = self._table_of[idle]
         pick = rng.integers(self._count[table, here])
         nxt = self._opts[table, here, pick]
         moved = nxt != here
-        board.move(idle[moved].tolist(), nxt[moved].tolist())
+        board.move(idle[moved], nxt[moved])
 
 
 class AreaPatrol(_RandomWalk):
@@ -158,19 +176,3 @@ def build_patrol(
 ) -> PostPatrol | AreaPatrol | NetworkPatrol:
     """Build the patrol policy *name* over the zone *graph* (``areas``: zones per unit)."""
     return PATROL_POLICIES.get(name)(graph, areas)
-
-
-def idle_presence(
-    states: NDArray[np.int64],
-    zones: NDArray[np.int64],
-    presence: NDArray[np.float64],
-    hour: int,
-    dt: float,
-) -> None:
-    """Add *dt* patrolling minutes to ``presence[zone, hour]`` for each patrolling unit.
-
-    Adds unit by unit in unit order (``np.add.at``), so the sums are bit-for-bit those of a
-    loop over the units.
-    """
-    idle = states == _PATROL
-    np.add.at(presence[:, hour], zones[idle], dt)
