@@ -256,7 +256,8 @@ class TwinModel(mesa.Model):
             [int(z) for z in np.flatnonzero(host.in_area[u])] or [self.board.post_of(u)]
             for u in range(self.board.n)
         ]
-        self.patrol = build_patrol(sc.patrol.policy, self.graph, areas)
+        posts = [self.board.post_of(u) for u in range(self.board.n)]
+        self.patrol = build_patrol(sc.patrol.policy, self.graph, areas, posts)
         self.step_agents = step_agents
         self.units = [UnitAgent(self, u, spec.id, areas[u]) for u, spec in enumerate(sc.units)]
         self.unit_set = AgentSet(self.units, random=self.random)
@@ -315,18 +316,17 @@ class TwinModel(mesa.Model):
         b.settle(now)
         states = b.state_view()  # live views: moves change zones, not states
         zones = b.zone_view()
-        idle = np.flatnonzero(states == _PATROL)
         if self.patrol.moves:
             if self.step_agents:
                 self.unit_set.do("patrol")  # the per-agent reference
             else:
-                self.patrol.step(b, self.rng_patrol, idle, zones)
+                self.patrol.step(b, self.rng_patrol, states, zones)
         if host.warmup <= now < host.end:
             how = int(now // 60.0) % HOURS_PER_WEEK
             dt = min(self.interval, host.end - now)
             self.exposure[how] += dt
             # unit by unit in unit order, bit for bit the sums of a loop over the units
-            np.add.at(self.presence[:, how], zones[idle], dt)
+            np.add.at(self.presence[:, how], zones[states == _PATROL], dt)
         for d in self.devices:
             d.update(now)
         if self.collect:

@@ -26,7 +26,7 @@ import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
 
-from twin.model.board import UnitBoard
+from twin.model.board import UnitBoard, UnitState
 from twin.model.registry import Registry
 
 __all__ = [
@@ -37,6 +37,8 @@ __all__ = [
     "PostPatrol",
     "build_patrol",
 ]
+
+_PATROL = int(UnitState.PATROL)
 
 
 class PatrolPolicy(Protocol):
@@ -53,10 +55,10 @@ class PatrolPolicy(Protocol):
         self,
         board: UnitBoard,
         rng: np.random.Generator,
-        idle: NDArray[np.int64],
+        states: NDArray[np.int64],
         zones: NDArray[np.int64],
     ) -> None:
-        """Move the patrolling units *idle* (at *zones*, every unit's zone) one hop."""
+        """Move every patrolling unit one hop (*states*, *zones*: every unit's, e.g. live views)."""
         ...
 
 
@@ -66,8 +68,10 @@ class PostPatrol:
     name: ClassVar[str] = "post"
     moves: ClassVar[bool] = False
 
-    def __init__(self, graph: nx.Graph, areas: Sequence[Sequence[int]]) -> None:
-        del graph, areas
+    def __init__(
+        self, graph: nx.Graph, areas: Sequence[Sequence[int]], posts: Sequence[int]
+    ) -> None:
+        del graph, areas, posts
 
     def options(self, u: int, here: int) -> list[int]:
         """Return ``[here]``: a unit at its post stays there."""
@@ -77,7 +81,7 @@ class PostPatrol:
         self,
         board: UnitBoard,
         rng: np.random.Generator,
-        idle: NDArray[np.int64],
+        states: NDArray[np.int64],
         zones: NDArray[np.int64],
     ) -> None:
         """Do nothing (no draws)."""
@@ -89,7 +93,9 @@ class _RandomWalk:
     name: ClassVar[str] = ""
     moves: ClassVar[bool] = True
 
-    def __init__(self, graph: nx.Graph, areas: Sequence[Sequence[int]]) -> None:
+    def __init__(
+        self, graph: nx.Graph, areas: Sequence[Sequence[int]], posts: Sequence[int]
+    ) -> None:
         self._neighbours = [sorted(int(z) for z in graph.neighbors(i)) for i in range(len(graph))]
         self._n_zones = len(graph)
         keys = [self._table_key(a) for a in areas]
@@ -104,6 +110,10 @@ class _RandomWalk:
                 self._count[t, z] = len(opts)
                 self._opts[t, z, : len(opts)] = opts
         self._lists = tables
+        # a unit with one option at its post never leaves it (and draws nothing: a bounded
+        # draw over one value consumes no randomness), so only the others are stepped
+        post = np.asarray(posts, dtype=np.int64)
+        self._mobile = np.flatnonzero(self._count[self._table_of, post] > 1)
 
     def _table_key(self, area: Sequence[int]) -> tuple[int, ...]:
         return tuple(sorted(set(area)))
@@ -119,13 +129,15 @@ class _RandomWalk:
         self,
         board: UnitBoard,
         rng: np.random.Generator,
-        idle: NDArray[np.int64],
+        states: NDArray[np.int64],
         zones: NDArray[np.int64],
     ) -> None:
-        """Move the patrolling units *idle* one hop: one bounded draw each, in unit order.
+        """Move every patrolling unit one hop: one bounded draw each, in unit order.
 
-        *zones* is every unit's zone before the step (e.g. the board's live view).
+        *states* and *zones* are every unit's before the step (e.g. the board's live views).
         """
+        mobile = self._mobile
+        idle = mobile[states[mobile] == _PATROL]
         if not idle.size:
             return
         here = zones[idle]
@@ -133,7 +145,8 @@ class _RandomWalk:
         pick = rng.integers(self._count[table, here])
         nxt = self._opts[table, here, pick]
         moved = nxt != here
-        board.move(idle[moved], nxt[moved])
+        if moved.any():
+            board.move(idle[moved], nxt[moved])
 
 
 class AreaPatrol(_RandomWalk):
@@ -165,14 +178,14 @@ PatrolRule = type[PostPatrol] | type[AreaPatrol] | type[NetworkPatrol]
 _NOT_MODELLED = "not modelled analytically: presence is null and dispatch is timed from the posts"
 
 PATROL_POLICIES: Registry[PatrolRule] = Registry("patrol policy", "patrol.policy")
-"""Registry: ``patrol.policy`` name -> policy class ``(graph, areas)``."""
+"""Registry: ``patrol.policy`` name -> policy class ``(graph, areas, posts)``."""
 PATROL_POLICIES.register("post", PostPatrol, theory="exact: units wait at their posts")
 PATROL_POLICIES.register("area", AreaPatrol, theory=_NOT_MODELLED)
 PATROL_POLICIES.register("network", NetworkPatrol, theory=_NOT_MODELLED)
 
 
 def build_patrol(
-    name: str, graph: nx.Graph, areas: Sequence[Sequence[int]]
+    name: str, graph: nx.Graph, areas: Sequence[Sequence[int]], posts: Sequence[int]
 ) -> PostPatrol | AreaPatrol | NetworkPatrol:
-    """Build the patrol policy *name* over the zone *graph* (``areas``: zones per unit)."""
-    return PATROL_POLICIES.get(name)(graph, areas)
+    """Build the patrol policy *name* over the zone *graph* (zones and post per unit)."""
+    return PATROL_POLICIES.get(name)(graph, areas, posts)
