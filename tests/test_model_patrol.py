@@ -14,11 +14,10 @@ from twin.paths import scenarios_dir
 pytestmark = pytest.mark.exact
 
 
-def _example(policy: str, horizon: float = 2880.0) -> Scenario:
-    sc = load_scenario(scenarios_dir() / "example.yaml")
-    return sc.model_copy(
-        update={"horizon": horizon, "patrol": sc.patrol.model_copy(update={"policy": policy})}
-    )
+def _example(policy: str, horizon: float = 2880.0, name: str = "example.yaml") -> Scenario:
+    sc = load_scenario(scenarios_dir() / name)
+    patrol = sc.patrol.model_copy(update={"policy": policy, "interval_min": 15.0})
+    return sc.model_copy(update={"horizon": horizon, "patrol": patrol, "warmup": 60.0})
 
 
 def _pair(sc: Scenario, seed: int) -> tuple[Any, Any]:
@@ -27,9 +26,17 @@ def _pair(sc: Scenario, seed: int) -> tuple[Any, Any]:
     return fast, ref
 
 
-@pytest.mark.parametrize("policy", ["area", "network"])
-def test_array_patrol_equals_agent_patrol(policy: str) -> None:
-    fast, ref = _pair(_example(policy), seed=11)
+@pytest.mark.parametrize(
+    ("name", "policy"),
+    [
+        ("example.yaml", "area"),  # few patrolling units: scalar draws
+        ("example.yaml", "network"),
+        ("bench_grid.yaml", "network"),  # 30 units, most patrolling: one array draw
+        ("example_agencies.yaml", "area"),
+    ],
+)
+def test_array_patrol_equals_agent_patrol(name: str, policy: str) -> None:
+    fast, ref = _pair(_example(policy, horizon=1440.0, name=name), seed=11)
     assert fast.exposure.sum() > 0
     assert fast.presence.sum() > 0
     np.testing.assert_array_equal(fast.presence, ref.presence)

@@ -101,11 +101,14 @@ _NAN = math.nan
 
 
 class _Wake(Event):
-    """A unit's wake-up: an event the dispatcher schedules for the moment the unit clears.
+    """A reusable timeout: an event scheduled *delay* minutes ahead, re-armed after each wake.
 
     ``fire_in(delay)`` triggers the event *delay* minutes from now, exactly as
-    :class:`simpy.events.Timeout` does internally, so a dispatch costs one event instead of
-    a wake-up plus a timeout; ``rearm()`` makes it pending again once the unit has woken.
+    :class:`simpy.events.Timeout` does internally (same priority, same place in the event
+    order), without allocating an event per wait; ``rearm()`` makes it pending again once its
+    process has woken. Each unit's life (the dispatcher fires it for the moment the unit
+    clears, so a dispatch costs one event), each shift, the arrival stream and the mesa steps
+    hold one.
     """
 
     __slots__ = ()
@@ -386,7 +389,8 @@ class Simulation:
 
     def _arrivals(self) -> Generator[Event, Any, None]:
         env = self.env
-        timeout = env.timeout
+        wake = _Wake(env)  # one reusable timeout for the whole stream
+        fire_in, rearm = wake.fire_in, wake.rearm
         receive = self._receive
         warm = self.warmup
         tmult = self._tmult
@@ -406,7 +410,9 @@ class Simulation:
             ):
                 now = env.now
                 if t > now:
-                    yield timeout(t - now)
+                    fire_in(t - now)
+                    yield wake
+                    rearm()
                 receive(inc, zone, prio, t, svc)
             self._flush()
         self._arrivals_done = True
@@ -440,23 +446,29 @@ class Simulation:
 
     def _shift(self, u: int, start: float, length: float) -> Generator[Event, Any, None]:
         env = self.env
+        wake = _Wake(env)  # one reusable timeout per unit
         while True:
             now = env.now
             phase = (now - start) % 1440.0
             if self.board.is_on_duty(u):
-                yield env.timeout(length - phase if phase < length else 0.0)
+                wake.fire_in(length - phase if phase < length else 0.0)
+                yield wake
+                wake.rearm()
                 self.board.go_off(u, env.now)
             else:
-                wait = (1440.0 - phase) % 1440.0
-                yield env.timeout(wait)
+                wake.fire_in((1440.0 - phase) % 1440.0)
+                yield wake
+                wake.rearm()
                 self._go_on(u, env.now)
 
     def _mesa_steps(self, interval: float) -> Generator[Event, Any, None]:
-        env = self.env
         step = self.model.step
+        wake = _Wake(self.env)  # one reusable timeout
         while True:
             step()
-            yield env.timeout(interval)
+            wake.fire_in(interval)
+            yield wake
+            wake.rearm()
 
     # ------------------------------------------------------------------ injection
     def inject_incident(

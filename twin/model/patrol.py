@@ -11,10 +11,13 @@ sorted by zone index. One draw per patrolling unit, in unit order, from the ``pa
 
 The step is array-based: the options of every (area, zone) pair are tabulated once, so a step
 is a handful of numpy operations over the units' state and zone arrays, whatever the fleet
-size. ``Generator.integers`` with an array of bounds draws exactly what one scalar call per
-unit would, in the same order, so the array step and the per-agent step
-(:meth:`PatrolPolicy.options` + one draw per agent, kept as the reference in
-:class:`~twin.model.agents.UnitAgent`) give the same moves for the same seed.
+size. Units with a single option at their post never move and draw nothing (a bounded draw
+over one value consumes no randomness), so only the others are stepped; when only a few of
+them patrol, scalar draws are cheaper than one array call. ``Generator.integers`` with an
+array of bounds draws exactly what one scalar call per unit would, in the same order, so the
+array step, the scalar step and the per-agent step (:meth:`PatrolPolicy.options` + one draw
+per agent, kept as the reference in :class:`~twin.model.agents.UnitAgent`) give the same
+moves for the same seed.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ __all__ = [
 ]
 
 _PATROL = int(UnitState.PATROL)
+_FEW = 6
+"""Up to this many patrolling units, scalar draws beat one array draw (fixed overhead)."""
 
 
 class PatrolPolicy(Protocol):
@@ -114,6 +119,7 @@ class _RandomWalk:
         # draw over one value consumes no randomness), so only the others are stepped
         post = np.asarray(posts, dtype=np.int64)
         self._mobile = np.flatnonzero(self._count[self._table_of, post] > 1)
+        self._table_list: list[int] = self._table_of.tolist()
 
     def _table_key(self, area: Sequence[int]) -> tuple[int, ...]:
         return tuple(sorted(set(area)))
@@ -140,6 +146,9 @@ class _RandomWalk:
         idle = mobile[states[mobile] == _PATROL]
         if not idle.size:
             return
+        if idle.size <= _FEW:
+            self._step_few(board, rng, idle.tolist())
+            return
         here = zones[idle]
         table = self._table_of[idle]
         pick = rng.integers(self._count[table, here])
@@ -147,6 +156,21 @@ class _RandomWalk:
         moved = nxt != here
         if moved.any():
             board.move(idle[moved], nxt[moved])
+
+    def _step_few(self, board: UnitBoard, rng: np.random.Generator, idle: list[int]) -> None:
+        """Step a few units with scalar draws (the same draws; cheaper than array calls)."""
+        units: list[int] = []
+        dest: list[int] = []
+        for u in idle:
+            here = board.zone_of(u)
+            opts = self._lists[self._table_list[u]][here]
+            if len(opts) > 1:
+                nxt = opts[int(rng.integers(len(opts)))]
+                if nxt != here:
+                    units.append(u)
+                    dest.append(nxt)
+        if units:
+            board.move(np.asarray(units, dtype=np.int64), np.asarray(dest, dtype=np.int64))
 
 
 class AreaPatrol(_RandomWalk):
