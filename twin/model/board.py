@@ -133,9 +133,11 @@ class UnitBoard:
         self._group = list(groups) if groups is not None else [0] * n
         self.n_groups = max(self._group) + 1 if n else 1
         self._members = [[u for u in range(n) if self._group[u] == g] for g in range(self.n_groups)]
-        self._free = [list(m) for m in self._members]
+        # free units per group, and the free units away from their post: insertion-ordered
+        # dicts used as sets (constant-time removal, stable iteration)
+        self._free: list[dict[int, None]] = [dict.fromkeys(m) for m in self._members]
         self._is_free = [True] * n
-        self._away: list[list[int]] = [[] for _ in range(self.n_groups)]
+        self._away: list[dict[int, None]] = [{} for _ in range(self.n_groups)]
         self._is_away = [False] * n
         self._factor = list(speed_factor) if speed_factor else [1.0] * n
         shared = travel.times
@@ -380,10 +382,10 @@ class UnitBoard:
             raise self._refuse("dispatch", u)
         if self._is_free[u]:  # leaves the free lists
             g = self._group[u]
-            self._free[g].remove(u)
+            del self._free[g][u]
             self._is_free[u] = False
             if self._is_away[u]:
-                self._away[g].remove(u)
+                del self._away[g][u]
                 self._is_away[u] = False
         since = self._since[u]
         acc = self._minutes[u]
@@ -445,7 +447,7 @@ class UnitBoard:
         z = self._zone[u]
         back = self._tt[u][z][post]
         g = self._group[u]
-        self._free[g].append(u)
+        self._free[g][u] = None
         self._is_free[u] = True
         if back <= 0.0:
             state[u] = _PATROL
@@ -467,7 +469,7 @@ class UnitBoard:
         self._ret_vx[u] = (px - ax) / back
         self._ret_vy[u] = (py - ay) / back
         heappush(self._returns, (end, u))
-        self._away[g].append(u)
+        self._away[g][u] = None
         self._is_away[u] = True
 
     def go_off(self, u: int, now: float) -> None:
@@ -492,7 +494,7 @@ class UnitBoard:
         self._zone[u] = self._post[u]
         self._state_m[u] = _PATROL
         self._zone_m[u] = self._post[u]
-        self._free[self._group[u]].append(u)
+        self._free[self._group[u]][u] = None
         self._is_free[u] = True
         return True
 
@@ -514,7 +516,7 @@ class UnitBoard:
                 self._state_m[u] = _PATROL
                 self._zone_m[u] = self._post[u]
                 if self._is_away[u]:
-                    self._away[self._group[u]].remove(u)
+                    del self._away[self._group[u]][u]
                     self._is_away[u] = False
 
     def move(self, units: NDArray[np.int64], zones: NDArray[np.int64]) -> None:
@@ -537,10 +539,10 @@ class UnitBoard:
         is_away, away, group = self._is_away, self._away, self._group
         for u in units[flip].tolist():
             if is_away[u]:
-                away[group[u]].remove(u)
+                del away[group[u]][u]
                 is_away[u] = False
             else:
-                away[group[u]].append(u)
+                away[group[u]][u] = None
                 is_away[u] = True
 
     def close(self, now: float) -> None:
@@ -551,10 +553,10 @@ class UnitBoard:
 
     # ------------------------------------------------------------------ internals
     def _take(self, u: int) -> None:
-        self._free[self._group[u]].remove(u)
+        del self._free[self._group[u]][u]
         self._is_free[u] = False
         if self._is_away[u]:
-            self._away[self._group[u]].remove(u)
+            del self._away[self._group[u]][u]
             self._is_away[u] = False
 
     def _clip_add(self, u: int, state: int, a: float, b: float) -> None:
