@@ -195,3 +195,20 @@ def test_a_pinned_connection_outlives_commits_and_its_files_go_afterwards(
         pass
     assert set(lake.root.rglob("*.parquet")) == set(lake.files("incidents"))
     assert not any(f.exists() for f in v1_files | v2_files)
+
+
+def test_retention_window_keeps_retired_files_without_any_reader(tmp_path: Path) -> None:
+    from test_lake import incidents, upsert
+
+    kept = Lake(tmp_path / "kept", retain_seconds=3600)
+    upsert(kept, "incidents", "src", incidents([(1, 1, "a")]))
+    first = set(kept.files("incidents"))
+    upsert(kept, "incidents", "src", incidents([(1, 1, "b")]))
+    assert all(f.exists() for f in first)
+    assert {str(kept.root / f) for f in kept._manifest().retired} == {str(f) for f in first}
+    gone = Lake(tmp_path / "gone")  # default: no window, no lease -> removed at the commit
+    upsert(gone, "incidents", "src", incidents([(1, 1, "a")]))
+    first = set(gone.files("incidents"))
+    upsert(gone, "incidents", "src", incidents([(1, 1, "b")]))
+    assert not any(f.exists() for f in first)
+    assert set(gone.root.rglob("*.parquet")) == set(gone.files("incidents"))

@@ -359,7 +359,11 @@ class Lake:
         return sorted(self._manifest().files)
 
     def files(self, table: str) -> list[Path]:
-        """Return the committed Parquet files of *table* (absolute paths, sorted)."""
+        """Return the committed Parquet files of *table* (absolute paths, sorted).
+
+        A listing, not a pin: a later commit may retire these files and, with no lease and no
+        ``retain_seconds``, remove them. Read through :meth:`connect` to keep them.
+        """
         return [self.root / f for f in self._manifest().files.get(table, [])]
 
     def _pin(self) -> tuple[_Manifest, _Lease | None]:
