@@ -8,7 +8,8 @@ hash: nothing lost, nothing duplicated) and that the ledger's accounting adds up
 query the lake the whole time (``Lake.query`` per call, and pinned ``Lake.connect``
 connections). A final uninterrupted sync must give the reference lake.
 
-    .venv/bin/python bench/lake_drill.py --kills 12
+    .venv/bin/python bench/lake_drill.py --kills 12                  # any moment of the run
+    .venv/bin/python bench/lake_drill.py --kills 12 --write-window   # while it writes
 
 Not part of the test suite (it takes minutes); prints the figures.
 """
@@ -116,6 +117,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=12)
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--write-window",
+        action="store_true",
+        help="kill 0-3 s after the first file is staged (the commit window), not at any moment",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="lake-drill-"))
@@ -196,9 +202,19 @@ def main() -> int:
     kills = survived = bad = orphans = 0
     version = "A"
     for _ in range(args.kills):
+        staging = lake / "_staging"
+        before = set(os.listdir(staging)) if staging.exists() else set()  # a killed run's
         proc = start(version)
-        delay = rng.uniform(0.2 * full, 1.0 * full)
-        time.sleep(delay)
+        began = time.monotonic()
+        if args.write_window:  # wait for this writer to stage its first file, then a bit more
+            while proc.poll() is None and not (
+                staging.exists() and set(os.listdir(staging)) - before
+            ):
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 3.0))
+        else:
+            time.sleep(rng.uniform(0.2 * full, 1.1 * full))
+        delay = time.monotonic() - began
         children = descendants(proc.pid)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)  # the twin process, as an operator's kill -9
@@ -227,7 +243,7 @@ def main() -> int:
             f"kill at {delay:5.1f} s ({'killed' if proc.returncode == -9 else 'finished'}): "
             + ", ".join(f"{s}={v}" for s, v in held.items())
         )
-        version = "B" if version == "A" else "A"
+        version = "A" if held["fire"] == "B" else "B"  # always a change to write
     proc = start(version)
     proc.wait()
     final_ok = content(lake) == refs[version]
