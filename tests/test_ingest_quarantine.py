@@ -324,12 +324,17 @@ def test_bom_and_padded_header_names_are_read(tmp_path: Path) -> None:
     assert out.tables["incidents"].column("source_id").to_pylist() == ["b1"]
 
 
-def test_ragged_row_fails_the_file_with_its_name(tmp_path: Path) -> None:
+def test_ragged_row_is_quarantined_alone(tmp_path: Path) -> None:
+    # Issue 8: one short row used to fail the whole file; now it is quarantined on its own.
     path = _write(tmp_path / "ragged.csv", [_row()])
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("only,three,fields\n")
-    with pytest.raises(DataError, match=r"ragged\.csv: cannot parse the CSV"):
-        get_adapter("spd_call_data")(path, _ctx("spd_call_data"))
+    out = get_adapter("spd_call_data")(path, _ctx("spd_call_data"))
+    assert (out.rows_in, out.rows_ok, out.rows_quarantined) == (2, 1, 1)
+    q = out.quarantine.to_pylist()
+    assert [(r["row_number"], r["reason"]) for r in q] == [(2, QuarantineReason.MALFORMED_ROW)]
+    assert json.loads(q[0]["raw"]) == {"_line": "only,three,fields"}
+    assert "3 fields, expected 13" in q[0]["detail"]
 
 
 SPD_2015_COLS = [

@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["Adapter", "AdapterContext", "AdapterOutput", "QuarantineReason"]
+__all__ = ["Adapter", "AdapterContext", "AdapterOutput", "QuarantineReason", "Reject"]
 
 
 class QuarantineReason:
@@ -40,6 +40,28 @@ class QuarantineReason:
     MISSING_VALUE = "missing_value"
     INVALID_GEOMETRY = "invalid_geometry"
     PLACEHOLDER = "placeholder_record"
+    MALFORMED_ROW = "malformed_row"
+    BAD_ENCODING = "bad_encoding"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A raw record rejected while reading the file, before any column was parsed.
+
+    Attributes:
+        row_number: 1-based number of the data record in the file (the header is not counted).
+        raw: The record as a JSON object: its cells by column name when they could be split,
+            else ``{"_line": <the line>}``; bytes that are not UTF-8 are written as
+            backslash escapes.
+        reason: ``malformed_row`` or ``bad_encoding``.
+        detail: What is wrong (field count, quoting, the offending byte).
+
+    """
+
+    row_number: int
+    raw: str
+    reason: str
+    detail: str
 
 
 @dataclass(frozen=True)

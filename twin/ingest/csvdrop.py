@@ -40,8 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from twin.errors import ConfigError
 from twin.ingest.base import AdapterContext, AdapterOutput
-from twin.ingest.incidents import IncidentSpec, build_incidents, merge_outputs
-from twin.ingest.readers import list_drop_files, read_csv_strings
+from twin.ingest.incidents import IncidentSpec, merge_outputs, read_incidents
+from twin.ingest.readers import list_drop_files
 from twin.ingest.timeconv import check_tz
 
 __all__ = ["CsvDropColumns", "CsvDropOptions", "csv_drop", "spec_from_options"]
@@ -150,6 +150,7 @@ def spec_from_options(opts: CsvDropOptions) -> IncidentSpec:
         zone_prefix=opts.zone_prefix,
         require_zone=opts.require_zone,
         id_prefix=opts.id_prefix,
+        layout="the csv_drop column mapping",
     )
 
 
@@ -172,10 +173,15 @@ def csv_drop(path: Path, ctx: AdapterContext) -> AdapterOutput:
     spec = spec_from_options(opts)
     outputs = []
     for file in list_drop_files(Path(path)):
-        raw = read_csv_strings(
-            file, spec.columns, delimiter=opts.delimiter, newlines_in_values=opts.newlines_in_values
+        outputs.append(
+            read_incidents(
+                file,
+                (spec,),
+                ctx,
+                delimiter=opts.delimiter,
+                newlines_in_values=opts.newlines_in_values,
+            )
         )
-        outputs.append(build_incidents(raw, spec, ctx, file))
     out = merge_outputs(outputs)
     out.check_accounting()
     return out

@@ -14,6 +14,19 @@ through :func:`build_incidents`, which does every step in bulk:
    with a null zone otherwise;
 5. the triage order of ``twin.ingest.validate``.
 
+**Layouts.** A source may publish several layouts over the years; each is one
+:class:`IncidentSpec` (named by ``layout``) and :func:`read_incidents` picks the first whose
+columns are all present and whose values have its shape: of the first :data:`LAYOUT_SAMPLE`
+non-empty values of each time column, at least :data:`LAYOUT_MIN_SHARE` parse with the layout's
+time formats, and as many of each ``shapes`` column match its pattern (a column with fewer than
+:data:`LAYOUT_MIN_VALUES` values cannot rule a layout out). The bar is low on purpose: it tells
+a changed layout (next to no value fits) from a noisy file, whose odd values are quarantined row
+by row and show in the source's quarantined share. A file that fits no
+layout fails the source with a :class:`~twin.errors.DataError` naming every expected layout
+(columns, value shapes with an example) and what was found (columns and sample values),
+instead of quarantining every row. Records the reader could not split or decode are quarantined
+one by one (``malformed_row``, ``bad_encoding``; ``twin.ingest.readers``).
+
 Every incident gets ``event_time``, the earliest lifecycle time present (:data:`LIFECYCLE`
 order; the order check makes the first present time the earliest), so it equals ``received``
 whenever the source has one. Sources that have no "received" time (the two SPD "911 Incident
@@ -27,17 +40,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as _pc
 
-from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason
+from twin.errors import DataError
+from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason, Reject
+from twin.ingest.readers import RawRows, read_csv_rows
 from twin.ingest.spatial import ZoneIndex
 from twin.ingest.timeconv import Nonexistent, ParsedTimes, parse_times
 from twin.ingest.validate import (
@@ -57,13 +72,19 @@ pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it u
 
 __all__ = [
     "DEFAULT_SNAP_M",
+    "LAYOUT_MIN_SHARE",
+    "LAYOUT_MIN_VALUES",
+    "LAYOUT_SAMPLE",
     "LIFECYCLE",
     "IncidentSpec",
+    "Shape",
     "build_incidents",
     "content_ids",
     "empty_output",
     "merge_outputs",
     "pick_zone_kind",
+    "read_incidents",
+    "recognise_layout",
     "watermark_of",
     "zone_index",
 ]
@@ -73,6 +94,30 @@ DEFAULT_SNAP_M = 150.0
 
 LIFECYCLE: tuple[str, ...] = ("received", "dispatched", "enroute", "onscene", "cleared")
 """Canonical lifecycle columns of ``incidents``, in the order they must not run backwards."""
+
+
+LAYOUT_SAMPLE = 1000
+"""Non-empty values per checked column that decide whether a file has a layout's shape."""
+
+LAYOUT_MIN_SHARE = 0.1
+"""Share of the sampled values that must have a layout's shape (fewer: not that layout)."""
+
+LAYOUT_MIN_VALUES = 20
+"""Sampled values a column needs before it may rule a layout out."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the values of one raw column look like in a layout.
+
+    Attributes:
+        pattern: A regular expression (searched, anchor it as needed) values must match.
+        example: One real value, shown in the error when no layout fits.
+
+    """
+
+    pattern: str
+    example: str
 
 
 @dataclass(frozen=True)
@@ -103,6 +148,12 @@ class IncidentSpec:
             Seattle data: they are a "no location" marker, not a place).
         id_prefix: Prefix of ``incident_id`` (``"<prefix>:<source id>"``); default the source
             name.
+        layout: Name of the published layout this spec reads (for messages).
+        time_examples: An example value per time column (for messages; empty: none shown).
+        shapes: Raw column -> the shape its values have in this layout (beyond the times,
+            which are checked against ``time_formats``).
+        location_format: ``"latlon"`` reads ``location`` as ``"(lat, lon)"``; ``"point"`` as
+            WKT ``"POINT (lon lat)"``.
 
     """
 
@@ -126,6 +177,10 @@ class IncidentSpec:
     require_zone: bool = True
     zero_is_missing: bool = True
     id_prefix: str | None = None
+    layout: str = "default"
+    time_examples: Mapping[str, str] = field(default_factory=dict)
+    shapes: Mapping[str, Shape] = field(default_factory=dict)
+    location_format: Literal["latlon", "point"] = "latlon"
 
 
 def empty_output(tables: Sequence[str] = ("incidents",)) -> AdapterOutput:
@@ -276,6 +331,134 @@ def _location_lonlat(
     return lon, lat, bad
 
 
+def _point_lonlat(
+    values: pa.Array,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    parts = pc.extract_regex(
+        pc.fill_null(values, ""),
+        r"^\s*(?i:POINT)\s*\(\s*(?P<lon>[-+0-9.eE]+)\s+(?P<lat>[-+0-9.eE]+)\s*\)\s*$",
+    )
+    lat, bad_lat = parse_floats(pc.struct_field(parts, "lat"))
+    lon, bad_lon = parse_floats(pc.struct_field(parts, "lon"))
+    unmatched = np.asarray(parts.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    bad = (unmatched & ~empty_mask(values)) | bad_lat | bad_lon
+    return lon, lat, bad
+
+
+def _sample(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Return the first :data:`LAYOUT_SAMPLE` non-blank values of a string column."""
+    head = as_array(values.slice(0, 4 * LAYOUT_SAMPLE))
+    keep = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(head), ""), False)
+    return head.filter(keep).slice(0, LAYOUT_SAMPLE)
+
+
+def _share(values: pa.Array, spec: IncidentSpec, column: str, ctx: AdapterContext) -> float:
+    """Share of *values* that have the shape *spec* gives *column* (1.0: too few to judge)."""
+    if len(values) < LAYOUT_MIN_VALUES:
+        return 1.0
+    if column in spec.shapes:
+        hits = pc.match_substring_regex(values, spec.shapes[column].pattern)
+        return float(pc.sum(pc.cast(hits, pa.int64())).as_py() or 0) / len(values)
+    parsed = parse_times(values, spec.time_formats, spec.time_tz or ctx.tz, spec.nonexistent)
+    return float((~parsed.bad).mean())
+
+
+def _checked_columns(spec: IncidentSpec) -> list[str]:
+    return list(dict.fromkeys([*spec.times.values(), *spec.shapes]))
+
+
+def recognise_layout(
+    raw: pa.Table, specs: Sequence[IncidentSpec], ctx: AdapterContext, origin: Path | str
+) -> IncidentSpec:
+    """Return the first layout of *specs* that *raw* has (see the module doc).
+
+    Args:
+        raw: The file's readable rows (all strings).
+        specs: The source's published layouts, in the order they are tried.
+        ctx: Adapter context (time zone for local-time layouts).
+        origin: The file (for the message).
+
+    Returns:
+        The matching spec.
+
+    Raises:
+        DataError: No layout fits; the message names each expected layout and what was found.
+
+    """
+    found = raw.column_names
+    misses: list[str] = []
+    for spec in specs:
+        missing = [c for c in spec.columns if c not in found]
+        if missing:
+            misses.append(f"{spec.layout!r} lacks columns {missing}")
+            continue
+        shares = {c: _share(_sample(raw.column(c)), spec, c, ctx) for c in _checked_columns(spec)}
+        off = {c: v for c, v in shares.items() if v < LAYOUT_MIN_SHARE}
+        if not off:
+            return spec
+        misses.append(
+            f"{spec.layout!r}: "
+            + ", ".join(f"{v:.0%} of {c!r} values have its shape" for c, v in off.items())
+        )
+    expected = []
+    for spec in specs:
+        shapes = [
+            f"{col!r} "
+            + (f"like {spec.time_examples[name]!r} " if name in spec.time_examples else "")
+            + f"({' or '.join(spec.time_formats)}, zone {spec.time_tz or ctx.tz})"
+            for name, col in spec.times.items()
+        ] + [f"{c!r} like {s.example!r}" for c, s in spec.shapes.items()]
+        expected.append(
+            f"{spec.layout!r}: columns {list(spec.columns)}; values {'; '.join(shapes)}"
+        )
+    checked = [c for s in specs for c in _checked_columns(s)]
+    shown = [c for c in dict.fromkeys(checked) if c in found] or found[:4]
+    samples = {c: _sample(raw.column(c)).slice(0, 3).to_pylist() for c in shown}
+    raise DataError(
+        f"{origin}: source {ctx.source!r} is in a layout it does not recognise. Expected one of: "
+        + " | ".join(expected)
+        + f". Found columns {found}; sample values {samples}. ("
+        + "; ".join(misses)
+        + "). Nothing was loaded from this file; add the new layout to the adapter."
+    )
+
+
+def read_incidents(
+    path: Path,
+    specs: Sequence[IncidentSpec],
+    ctx: AdapterContext,
+    *,
+    delimiter: str = ",",
+    newlines_in_values: bool = False,
+) -> AdapterOutput:
+    """Read one incident CSV in whichever of *specs*' layouts it has, and build incidents.
+
+    Args:
+        path: The file.
+        specs: The source's layouts (:func:`recognise_layout`).
+        ctx: Adapter context.
+        delimiter: Field separator.
+        newlines_in_values: Allow line breaks inside quoted cells.
+
+    Returns:
+        The adapter output (malformed records quarantined one by one).
+
+    Raises:
+        DataError: The file is unreadable or in no known layout.
+
+    """
+    rows: RawRows = read_csv_rows(
+        path,
+        specs[0].columns if len(specs) == 1 else (),
+        delimiter=delimiter,
+        newlines_in_values=newlines_in_values,
+    )
+    if rows.table.num_rows == 0 and len(specs) > 1:
+        return build_incidents(rows.table, specs[0], ctx, path, rejects=rows.rejects)
+    spec = recognise_layout(rows.table, specs, ctx, path)
+    return build_incidents(rows.table, spec, ctx, path, rows.row_numbers, rows.rejects)
+
+
 def _priority(raw_priority: pa.Array, mapping: Mapping[str, int] | None) -> pa.Array:
     if mapping is None:
         ok = pc.fill_null(pc.match_substring_regex(raw_priority, r"^[0-9]{1,4}$"), False)
@@ -306,6 +489,7 @@ def build_incidents(
     ctx: AdapterContext,
     file: Path | str | None,
     row_numbers: npt.NDArray[np.int64] | None = None,
+    rejects: Sequence[Reject] = (),
 ) -> AdapterOutput:
     """Validate raw rows of one incident source and build canonical ``incidents`` rows.
 
@@ -315,6 +499,7 @@ def build_incidents(
         ctx: Adapter context (source name, city, time zone, zones, bbox, run id).
         file: The input file or URL (written into quarantine rows).
         row_numbers: 1-based row numbers of *raw* in the file; default ``index + 1``.
+        rejects: Records the reader already rejected (quarantined and counted as input rows).
 
     Returns:
         The adapter output with ``incidents`` and the quarantine.
@@ -322,8 +507,12 @@ def build_incidents(
     """
     n = raw.num_rows
     if n == 0:
-        return empty_output()
-    triage = Triage(n)
+        if not rejects:
+            return empty_output()
+        none = Triage(0, rejects)
+        q = none.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(file))
+        return none.output({"incidents": INCIDENTS.empty_table()}, q)
+    triage = Triage(n, rejects)
     tz = spec.time_tz or ctx.tz
 
     # 1. ids and duplicates
@@ -381,6 +570,8 @@ def build_incidents(
         lon, bad_lon = parse_floats(raw.column(spec.lon))
         lat, bad_lat = parse_floats(raw.column(spec.lat))
         bad_coord = bad_lon | bad_lat
+    elif spec.location is not None and spec.location_format == "point":
+        lon, lat, bad_coord = _point_lonlat(_text(raw, spec.location, n))
     elif spec.location is not None:
         lon, lat, bad_coord = _location_lonlat(_text(raw, spec.location, n))
     else:
@@ -390,7 +581,12 @@ def build_incidents(
     triage.flag(
         bad_coord,
         QuarantineReason.UNPARSEABLE_NUMBER,
-        "longitude/latitude is not a number",
+        "longitude/latitude is not a number"
+        + (
+            f" ({spec.location!r} is not 'POINT (lon lat)')"
+            if spec.location_format == "point"
+            else ""
+        ),
     )
 
     # 4. lifecycle order

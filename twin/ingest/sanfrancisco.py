@@ -35,8 +35,14 @@ import pyarrow as pa
 import pyarrow.compute as _pc
 
 from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason
-from twin.ingest.incidents import _location_lonlat, _text, empty_output, watermark_of
-from twin.ingest.readers import read_csv_strings
+from twin.ingest.incidents import (
+    IncidentSpec,
+    _location_lonlat,
+    _text,
+    recognise_layout,
+    watermark_of,
+)
+from twin.ingest.readers import read_csv_rows
 from twin.ingest.timeconv import parse_times
 from twin.ingest.validate import (
     Triage,
@@ -45,11 +51,11 @@ from twin.ingest.validate import (
     outside_bbox,
     timestamps_to_int,
 )
-from twin.schemas import INCIDENTS, UNIT_RESPONSES
+from twin.schemas import INCIDENTS, QUARANTINE, UNIT_RESPONSES
 
 pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it untyped
 
-__all__ = ["SF_PRIORITY", "SF_TIMES", "sffd_calls"]
+__all__ = ["SF_LAYOUT", "SF_PRIORITY", "SF_TIMES", "sffd_calls"]
 
 SF_TIMES: dict[str, str] = {
     "received": "Received DtTm",
@@ -81,6 +87,18 @@ _COLUMNS = (
 _FORMATS = ("%m/%d/%Y %I:%M:%S %p",)
 _CHAIN = ("received", "dispatched", "enroute", "onscene", "available")
 
+SF_LAYOUT = IncidentSpec(
+    agency="fire",
+    columns=_COLUMNS,
+    id_column="Call Number",
+    times={"received": "Received DtTm", "dispatched": "Dispatch DtTm"},
+    time_formats=_FORMATS,
+    location="Location",
+    layout="SFFD Calls for Service",
+    time_examples={"received": "04/07/2020 01:02:03 AM", "dispatched": "04/07/2020 01:04:00 AM"},
+)
+"""The published layout, for recognising it (columns and time shapes); rows are read below."""
+
 
 def sffd_calls(path: Path, ctx: AdapterContext) -> AdapterOutput:
     """SF Fire "Calls for Service" CSV -> incidents + unit_responses.
@@ -93,11 +111,19 @@ def sffd_calls(path: Path, ctx: AdapterContext) -> AdapterOutput:
         ``incidents`` (one per call), ``unit_responses`` (one per unit row) and quarantine.
 
     """
-    raw = read_csv_strings(path, _COLUMNS)
+    rows = read_csv_rows(path, _COLUMNS)
+    raw = rows.table
     n = raw.num_rows
     if n == 0:
-        return empty_output(("incidents", "unit_responses"))
-    triage = Triage(n)
+        none = Triage(0, rows.rejects)
+        q = none.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path))
+        tables = {
+            "incidents": INCIDENTS.empty_table(),
+            "unit_responses": UNIT_RESPONSES.empty_table(),
+        }
+        return none.output(tables, q if q.num_rows else QUARANTINE.empty_table())
+    recognise_layout(raw, (SF_LAYOUT,), ctx, path)
+    triage = Triage(n, rows.rejects)
     call = _text(raw, "Call Number", n)
     unit = _text(raw, "Unit ID", n)
     key = pc.binary_join_element_wise(call, unit, "|")
@@ -221,6 +247,8 @@ def sffd_calls(path: Path, ctx: AdapterContext) -> AdapterOutput:
     incidents = incidents.select(INCIDENTS.names).cast(INCIDENTS).sort_by("incident_id")
     return triage.output(
         {"incidents": incidents, "unit_responses": units},
-        triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
+        triage.quarantine(
+            raw, source=ctx.source, run_id=ctx.run_id, file=str(path), row_numbers=rows.row_numbers
+        ),
         watermark_of(incidents.column("event_time")),
     )

@@ -2,8 +2,17 @@
 
 Each adapter is a pure function ``(path, ctx) -> AdapterOutput`` (see ``twin.ingest.base``).
 
-Time zones: SPD files write local wall-clock time (``ctx.tz``, America/Los_Angeles); the Seattle
-Fire ``Datetime`` carries an explicit ``+0000`` and really is UTC. Ids are
+Time zones: SPD files write local wall-clock time (``ctx.tz``, America/Los_Angeles). Seattle
+Fire "Real Time 911" has two published layouts, told apart by header and value shape
+(``twin.ingest.incidents.recognise_layout``): the older export (:data:`FIRE_SPEC`) writes
+``Datetime`` as UTC with an explicit ``+0000`` and the location as ``Latitude``/``Longitude``; the
+current one (:data:`FIRE_CURRENT_SPEC`) writes ``Datetime`` as local wall time without an offset
+and the location as ``Report Location`` ``POINT (lon lat)``. Local times follow
+``twin.ingest.timeconv``: the repeated hour when clocks fall back is read as its *first*
+occurrence (daylight time), which is also how the older export stamped it (its sample has calls
+at 08:00-08:59 UTC twice on 2015-11-01, with rising incident numbers, and none at 09:xx), so
+both layouts give the same instants; a time in the hour skipped when clocks spring forward
+moves to the first instant after the gap (02:30 -> 03:00 daylight time). Ids are
 ``"<source>:<source id>"``. The SPD 2015 "at scene" file has no id column: its ids are content
 hashes (``twin.ingest.incidents.content_ids``), so its 782 exact duplicate rows share an id and
 count as duplicates.
@@ -29,12 +38,13 @@ from twin.errors import DataError
 from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason
 from twin.ingest.incidents import (
     IncidentSpec,
-    build_incidents,
+    Shape,
     empty_output,
+    read_incidents,
     watermark_of,
     zone_index,
 )
-from twin.ingest.readers import check_columns, read_csv_strings, read_json, records_to_table
+from twin.ingest.readers import check_columns, read_csv_rows, read_json, records_to_table
 from twin.ingest.timeconv import parse_times
 from twin.ingest.validate import Triage, classify_duplicates, outside_bbox, parse_floats
 from twin.ingest.zonefiles import read_features, zones_from_features
@@ -43,6 +53,8 @@ from twin.schemas import DEVICE_READINGS, DEVICES, SCHEMAS
 pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it untyped
 
 __all__ = [
+    "FIRE_CURRENT_SPEC",
+    "FIRE_LAYOUTS",
     "FIRE_SPEC",
     "SPD_2015_SPEC",
     "SPD_ALLBEATS_SPEC",
@@ -105,8 +117,31 @@ FIRE_SPEC = IncidentSpec(
     lat="Latitude",
     call_type="Type",
     call_group_fn=fire_call_group,
+    layout="Seattle Fire 911, older export (UTC with +0000)",
+    time_examples={"received": "06/12/2015 08:52:00 PM +0000"},
 )
-"""Seattle Fire "Real Time 911": one row per dispatch, ``Datetime`` in UTC."""
+"""Seattle Fire "Real Time 911", older export: one row per dispatch, ``Datetime`` in UTC."""
+
+FIRE_CURRENT_SPEC = IncidentSpec(
+    agency="fire",
+    columns=("Address", "Type", "Datetime", "Report Location", "Incident Number"),
+    id_column="Incident Number",
+    times={"received": "Datetime"},
+    time_formats=("%m/%d/%Y %I:%M:%S %p",),
+    nonexistent="shift_forward",
+    location="Report Location",
+    location_format="point",
+    call_type="Type",
+    call_group_fn=fire_call_group,
+    layout="Seattle Fire 911, current export (local time, POINT location)",
+    time_examples={"received": "01/21/2022 01:43:00 PM"},
+    shapes={"Report Location": Shape(r"^\s*(?i:POINT)\s*\(", "POINT (-122.33 47.61)")},
+)
+"""Seattle Fire "Real Time 911", current export: ``Datetime`` local wall time (``ctx.tz``) without
+an offset, location ``POINT (lon lat)`` (``Latitude``/``Longitude`` are not needed)."""
+
+FIRE_LAYOUTS: tuple[IncidentSpec, ...] = (FIRE_SPEC, FIRE_CURRENT_SPEC)
+"""The Seattle Fire layouts, tried in this order."""
 
 SPD_2015_SPEC = IncidentSpec(
     agency="police",
@@ -125,6 +160,8 @@ SPD_2015_SPEC = IncidentSpec(
     lat="Latitude",
     call_type="Event.Clearance.Description",
     call_group="Event.Clearance.Group",
+    layout="SPD 911 Incident Response, 2015 extract",
+    time_examples={"onscene": "12/30/15 20:42"},
 )
 """SPD "911 Incident Response" 2015 extract (dotted columns, at-scene time only, no id)."""
 
@@ -146,6 +183,8 @@ SPD_ALLBEATS_SPEC = IncidentSpec(
     lat="Latitude",
     call_type="Event Clearance Description",
     call_group="Event Clearance Group",
+    layout="SPD 911 Incident Response, full layout",
+    time_examples={"onscene": "03/25/2016 10:42:00 AM", "cleared": "03/25/2016 11:14:00 AM"},
 )
 """SPD "911 Incident Response", full 19-column layout. Its ``Zone/Beat`` codes are pre-2018
 beats, so the zone comes from the point, not from that column."""
@@ -173,18 +212,19 @@ SPD_CALL_DATA_SPEC = IncidentSpec(
     priority="Priority",
     zone_code="Beat",
     zone_prefix="seattle:beat:",
+    layout="SPD Call Data (CAD export)",
+    time_examples={"received": "06/01/2018 01:02:03 AM", "onscene": "06/01/2018 01:12:03 AM"},
 )
 """SPD "Call Data" (current CAD export): priority 1-7, ``Call Type`` (911, ONVIEW, ...) as the
 call group, zone from the ``Beat`` column (coordinates are blurred), else from the point."""
 
 
 def _incident_adapter(path: Path, ctx: AdapterContext, spec: IncidentSpec) -> AdapterOutput:
-    raw = read_csv_strings(path, spec.columns)
-    return build_incidents(raw, spec, ctx, path)
+    return read_incidents(path, (spec,), ctx)
 
 
 def seattle_fire_911(path: Path, ctx: AdapterContext) -> AdapterOutput:
-    """Seattle Fire "Real Time 911" CSV -> incidents (fully vectorised hot path).
+    """Seattle Fire "Real Time 911" CSV, either published layout -> incidents.
 
     Args:
         path: ``seattle_fire_911_*.csv[.gz]``.
@@ -194,7 +234,7 @@ def seattle_fire_911(path: Path, ctx: AdapterContext) -> AdapterOutput:
         Incidents and quarantine.
 
     """
-    return _incident_adapter(path, ctx, FIRE_SPEC)
+    return read_incidents(path, FIRE_LAYOUTS, ctx)
 
 
 def spd_911_2015(path: Path, ctx: AdapterContext) -> AdapterOutput:
@@ -421,7 +461,8 @@ def fremont_counter(path: Path, ctx: AdapterContext) -> AdapterOutput:
         ``devices`` (one row) and ``device_readings``, plus quarantine.
 
     """
-    raw = read_csv_strings(path, ["Date"])
+    rows = read_csv_rows(path, ["Date"])
+    raw = rows.table
     channels = {c: _CHANNEL_RE.search(c) for c in raw.column_names if c != "Date"}
     metrics = {c: f"count_{m.group(1).lower()}" for c, m in channels.items() if m is not None}
     if not metrics or len(set(metrics.values())) != len(metrics):
@@ -432,7 +473,7 @@ def fremont_counter(path: Path, ctx: AdapterContext) -> AdapterOutput:
     n = raw.num_rows
     device_name = str(ctx.options.get("device", "fremont_bridge"))
     device_id = f"{ctx.city}:counter:{device_name}"
-    triage = Triage(n)
+    triage = Triage(n, rows.rejects)
     times = parse_times(raw.column("Date"), ("%m/%d/%Y %I:%M:%S %p",), ctx.tz, "null")
     exact, conflict = classify_duplicates(raw, pc.cast(times.utc, pa.string()))
     triage.duplicates(exact)
@@ -505,7 +546,9 @@ def fremont_counter(path: Path, ctx: AdapterContext) -> AdapterOutput:
     )
     return triage.output(
         {"devices": device, "device_readings": readings},
-        triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
+        triage.quarantine(
+            raw, source=ctx.source, run_id=ctx.run_id, file=str(path), row_numbers=rows.row_numbers
+        ),
         watermark_of(when),
     )
 
@@ -532,11 +575,14 @@ def spd_avg_response(path: Path, ctx: AdapterContext) -> AdapterOutput:
 
     """
     cols = ("year", "Beat", "priority", "avg_response_time")
-    raw = read_csv_strings(path, cols)
+    rows = read_csv_rows(path, cols)
+    raw = rows.table
     n = raw.num_rows
     if n == 0:
-        return empty_output(("response_stats",))
-    triage = Triage(n)
+        none = Triage(0, rows.rejects)
+        q = none.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path))
+        return none.output({"response_stats": SCHEMAS["response_stats"].empty_table()}, q)
+    triage = Triage(n, rows.rejects)
     beat = pc.utf8_trim_whitespace(raw.column("Beat").combine_chunks())
     prio = pc.utf8_trim_whitespace(raw.column("priority").combine_chunks())
     year, bad_year = parse_floats(raw.column("year"))
@@ -590,5 +636,7 @@ def spd_avg_response(path: Path, ctx: AdapterContext) -> AdapterOutput:
     del okn
     return triage.output(
         {"response_stats": table},
-        triage.quarantine(raw, source=ctx.source, run_id=ctx.run_id, file=str(path)),
+        triage.quarantine(
+            raw, source=ctx.source, run_id=ctx.run_id, file=str(path), row_numbers=rows.row_numbers
+        ),
     )

@@ -103,6 +103,8 @@ class SodaSource:
             call_group=opt(s.call_group),
             priority=opt(s.priority),
             zone_code=opt(s.zone_code),
+            shapes={},
+            time_examples={},
         )
 
 

@@ -17,6 +17,11 @@ Daylight-saving rules (deterministic, the same for every source):
   (``nonexistent="null"``, used for hourly grids such as the Fremont counter, where the skipped
   hour would collide with the next one).
 
+**Calendar dates are checked strictly.** pyarrow's ``strptime`` rolls an impossible day over
+(``02/30/2016`` becomes 1 March, ``04/31`` 1 May); here the day of month is read from the text
+(a regular expression built from the format) and a day past the month's length (leap years
+counted) makes the value unreadable, i.e. ``unparseable_time``, never another day.
+
 Time formats are ``strptime`` patterns (``%m/%d/%Y %I:%M:%S %p``); a pattern with ``%z`` reads
 an explicit UTC offset and then ignores the source time zone. The pseudo-format ``"ISO"`` reads
 ISO 8601 date-times such as Socrata's floating timestamps (``2015-06-12T20:52:00.000``; fractions
@@ -25,8 +30,10 @@ of a second are dropped).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -129,11 +136,87 @@ def local_to_utc(
     return pc.cast(utc, _UTC), gap_np
 
 
+_DIRECTIVES = {
+    "d": r"(?P<d>[0-9]{1,2})",
+    "m": r"(?P<m>[0-9]{1,2})",
+    "Y": r"(?P<Y>[0-9]{4})",
+    "y": r"(?P<y>[0-9]{2})",
+    "%": "%",
+}
+_MONTH_DAYS = np.array([31, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+@lru_cache(maxsize=64)
+def _calendar_regex(fmt: str) -> str | None:
+    """Return a regex that captures day, month and year from text in *fmt* (None: no day)."""
+    if fmt == ISO:
+        return r"^\s*(?P<Y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})"
+    if "%d" not in fmt or "%m" not in fmt:
+        return None
+    out = ["^\\s*"]
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            out.append(_DIRECTIVES.get(fmt[i + 1], r".*?"))
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
+
+
+def _impossible_days(values: pa.Array, parsed: pa.Array, fmt: str) -> pa.Array | None:
+    """Return True where the text names a day past its month's end (None: nothing to check).
+
+    A rolled-over day lands on day 1-3 of the next month (shifted by at most a day by an
+    offset), so only values parsed to days 1-4 or 28-31 are read again from the text.
+    """
+    pattern = _calendar_regex(fmt)
+    if pattern is None:
+        return None
+    day_of = np.asarray(pc.fill_null(pc.day(parsed), 15).to_numpy(zero_copy_only=False))
+    suspect = np.flatnonzero((day_of <= 4) | (day_of >= 28))
+    if len(suspect) == 0:
+        return None
+    bad = np.zeros(len(values), dtype=bool)
+    bad[suspect] = _past_month_end(values.take(suspect), pattern)
+    return pa.array(bad)
+
+
+def _past_month_end(values: pa.Array, pattern: str) -> npt.NDArray[np.bool_]:
+    """Return True where the day read by *pattern* is past the end of its month."""
+    parts = pc.extract_regex(values, pattern)
+    names = {parts.type.field(i).name for i in range(parts.type.num_fields)}
+
+    def ints(name: str) -> npt.NDArray[np.int64]:
+        text = pc.struct_field(parts, name)
+        nums = pc.cast(pc.fill_null(text, "0"), pa.int64())
+        return np.asarray(nums.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    day, month = ints("d"), ints("m")
+    if "Y" in names:
+        year = ints("Y")
+    elif "y" in names:
+        year = 2000 + ints("y")  # leap years agree for 1969-2068, pyarrow's %y range
+    else:
+        year = np.full(len(day), 2000)  # no year: 29 February is possible
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    length = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    return np.asarray((month >= 1) & (month <= 12) & (day > length), dtype=bool)
+
+
 def _strptime(values: pa.Array, fmt: str) -> pa.Array:
     if fmt == ISO:
         head = pc.utf8_slice_codeunits(values, 0, 19)
-        return pc.strptime(head, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
-    return pc.strptime(values, format=fmt, unit="us", error_is_null=True)
+        parsed = pc.strptime(head, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
+    else:
+        parsed = pc.strptime(values, format=fmt, unit="us", error_is_null=True)
+    if parsed.null_count == len(parsed):
+        return parsed
+    impossible = _impossible_days(values, parsed, fmt)
+    if impossible is None or not pc.any(impossible).as_py():
+        return parsed
+    return pc.if_else(impossible, pa.scalar(None, parsed.type), parsed)
 
 
 def _parse_into(

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as _pc
 
-from twin.ingest.base import AdapterOutput
+from twin.ingest.base import AdapterOutput, Reject
 from twin.schemas import QUARANTINE
 
 pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it untyped
@@ -241,16 +241,19 @@ class Triage:
     """Verdicts for the rows of one input: ok, exact duplicate, or quarantined with a reason.
 
     Args:
-        n: Number of input rows.
+        n: Number of readable input rows (the rows of the raw table checks run over).
+        rejects: Records already rejected by the reader (``malformed_row``, ``bad_encoding``):
+            they count in ``rows_in`` and ``rows_quarantined`` and land in the quarantine.
 
     """
 
     _OK, _DUP, _BAD = 0, 1, 2
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, rejects: Sequence[Reject] = ()) -> None:
         self.n = n
         self.status = np.zeros(n, dtype=np.int8)
         self._rejects: list[tuple[npt.NDArray[np.int64], str, Sequence[str] | str]] = []
+        self.read_rejects = list(rejects)
 
     @property
     def pending(self) -> BoolArray:
@@ -269,8 +272,8 @@ class Triage:
 
     @property
     def rows_quarantined(self) -> int:
-        """Rows quarantined."""
-        return int((self.status == self._BAD).sum())
+        """Rows quarantined (the reader's rejects included)."""
+        return int((self.status == self._BAD).sum()) + len(self.read_rejects)
 
     def output(
         self, tables: dict[str, pa.Table], quarantine: pa.Table, watermark: str | None = None
@@ -289,7 +292,7 @@ class Triage:
         out = AdapterOutput(
             tables=tables,
             quarantine=quarantine,
-            rows_in=self.n,
+            rows_in=self.n + len(self.read_rejects),
             rows_ok=self.rows_ok,
             rows_quarantined=self.rows_quarantined,
             rows_duplicate=self.rows_duplicate,
@@ -330,6 +333,8 @@ class Triage:
     def reasons(self) -> dict[str, int]:
         """Return the number of quarantined rows per reason."""
         out: dict[str, int] = {}
+        for r in self.read_rejects:
+            out[r.reason] = out.get(r.reason, 0) + 1
         for idx, reason, _ in self._rejects:
             out[reason] = out.get(reason, 0) + len(idx)
         return out
@@ -356,8 +361,35 @@ class Triage:
             A table with the ``QUARANTINE`` schema, in input row order.
 
         """
+        read = pa.table(
+            {
+                "source": pa.array([source] * len(self.read_rejects), pa.string()),
+                "run_id": pa.array([run_id] * len(self.read_rejects), pa.string()),
+                "file": pa.array([file] * len(self.read_rejects), pa.string()),
+                "row_number": pa.array([r.row_number for r in self.read_rejects], pa.int64()),
+                "raw": pa.array([r.raw for r in self.read_rejects], pa.string()),
+                "reason": pa.array([r.reason for r in self.read_rejects], pa.string()),
+                "detail": pa.array([r.detail for r in self.read_rejects], pa.string()),
+            },
+            schema=QUARANTINE,
+        )
         if not self._rejects:
-            return QUARANTINE.empty_table()
+            return read
+        checked = self._checked(raw, source, run_id, file, row_numbers)
+        if not self.read_rejects:
+            return checked
+        both = pa.concat_tables([read, checked])
+        numbers = np.asarray(both.column("row_number").to_numpy(), dtype=np.int64)
+        return both.take(np.argsort(numbers, kind="stable"))
+
+    def _checked(
+        self,
+        raw: pa.Table,
+        source: str,
+        run_id: str,
+        file: str | None,
+        row_numbers: npt.NDArray[np.int64] | None,
+    ) -> pa.Table:
         idx = np.concatenate([r[0] for r in self._rejects])
         reasons: list[str] = []
         details: list[str] = []

@@ -6,7 +6,8 @@ Example::
     query("SELECT source, count(*) AS n FROM incidents GROUP BY source")
 
 Each call reads the lake's current commit; a connection from :func:`connect` keeps seeing the
-commit it was opened on (open a new one to see later syncs).
+commit it was opened on, and a reader lease keeps that commit's files on disk for the
+connection's life (see :mod:`twin.store.lake`); open a new one to see later syncs.
 """
 
 from __future__ import annotations

@@ -30,6 +30,26 @@ canonical table with ``SCHEMAS`` (one Parquet footer per table and source) and r
 written by an older schema with a :class:`~twin.errors.DataError` that names the fix (``make
 clean`` or delete the lake directory, then sync again) instead of failing inside a query.
 
+**Readers never lose their files (leases).** A reader pins one manifest version for its
+whole life and no commit removes a file that a pinned version names. :meth:`Lake.connect` and
+:meth:`Lake.query` take a *reader lease* first: an empty file ``_leases/<pid>-<start>-<version>-
+<token>.lease`` (pid and process start time, so a recycled pid is not mistaken for the reader),
+then read the manifest again and keep the lease only when it still has that version (otherwise
+they retry with the newer one), so a writer that removes anything of that version after
+swapping the manifest is certain to see the lease. A commit does not delete the files it
+supersedes: it lists them under ``retired`` in the new manifest with the version that retired
+them. Garbage collection (after every commit, and at :meth:`Lake.lock`) deletes a retired file
+only when (a) no live lease pins a version older than the one that retired it, and (b) it was
+retired at least ``retain_seconds`` ago (default 0; ``TWIN_LAKE_RETAIN_SECONDS``; a window for
+readers that take no lease, e.g. tools reading :meth:`Lake.files`). A lease ends when
+:meth:`Lake.query` returns; for :meth:`Lake.connect` when the connection is closed or garbage
+collected, plus :data:`LEASE_GRACE_SECONDS` for cursors that outlive it; and at once when its
+process is dead (SIGKILL included). Limits: leases are checked by pid on this host (readers in
+another pid namespace or on another machine need the retention window), and a reader that
+cannot write ``_leases/`` (a read-only lake directory) reads unleased. A crash at any point
+leaves retired files either listed (collected later) or unreferenced (removed as leftovers by
+:meth:`Lake.cleanup`), never a listed file missing.
+
 Quarantine and the runs ledger are lake tables too (``quarantine``, ``runs``), written in the
 same commit as the data of their source.
 """
@@ -43,7 +63,9 @@ import hashlib
 import json
 import os
 import signal
+import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,7 +83,10 @@ from twin.schemas import DATE_COLUMN, KEYS, QUARANTINE, RUNS, SCHEMAS
 
 __all__ = [
     "CRASH_ENV",
+    "LEASES",
+    "LEASE_GRACE_SECONDS",
     "MANIFEST",
+    "RETAIN_ENV",
     "Lake",
     "Transaction",
     "duck_type",
@@ -77,6 +102,16 @@ Points: ``stage`` (a file staged and fsynced), ``publish`` (a file renamed into 
 ``commit`` (just before the manifest swap), ``committed`` (just after it, before old files are
 removed), ``gc`` (after each removal of a superseded file).
 """
+
+RETAIN_ENV: Final = "TWIN_LAKE_RETAIN_SECONDS"
+"""Environment default of ``Lake(retain_seconds=...)``: keep retired files at least this long."""
+
+LEASE_GRACE_SECONDS: Final = 60.0
+"""A closed or collected :meth:`Lake.connect` connection keeps its lease this much longer: DuckDB
+cursors made from it keep working after their parent is gone."""
+
+LEASES: Final = "_leases"
+"""Directory of reader lease files at the lake root."""
 
 _STAGING: Final = "_staging"
 _LOCK: Final = "_lock"
@@ -167,14 +202,106 @@ def _duck(threads: int | None = None) -> duckdb.DuckDBPyConnection:
 class _Manifest:
     version: int = 0
     files: dict[str, list[str]] = field(default_factory=dict)
+    # superseded file -> [version that retired it, unix time]; kept until no lease needs it
+    retired: dict[str, list[float]] = field(default_factory=dict)
+
+    def live(self) -> set[str]:
+        return {f for files in self.files.values() for f in files}
 
     def to_bytes(self) -> bytes:
-        body = {
+        body: dict[str, Any] = {
             "format": _FORMAT,
             "version": self.version,
             "files": {t: sorted(f) for t, f in sorted(self.files.items()) if f},
         }
+        if self.retired:
+            body["retired"] = {k: self.retired[k] for k in sorted(self.retired)}
         return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _start_time(pid: int) -> str | None:
+    """Return a process's start time (clock ticks since boot) as text, or None when it is dead.
+
+    Where ``/proc`` is missing, ``"0"`` for a live pid (recycled pids are then not detected).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return "0"
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else "0"  # field 22 of stat(5)
+
+
+class _Lease:
+    """One reader's claim on one manifest version (see the module doc)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._done = False
+
+    @classmethod
+    def take(cls, root: Path, version: int) -> _Lease | None:
+        """Create a lease file for *version*; None when the lake directory is not writable."""
+        pid = os.getpid()
+        name = f"{pid}-{_start_time(pid) or 0}-{version}-{uuid.uuid4().hex[:10]}.lease"
+        folder = root / LEASES
+        try:
+            folder.mkdir(exist_ok=True)
+            os.close(os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except OSError:
+            return None
+        return cls(folder / name)
+
+    def release(self, grace: bool = False) -> None:
+        """End the lease: at once, or (``grace``) after :data:`LEASE_GRACE_SECONDS`."""
+        if self._done:
+            return
+        self._done = True
+        with contextlib.suppress(OSError):
+            if grace:
+                stamp = f".released-{int(time.time() * 1000)}"
+                os.replace(self.path, self.path.with_name(self.path.stem + stamp))
+            else:
+                self.path.unlink()
+
+
+def _active_lease_versions(root: Path, *, prune: bool) -> list[int]:
+    """Return the versions pinned by live leases; *prune* removes the dead ones' files."""
+    folder = root / LEASES
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    now_ms = time.time() * 1000
+    starts: dict[int, str | None] = {}
+    versions: list[int] = []
+    for name in names:
+        stem, _, released = name.partition(".released-")
+        parts = stem.removesuffix(".lease").split("-")
+        alive = len(parts) == 4 and all(p.isdigit() for p in parts[:3])
+        if alive:
+            pid = int(parts[0])
+            if pid not in starts:
+                starts[pid] = _start_time(pid)
+            alive = starts[pid] is not None and starts[pid] in (parts[1], "0")
+        if alive and released:
+            alive = released.isdigit() and now_ms - int(released) < LEASE_GRACE_SECONDS * 1000
+        if alive:
+            versions.append(int(parts[2]))
+        elif prune:
+            with contextlib.suppress(OSError):
+                os.unlink(folder / name)
+    return versions
 
 
 class Lake:
@@ -186,9 +313,18 @@ class Lake:
 
     """
 
-    def __init__(self, root: Path | str | None = None) -> None:
+    def __init__(
+        self, root: Path | str | None = None, *, retain_seconds: float | None = None
+    ) -> None:
         self.root = Path(root) if root is not None else default_lake_dir()
         self._lock_fd: int | None = None
+        if retain_seconds is None:
+            raw = os.environ.get(RETAIN_ENV, "").strip()
+            try:
+                retain_seconds = float(raw) if raw else 0.0
+            except ValueError as exc:
+                raise TwinError(f"{RETAIN_ENV}={raw!r} is not a number of seconds") from exc
+        self.retain_seconds = max(0.0, float(retain_seconds))
 
     def __repr__(self) -> str:
         return f"Lake({str(self.root)!r})"
@@ -202,7 +338,11 @@ class Lake:
             return _Manifest()
         try:
             body = json.loads(raw)
-            return _Manifest(version=int(body["version"]), files=dict(body["files"]))
+            return _Manifest(
+                version=int(body["version"]),
+                files=dict(body["files"]),
+                retired=dict(body.get("retired", {})),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(
                 f"{path}: the lake manifest is unreadable ({exc}); restore it from a backup or "
@@ -219,27 +359,68 @@ class Lake:
         return sorted(self._manifest().files)
 
     def files(self, table: str) -> list[Path]:
-        """Return the committed Parquet files of *table* (absolute paths, sorted)."""
+        """Return the committed Parquet files of *table* (absolute paths, sorted).
+
+        A listing, not a pin: a later commit may retire these files and, with no lease and no
+        ``retain_seconds``, remove them. Read through :meth:`connect` to keep them.
+        """
         return [self.root / f for f in self._manifest().files.get(table, [])]
 
+    def _pin(self) -> tuple[_Manifest, _Lease | None]:
+        """Return the current manifest with a lease on its version (see the module doc).
+
+        The lease is taken *before* the manifest is read again; only when that read still
+        shows the leased version is it kept, so every writer that later supersedes a file of
+        this version sees the lease before it may delete the file.
+        """
+        manifest = self._manifest()
+        while manifest.version > 0:
+            lease = _Lease.take(self.root, manifest.version)
+            if lease is None:  # read-only lake directory: read unleased
+                return manifest, None
+            again = self._manifest()
+            if again.version == manifest.version:
+                return again, lease
+            lease.release()
+            manifest = again
+        return manifest, None
+
+    def _open(self, manifest: _Manifest) -> duckdb.DuckDBPyConnection:
+        self._check_schemas(manifest)
+        con = _duck()
+        try:
+            for table in sorted(set(SCHEMAS) | set(manifest.files)):
+                files = manifest.files.get(table, [])
+                con.execute(self.view_sql(table, [str(self.root / f) for f in files]))
+        except BaseException:
+            con.close()
+            raise
+        return con
+
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """Open an in-memory DuckDB connection with one view per table.
+        """Open an in-memory DuckDB connection with one view per table, pinned to one commit.
 
         Every canonical table gets a view, also when it holds no rows (then an empty view with
         the canonical columns); other tables get one when they have files. Views read exactly
-        the files of the current commit, so they never see a half-written sync. Open a new
-        connection to see later commits.
+        the files of the commit current when the connection opened, for the connection's
+        whole life: a reader lease keeps later commits from deleting them (module doc), so a
+        query never meets a missing file and never sees a half-written sync. The lease ends
+        :data:`LEASE_GRACE_SECONDS` after the connection is closed or garbage collected. Open a
+        new connection to see later commits.
 
         Returns:
             The connection (session time zone UTC).
 
         """
-        manifest = self._manifest()
-        self._check_schemas(manifest)
-        con = _duck()
-        for table in sorted(set(SCHEMAS) | set(manifest.files)):
-            files = manifest.files.get(table, [])
-            con.execute(self.view_sql(table, [str(self.root / f) for f in files]))
+        manifest, lease = self._pin()
+        try:
+            con = self._open(manifest)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
+        if lease is not None:
+            weakref.finalize(con, lease.release, True)
         return con
 
     def check_schema(self) -> None:
@@ -314,11 +495,16 @@ class Lake:
             The result as an Arrow table (timestamps in UTC).
 
         """
-        con = self.connect()
+        manifest, lease = self._pin()
         try:
-            return _arrow(con, sql, params)
+            con = self._open(manifest)
+            try:
+                return _arrow(con, sql, params)
+            finally:
+                con.close()
         finally:
-            con.close()
+            if lease is not None:
+                lease.release()
 
     def last_watermark(self, source: str) -> str | None:
         """Return the watermark of *source*'s newest landed (ok or degraded) run, or None."""
@@ -376,8 +562,9 @@ class Lake:
 
         """
         self._require_lock()
-        live = {f for files in self._manifest().files.values() for f in files}
-        removed = 0
+        manifest = self._manifest()
+        live = manifest.live() | set(manifest.retired)
+        removed = self.collect(manifest)
         staging = self.root / _STAGING
         for path in sorted(self.root.glob(f"{MANIFEST}.*.tmp")):
             path.unlink()
@@ -401,6 +588,42 @@ class Lake:
                         removed += 1
                 if not os.listdir(dirpath):
                     os.rmdir(dirpath)
+        return removed
+
+    def collect(self, manifest: _Manifest | None = None) -> int:
+        """Delete retired files that no reader can need any more (see the module doc).
+
+        A retired file goes when no live lease pins a version older than the one that retired
+        it and it was retired at least ``retain_seconds`` ago. Leases of dead processes and
+        expired released leases are removed on the way. Must run under :meth:`lock`.
+
+        Args:
+            manifest: The current manifest (read when None).
+
+        Returns:
+            The number of files deleted.
+
+        """
+        self._require_lock()
+        manifest = manifest if manifest is not None else self._manifest()
+        versions = _active_lease_versions(self.root, prune=True)
+        if not manifest.retired:
+            return 0
+        oldest = min(versions) if versions else manifest.version
+        now = time.time()
+        live = manifest.live()
+        removed = 0
+        for rel, (retired_at, when) in sorted(manifest.retired.items()):
+            if rel in live or retired_at > oldest or now - when < self.retain_seconds:
+                continue
+            try:
+                (self.root / rel).unlink()
+            except FileNotFoundError:
+                continue
+            removed += 1
+            _crash_point("gc")
+            with contextlib.suppress(OSError):  # remove the partition dir once empty
+                (self.root / rel).parent.rmdir()
         return removed
 
     def _require_lock(self) -> None:
@@ -819,7 +1042,16 @@ class Transaction:
         latest = self.lake._manifest()
         if latest.version != base.version:
             raise TwinError(f"{root}: the lake changed during the transaction; sync again")
-        manifest = _Manifest(version=base.version + 1, files=new_files)
+        version = base.version + 1
+        live = {f for files in new_files.values() for f in files}
+        retired = {
+            rel: entry
+            for rel, entry in base.retired.items()
+            if rel not in live and (root / rel).exists()
+        }
+        now = time.time()
+        retired.update({rel: [version, now] for rel in superseded if rel not in live})
+        manifest = _Manifest(version=version, files=new_files, retired=retired)
         tmp = root / f"{MANIFEST}.{self.id}.tmp"
         with open(tmp, "wb") as fh:
             fh.write(manifest.to_bytes())
@@ -831,12 +1063,7 @@ class Transaction:
         if self.durable:
             _fsync_dir(root)
         _crash_point("committed")
-        for rel in superseded:
-            with contextlib.suppress(FileNotFoundError):
-                (root / rel).unlink()
-            _crash_point("gc")
-            with contextlib.suppress(OSError):  # remove the partition dir once empty
-                (root / rel).parent.rmdir()
+        self.lake.collect(manifest)  # the superseded files go once no reader can need them
         self._drop_staging()
         return True
 
