@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from twin.calibrate.data import (
     CityData,
@@ -41,7 +40,7 @@ from twin.calibrate.report import FitReport, Parameter, jsonable
 from twin.calibrate.service import DistFit
 from twin.cities import CITIES, City
 from twin.errors import DataError
-from twin.scenario import parse_scenario
+from twin.scenario import parse_scenario, render_yaml
 
 __all__ = [
     "Calibration",
@@ -437,7 +436,7 @@ def zone_entries(
 def to_yaml(scenario: dict[str, Any], report: FitReport) -> str:
     """Return the scenario as YAML with a comment header listing every assumption.
 
-    The one scenario writer of the calibration (every lake-calibrated city goes through it).
+    The text comes from the one scenario writer, :func:`twin.scenario.render_yaml`.
     """
     head = [
         f"# {scenario['name']}: calibrated by `twin calibrate` from the lake "
@@ -453,10 +452,7 @@ def to_yaml(scenario: dict[str, Any], report: FitReport) -> str:
     head += [f"#  - {a}" for a in report.assumptions]
     if report.fallbacks:
         head.append(f"# Pooled fallbacks: {len(report.fallbacks)} (listed in the fit report).")
-    body = yaml.safe_dump(
-        scenario, sort_keys=False, default_flow_style=None, width=100, allow_unicode=True
-    )
-    return "\n".join(head) + "\n" + body
+    return render_yaml(scenario, header=head)
 
 
 def write_calibration(

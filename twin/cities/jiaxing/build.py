@@ -26,7 +26,6 @@ import textwrap
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
 from shapely.geometry import Point
 
 from twin.calibrate.assemble import Calibration, CalibrationRequest
@@ -42,7 +41,7 @@ from twin.cities.jiaxing.facts import (
 )
 from twin.cities.jiaxing.geometry import ZONE_SOURCE, build_jiaxing_layout, representative
 from twin.errors import ConfigError
-from twin.scenario import parse_scenario
+from twin.scenario import Anchored, FlowList, FlowMap, flow, parse_scenario, render_yaml
 
 __all__ = ["COMMAND", "build_jiaxing_scenario", "calibrate", "render_scenario_yaml"]
 
@@ -296,43 +295,7 @@ def build_jiaxing_scenario(
     }
 
 
-class _FlowMap(dict[str, Any]):
-    """A mapping written in YAML flow style (``{a: 1, b: 2}``)."""
-
-
-class _FlowList(list[Any]):
-    """A list written in YAML flow style (``[a, b]``)."""
-
-
-def _make_dumper(anchor_names: dict[int, str]) -> type[yaml.SafeDumper]:
-    class _Dumper(yaml.SafeDumper):
-        def generate_anchor(self, node: Any) -> Any:
-            for obj_id, n in self.represented_objects.items():
-                if n is node and obj_id in anchor_names:
-                    return anchor_names[obj_id]
-            return super().generate_anchor(node)
-
-    def flow_map(dumper: yaml.SafeDumper, data: _FlowMap) -> yaml.Node:
-        return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
-
-    def flow_list(dumper: yaml.SafeDumper, data: _FlowList) -> yaml.Node:
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
-
-    _Dumper.add_representer(_FlowMap, flow_map)
-    _Dumper.add_representer(_FlowList, flow_list)
-    return _Dumper
-
-
-def _flow(value: Any) -> Any:
-    """Deep-convert mappings and lists to their flow-style twins."""
-    if isinstance(value, dict):
-        return _FlowMap((k, _flow(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return _FlowList(_flow(v) for v in value)
-    return value
-
-
-def _header(scenario: dict[str, Any]) -> str:
+def _header(scenario: dict[str, Any]) -> list[str]:
     lines = [
         "# Jiaxing baseline scenario -- GENERATED, do not edit by hand. Regenerate with:",
         f"#     {COMMAND}",
@@ -358,7 +321,7 @@ def _header(scenario: dict[str, Any]) -> str:
         lines.extend(
             textwrap.wrap(a["rationale"], 97, initial_indent="#     ", subsequent_indent="#     ")
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def render_scenario_yaml(scenario: dict[str, Any]) -> str:
@@ -376,50 +339,33 @@ def render_scenario_yaml(scenario: dict[str, Any]) -> str:
         The file text (deterministic for a given mapping).
 
     """
-    out: dict[str, Any] = {}
-    shared: dict[tuple[str, ...], _FlowList] = {}
-    anchor_names: dict[int, str] = {}
+    shared: dict[tuple[str, ...], Anchored] = {}
     for name, ids in scenario.get("district_zones", {}).items():
-        lst = _FlowList(ids)
-        shared[tuple(ids)] = lst
-        anchor_names[id(lst)] = str(name)
-    city = _FlowList(z["id"] for z in scenario.get("zones", []))
-    shared.setdefault(tuple(city), city)
-    anchor_names.setdefault(id(shared[tuple(city)]), "city")
+        shared[tuple(ids)] = Anchored(ids, anchor=str(name))
+    city = [z["id"] for z in scenario.get("zones", [])]
+    shared.setdefault(tuple(city), Anchored(city, anchor="city"))
+    out: dict[str, Any] = {}
     for key, value in scenario.items():
         if key == "district_zones":
             out[key] = {k: shared[tuple(v)] for k, v in value.items()}
         elif key == "units":
             units = []
             for u in value:
-                fu = _FlowMap((k, v) for k, v in u.items() if k != "area")
+                fu = FlowMap((k, v) for k, v in u.items() if k != "area")
                 if "area" in u:
-                    area = tuple(u["area"])
-                    fu["area"] = shared.get(area) or _FlowList(area)
+                    fu["area"] = shared.get(tuple(u["area"])) or FlowList(u["area"])
                 units.append(fu)
             out[key] = units
-        elif key == "zones":
-            out[key] = [_flow(v) for v in value]
+        elif key in ("zones", "priorities"):
+            out[key] = [flow(v) for v in value]
         elif key == "checkpoints":
             out[key] = [
-                {k: _flow(v) if isinstance(v, dict) else v for k, v in cp.items()} for cp in value
+                {k: flow(v) if isinstance(v, dict) else v for k, v in cp.items()} for cp in value
             ]
-        elif key in ("zone_facts", "checkpoint_sites"):
-            out[key] = {k: _flow(v) for k, v in value.items()}
+        elif key in ("zone_facts", "checkpoint_sites", "targets"):
+            out[key] = {k: flow(v) for k, v in value.items()}
         elif key in ("travel", "dispatch", "queue", "demand", "service", "patrol"):
-            out[key] = _flow(value)
-        elif key == "priorities":
-            out[key] = [_flow(v) for v in value]
-        elif key == "targets":
-            out[key] = {k: _flow(v) for k, v in value.items()}
+            out[key] = flow(value)
         else:
             out[key] = value
-    body = yaml.dump(
-        out,
-        Dumper=_make_dumper(anchor_names),
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-        default_flow_style=False,
-    )
-    return _header(scenario) + body
+    return render_yaml(out, header=_header(scenario), block=True)
