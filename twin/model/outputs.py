@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from twin.model.engine import RunResult
+from twin.model.kpis import DEFAULT_THRESHOLDS, AreaMaps, area_kpis
 
 __all__ = [
     "CI_METRICS",
@@ -74,8 +76,19 @@ With more than one agency the summary also has ``by_agency`` ({agency: the keys 
 ``by_priority`` entry}); ``by_priority`` then pools the agencies' classes of the same level.
 """
 
-OPTIONAL_KEYS = ("by_agency",)
-"""Summary keys present only for some scenarios (``by_agency``: several agencies)."""
+OPTIONAL_KEYS = ("by_agency", "by_district", "headline_agency")
+"""Summary keys added by issue 10: ``by_agency`` ({agency: the keys of one ``by_priority``
+entry plus the KPIs of :mod:`twin.model.kpis`}), ``by_district`` ({district: those KPIs}) and
+``headline_agency`` (the agency the headline figures cover, ``all`` when they pool several)."""
+
+_AREA_CI = (
+    "response_mean_min",
+    "response_p50_min",
+    "response_p90_min",
+    "within_*",
+    "p_wait",
+    "utilisation",
+)
 
 CI_METRICS = (
     "p_wait",
@@ -88,6 +101,8 @@ CI_METRICS = (
     "by_agency.*.p_wait",
     "by_agency.*.mean_wait_min",
     "by_agency.*.response_min.*",
+    *(f"by_agency.*.{k}" for k in _AREA_CI),
+    *(f"by_district.*.{k}" for k in _AREA_CI),
     "units.*.utilization",
     "dispatch_fractions.*.*",
     "out_of_area_fraction",
@@ -126,7 +141,9 @@ def _tallies(inc: dict[str, NDArray[Any]], mask: NDArray[np.bool_] | None) -> di
     }
 
 
-def summarize_run(run: RunResult) -> dict[str, Any]:
+def summarize_run(
+    run: RunResult, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
     """Summarise one replication (same keys as the final summary, without ``ci95``)."""
     inc = run.incidents
     top = _tallies(inc, None)
@@ -181,10 +198,14 @@ def summarize_run(run: RunResult) -> dict[str, Any]:
         "presence": presence,
         "checkpoints": run.checkpoints,
     }
-    if len(run.agencies) > 1:
-        out["by_agency"] = {
-            a: _tallies(inc, inc["agency"] == k) for k, a in enumerate(run.agencies)
-        }
+    areas = area_kpis(inc, run.units, AreaMaps.of_run(run), thresholds)
+    agencies = run.agencies or ["police"]
+    out["headline_agency"] = agencies[0] if len(agencies) == 1 else "all"
+    out["by_agency"] = {
+        a: {**_tallies(inc, inc["agency"] == k), **areas["by_agency"][a]}
+        for k, a in enumerate(agencies)
+    }
+    out["by_district"] = areas["by_district"]
     return out
 
 
@@ -200,7 +221,7 @@ def _leaves(d: Any, prefix: str = "") -> dict[str, Any]:
 
 def _match(path: str, pattern: str) -> bool:
     a, b = path.split("."), pattern.split(".")
-    return len(a) == len(b) and all(q in ("*", p) for p, q in zip(a, b, strict=True))
+    return len(a) == len(b) and all(fnmatchcase(p, q) for p, q in zip(a, b, strict=True))
 
 
 def _mean_tree(trees: Sequence[Any]) -> Any:
@@ -225,11 +246,15 @@ def _mean_tree(trees: Sequence[Any]) -> Any:
     return float(np.mean(vals))
 
 
-def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
+def summarize(
+    runs: Sequence[RunResult], thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
     """Summarise replications into the fixed-key summary (``ci95`` when R > 1).
 
     Args:
         runs: The replications of one scenario and seed.
+        thresholds: Minutes of the ``within_<t>_min`` shares in ``by_agency`` /
+            ``by_district``.
 
     Returns:
         The summary dict (keys :data:`SUMMARY_KEYS`); numbers are means over replications,
@@ -238,7 +263,7 @@ def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
     """
     if not runs:
         raise ValueError("summarize needs at least one replication")
-    per = [summarize_run(r) for r in runs]
+    per = [summarize_run(r, thresholds) for r in runs]
     if len(per) == 1:
         return per[0]
     out: dict[str, Any] = _mean_tree(per)
@@ -250,10 +275,9 @@ def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
         out["by_priority"][level]["incidents"] = int(
             sum(p["by_priority"][level]["incidents"] for p in per)
         )
-    for agency in out.get("by_agency", {}):
-        out["by_agency"][agency]["incidents"] = int(
-            sum(p["by_agency"][agency]["incidents"] for p in per)
-        )
+    for key in ("by_agency", "by_district"):
+        for group in out.get(key, {}):
+            out[key][group]["incidents"] = int(sum(p[key][group]["incidents"] for p in per))
     for uid in out["units"]:
         out["units"][uid]["dispatches"] = int(sum(p["units"][uid]["dispatches"] for p in per))
     out["checkpoints"] = (
