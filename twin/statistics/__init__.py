@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twin.statistics.ci import batch_means, mean_ci, t_quantile
+from twin.statistics.paired import paired_difference, verdict
 from twin.statistics.validation import (
     TheoryCheck,
     check_against_theory,
@@ -17,5 +18,7 @@ __all__ = [
     "format_checks",
     "mean_ci",
     "metric_value",
+    "paired_difference",
     "t_quantile",
+    "verdict",
 ]

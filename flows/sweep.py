@@ -1,0 +1,260 @@
+"""The sweep flow: (variant, replication) batches as Prefect tasks on a Dask cluster.
+
+A thin shell over :mod:`twin.experiments.sweep`: :func:`sweep_flow` runs
+:func:`~twin.experiments.sweep.run_sweep` with an executor that submits each batch as a
+Prefect task on prefect-dask's ``DaskTaskRunner`` and yields results as they complete, so the
+library commits each batch the moment it arrives (resume) and the CLI's progress bar moves.
+
+:func:`run_sweep_flow` picks the runner: a local Dask cluster of ``workers`` processes (one
+thread each), or an existing scheduler at ``address``. Process workers need a real Prefect API
+(else each starts its own temporary one): :func:`local_prefect_server` starts ``prefect server
+start`` on a free 127.0.0.1 port for the duration, in its own process group, with a watchdog
+that stops it if this process dies (even by SIGKILL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+
+from twin.errors import ConfigError, TwinError
+from twin.experiments.sweep import BatchJob, Variant, run_batch, run_sweep
+
+__all__ = [
+    "check_dask_address",
+    "free_port",
+    "local_prefect_server",
+    "replicate",
+    "run_sweep_flow",
+    "sweep_flow",
+]
+
+
+@task(name="replications", cache_policy=NO_CACHE, retries=0)
+def replicate(job: BatchJob) -> list[dict[str, Any]]:
+    """Run one batch of replications of one variant (on a Dask worker)."""
+    return run_batch(job)
+
+
+def _dask_executor(jobs: Sequence[BatchJob]) -> Iterator[tuple[BatchJob, list[dict[str, Any]]]]:
+    futures = [replicate.submit(job) for job in jobs]
+    by_id = {f.task_run_id: job for f, job in zip(futures, jobs, strict=True)}
+    for fut in as_completed(futures):
+        yield by_id[fut.task_run_id], fut.result()
+
+
+@flow(name="sweep", validate_parameters=False)
+def sweep_flow(request: dict[str, Any]) -> dict[str, Any]:
+    """Run a sweep (the request holds :func:`run_sweep`'s arguments; see :func:`run_sweep_flow`)."""
+    return run_sweep(execute=_dask_executor, **request)
+
+
+def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def check_dask_address(address: str, timeout: float = 5.0) -> None:
+    """Check that a Dask scheduler answers at ``tcp://HOST:PORT``.
+
+    Raises:
+        ConfigError: Malformed address, or nothing listens there.
+
+    """
+    rest = address.removeprefix("tcp://")
+    host, _, port = rest.rpartition(":")
+    if not address.startswith("tcp://") or not host or not port.isdigit():
+        raise ConfigError(f"--dask-address {address!r}: write tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"--dask-address {address}: no Dask scheduler answers ({exc.strerror or exc}); "
+            "start one with `dask scheduler` or check the address"
+        ) from None
+
+
+_WATCHDOG = """
+import os, signal, sys, time
+parent, group = int(sys.argv[1]), int(sys.argv[2])
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+while alive(parent) and alive(group):
+    time.sleep(0.5)
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        break
+    time.sleep(5)
+"""
+
+
+def _pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def local_prefect_server(timeout: float = 120.0) -> Iterator[str]:
+    """Start ``prefect server start`` on a free 127.0.0.1 port; yield its API URL.
+
+    The server runs in its own process group; a small watchdog process stops the group when
+    this process dies (SIGKILL included), and the block stops it on exit. ``PREFECT_API_URL``
+    is set in this process's environment for the block (so Dask worker processes started in it
+    inherit it) and restored afterwards.
+
+    Raises:
+        TwinError: The server did not come up in *timeout* seconds.
+
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    exe = Path(sys.executable).with_name("prefect")
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_UI_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    cmd = [str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with tempfile.TemporaryFile(mode="w+") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_pdeathsig,
+        )
+        dog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(proc.pid)],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        old = os.environ.get("PREFECT_API_URL")
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise TwinError(
+                        f"the local Prefect server exited (code {proc.returncode}):\n"
+                        + log.read()[-1500:]
+                    )
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TwinError(f"the local Prefect server on {url} did not answer in time")
+                time.sleep(0.3)
+            os.environ["PREFECT_API_URL"] = url
+            with temporary_settings(updates={PREFECT_API_URL: url}):
+                yield url
+        finally:
+            if old is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = old
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            dog.kill()
+            dog.wait()
+
+
+def run_sweep_flow(
+    variants: Sequence[Variant],
+    out: str | Path,
+    *,
+    workers: int = 2,
+    address: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Run a sweep as a Prefect flow on Dask; return the comparison.
+
+    Args:
+        variants: The variants.
+        out: The sweep folder.
+        workers: Local Dask worker processes (ignored with *address*).
+        address: An existing Dask scheduler ``tcp://HOST:PORT``.
+        progress: ``(finished, planned)`` callback (runs in this process).
+        **kwargs: Further :func:`~twin.experiments.sweep.run_sweep` arguments.
+
+    Raises:
+        ConfigError: Unreachable scheduler, bad worker count.
+
+    """
+    from prefect.settings import PREFECT_API_URL
+    from prefect_dask import DaskTaskRunner
+
+    if address is not None:
+        check_dask_address(address)
+        runner = DaskTaskRunner(address=address)
+        name = f"dask {address}"
+    else:
+        if workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {workers}")
+        runner = DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": ":0",
+                "silence_logs": logging.ERROR,
+            }
+        )
+        name = f"dask local x{workers}"
+    request = {
+        "variants": variants,
+        "out": str(out),
+        "progress": progress,
+        "executor_name": name,
+        **kwargs,
+    }
+    with contextlib.ExitStack() as stack:
+        if not PREFECT_API_URL.value():
+            stack.enter_context(local_prefect_server())
+        result: dict[str, Any] = sweep_flow.with_options(task_runner=runner)(request)  # type: ignore[arg-type]
+    return result
