@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,13 @@ __all__ = [
 ]
 
 
-@task(name="replications", cache_policy=NO_CACHE, retries=0)
-def replicate(job: BatchJob) -> list[dict[str, Any]]:
+def _replicate(job: BatchJob) -> list[dict[str, Any]]:
     """Run one batch of replications of one variant (on a Dask worker)."""
     return run_batch(job)
+
+
+# a module-level plain function under its own name pickles by reference on Dask workers
+replicate = task(_replicate, name="replications", cache_policy=NO_CACHE, retries=0)
 
 
 def _dask_executor(jobs: Sequence[BatchJob]) -> Iterator[tuple[BatchJob, list[dict[str, Any]]]]:
@@ -58,10 +62,21 @@ def _dask_executor(jobs: Sequence[BatchJob]) -> Iterator[tuple[BatchJob, list[di
         yield by_id[fut.task_run_id], fut.result()
 
 
-@flow(name="sweep", validate_parameters=False)
-def sweep_flow(request: dict[str, Any]) -> dict[str, Any]:
-    """Run a sweep (the request holds :func:`run_sweep`'s arguments; see :func:`run_sweep_flow`)."""
-    return run_sweep(execute=_dask_executor, **request)
+_REQUESTS: dict[str, dict[str, Any]] = {}
+"""Sweep requests by id. The flow's only parameter is the id: flow parameters travel with every
+task's context to the workers, and a request holds scenarios and a progress callback."""
+
+
+def _request(request_id: str) -> dict[str, Any]:
+    # a function, not the dict: the flow function is pickled by value into every task's
+    # context, and its globals must not drag the request (progress bar, locks) along
+    return _REQUESTS[request_id]
+
+
+@flow(name="sweep")
+def sweep_flow(request_id: str) -> dict[str, Any]:
+    """Run the sweep registered under *request_id* (see :func:`run_sweep_flow`)."""
+    return run_sweep(execute=_dask_executor, **_request(request_id))
 
 
 def free_port() -> int:
@@ -253,8 +268,13 @@ def run_sweep_flow(
         "executor_name": name,
         **kwargs,
     }
-    with contextlib.ExitStack() as stack:
-        if not PREFECT_API_URL.value():
-            stack.enter_context(local_prefect_server())
-        result: dict[str, Any] = sweep_flow.with_options(task_runner=runner)(request)  # type: ignore[arg-type]
+    request_id = uuid.uuid4().hex
+    _REQUESTS[request_id] = request
+    try:
+        with contextlib.ExitStack() as stack:
+            if not PREFECT_API_URL.value():
+                stack.enter_context(local_prefect_server())
+            result: dict[str, Any] = sweep_flow.with_options(task_runner=runner)(request_id)  # type: ignore[arg-type]
+    finally:
+        _REQUESTS.pop(request_id, None)
     return result
