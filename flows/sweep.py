@@ -52,7 +52,7 @@ def _replicate(job: BatchJob) -> list[dict[str, Any]]:
 
 
 # a module-level plain function under its own name pickles by reference on Dask workers
-replicate = task(_replicate, name="replications", cache_policy=NO_CACHE, retries=0)
+replicate = task(name="replications", cache_policy=NO_CACHE, retries=0)(_replicate)
 
 
 def _dask_executor(jobs: Sequence[BatchJob]) -> Iterator[tuple[BatchJob, list[dict[str, Any]]]]:

@@ -149,4 +149,5 @@ def test_killed_sweep_resumes_and_its_prefect_server_dies(tmp_path: Path) -> Non
     assert len(frame) == 16
     variants = build_variants([EXAMPLE], vary=["travel.speed_kmh=25,35"], horizon=1440.0)
     run_sweep(variants, tmp_path / "local", replications=8, seed=3)
-    pd.testing.assert_frame_equal(frame, pd.read_parquet(tmp_path / "local" / "replications.parquet"))
+    want = pd.read_parquet(tmp_path / "local" / "replications.parquet")
+    pd.testing.assert_frame_equal(frame, want)
