@@ -13,8 +13,9 @@ import yaml
 from twin.cli import main
 from twin.errors import ConfigError
 from twin.experiments.changes import ChangeSet, apply_changes, get_path, write_variant
-from twin.model import Simulation, load_scenario
+from twin.model import Simulation
 from twin.paths import scenarios_dir
+from twin.scenario import load_scenario
 
 SEATTLE = scenarios_dir() / "seattle_baseline.yaml"
 JIAXING = scenarios_dir() / "jiaxing_baseline.yaml"

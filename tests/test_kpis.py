@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from twin.model import load_scenario, simulate
+from twin.model import simulate
 from twin.model.kpis import (
     AreaMaps,
     IncidentFilter,
@@ -18,6 +18,7 @@ from twin.model.kpis import (
     kpi_names,
 )
 from twin.paths import scenarios_dir
+from twin.scenario import load_scenario
 
 NAN = math.nan
 

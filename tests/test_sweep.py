@@ -24,9 +24,10 @@ from twin.experiments.sweep import (
     run_batch,
     run_sweep,
 )
-from twin.model import Simulation, load_scenario
+from twin.model import Simulation
 from twin.model.kpis import AreaMaps, area_kpis
 from twin.paths import scenarios_dir
+from twin.scenario import load_scenario
 from twin.statistics import paired_difference, verdict
 
 EXAMPLE = scenarios_dir() / "example.yaml"

@@ -61,11 +61,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twin.errors import ConfigError
-from twin.model.scenario import DEFAULT_AGENCY, Scenario, parse_scenario
+from twin.scenario import DEFAULT_AGENCY, Scenario, parse_scenario, read_yaml, write_scenario
 
 __all__ = [
     "ChangeSet",
@@ -307,11 +306,9 @@ def load_changes(path: str | Path) -> ChangeSet:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = read_yaml(p.read_text(encoding="utf-8"), source=str(p))
     except FileNotFoundError:
         raise ConfigError(f"{p}: changes file not found; check the path") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: a changes file is a mapping with a 'changes:' list of operations")
     try:
@@ -381,7 +378,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> Any:
 
     The parent must exist; a missing last key is allowed inside sections (the scenario's
     validation then rejects a key that is not part of the vocabulary). At the top level only
-    :class:`~twin.model.scenario.Scenario` fields may be set.
+    :class:`~twin.scenario.Scenario` fields may be set.
 
     Raises:
         KeyError: The path does not exist.
@@ -889,7 +886,7 @@ def write_variant(
         text = src.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{src}: scenario file not found; check the path") from None
-    base = yaml.safe_load(text)
+    base = read_yaml(text, source=str(src))
     if not isinstance(base, dict):
         raise ConfigError(f"{src}: not a scenario mapping")
     changes = load_changes(changes_path)
@@ -916,10 +913,5 @@ def write_variant(
         base_head.append(line)
     if base_head:
         head += ["#", "# Header of the base file:", *base_head]
-    body = yaml.safe_dump(result.data, sort_keys=False, default_flow_style=None, width=100)
-    dest = Path(out)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    tmp.write_text("\n".join(head) + "\n" + body, encoding="utf-8")
-    tmp.replace(dest)
+    write_scenario(out, result.data, header=head)
     return result

@@ -45,7 +45,7 @@ import yaml
 from twin.errors import ConfigError
 from twin.experiments.changes import set_path
 from twin.model.kpis import DEFAULT_THRESHOLDS, AreaMaps, area_kpis, flat_kpis
-from twin.model.scenario import Scenario, parse_scenario
+from twin.scenario import Scenario, parse_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
