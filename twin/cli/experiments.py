@@ -222,7 +222,54 @@ def compare_cmd(
     _print_comparison(c, by)
 
 
+def optimize_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Base scenario YAML.")],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="KPI[filters] <= VALUE, e.g. 'response_p90_min[agency=police,priority=1] <= 15'.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Scenario file to write (+ .optimize.json).")],
+    per: Annotated[
+        str | None, typer.Option("--per", help="'district': the target holds in every district.")
+    ] = None,
+    max_units: Annotated[
+        int | None, typer.Option("--max-units", help="Most units to consider.")
+    ] = None,
+    changes_out: Annotated[
+        Path | None, typer.Option("--changes-out", help="Also write a changes file.")
+    ] = None,
+    replications: Annotated[
+        int, typer.Option("--replications", "-r", help="Confirmation replications.")
+    ] = 3,
+    horizon: Annotated[
+        float | None, typer.Option("--horizon", help="Confirmation horizon (min, <= 1 week).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the confirmation runs.")] = 0,
+) -> None:
+    """Find the fewest units (posts, watches) meeting a target; compare with a naive layout."""
+    from twin.experiments.optimize import optimize
+
+    result = optimize(
+        scenario,
+        target,
+        out,
+        per=per,
+        max_units=max_units,
+        changes_out=changes_out,
+        replications=replications,
+        horizon=horizon,
+        seed=seed,
+        progress=typer.echo,
+    )
+    typer.echo(result["explanation"])
+    typer.echo(f"wrote {result['files']['scenario']} and {result['files']['json']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to *app*."""
     app.command(name="sweep")(sweep_cmd)
     app.command(name="compare")(compare_cmd)
+    app.command(name="optimize")(optimize_cmd)
