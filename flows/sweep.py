@@ -268,6 +268,8 @@ def run_sweep_flow(
         "executor_name": name,
         **kwargs,
     }
+    for name in ("distributed", "distributed.scheduler", "distributed.nanny"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # keep the progress bar readable
     request_id = uuid.uuid4().hex
     _REQUESTS[request_id] = request
     try:
