@@ -48,6 +48,7 @@ from twin.errors import ConfigError
 from twin.model.kpis import AreaMaps, IncidentFilter, area_kpis, kpi_direction, kpi_names
 from twin.scenario import DEFAULT_AGENCY, Scenario, parse_scenario, read_yaml, write_scenario
 from twin.scenario.distributions import spec_mean
+from twin.statistics import largest_remainder
 
 __all__ = ["Target", "optimize", "parse_target", "screen"]
 
@@ -255,23 +256,9 @@ def screen(prob: _Problem, n_max: int) -> tuple[list[int], list[float]]:
 
 
 # ---------------------------------------------------------------------------- layouts
-def _apportion(weights: Sequence[float], n: int) -> list[int]:
-    """Split *n* in proportion to *weights* (largest remainder; ties to the first).
-
-    Kept private here until ``twin.statistics.largest_remainder`` lands in main.
-    """
-    w = np.asarray(weights, dtype=float)
-    exact = n * w / w.sum()
-    out = np.floor(exact).astype(int)
-    rest = n - int(out.sum())
-    for i in np.argsort(-(exact - out), kind="stable")[:rest]:
-        out[i] += 1
-    return [int(x) for x in out]
-
-
 def _layout(prob: _Problem, posts: Sequence[int], n: int) -> list[dict[str, Any]]:
     """Return *n* unit entries: the fleet split over watches, each with the first posts."""
-    per_watch = _apportion([s for _, s in prob.watches], n)
+    per_watch = largest_remainder(n, [s for _, s in prob.watches])
     zone_area: dict[str, list[str]] = {}
     for z, d in zip(prob.zones, prob.district, strict=True):
         zone_area.setdefault(d, []).append(z)
@@ -301,7 +288,7 @@ def _naive_posts(prob: _Problem, n: int, demand: np.ndarray) -> list[int]:
     )
     if total.sum() <= 0:
         total = np.ones(len(districts))
-    alloc = _apportion(list(total / total.sum()), n)
+    alloc = largest_remainder(n, list(total / total.sum()))
     posts: list[int] = []
     for ds, k in zip(districts, alloc, strict=True):
         zs = sorted((i for i, d in enumerate(prob.district) if d == ds), key=lambda i: -demand[i])
