@@ -114,7 +114,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def prefect_api(
-    port: int | None = 4200, *, ui: bool = True, timeout: float = 120.0
+    port: int | None = 4200, *, ui: bool = True, timeout: float = 120.0, export_env: bool = False
 ) -> Iterator[str]:
     """Make sure a Prefect API is reachable for the block; yield its URL.
 
@@ -127,6 +127,8 @@ def prefect_api(
         ui: Start the full ``prefect server start`` (API, scheduler, UI); False starts the
             lighter API Prefect itself uses as its temporary server.
         timeout: Seconds to wait for it to answer.
+        export_env: Also set ``PREFECT_API_URL`` in this process's environment for the block,
+            so that worker processes started in it (a local Dask cluster) use the same server.
 
     Raises:
         TwinError: The server did not come up (port in use, ...).
@@ -153,12 +155,20 @@ def prefect_api(
         )
         try:
             _wait_healthy(proc, url, log, timeout)
+            old = os.environ.get("PREFECT_API_URL")
+            if export_env:
+                os.environ["PREFECT_API_URL"] = url
             with temporary_settings(updates={PREFECT_API_URL: url}):
                 try:
                     yield url
                 finally:
                     _drain_to(url)
         finally:
+            if export_env:
+                if old is None:
+                    os.environ.pop("PREFECT_API_URL", None)
+                else:
+                    os.environ["PREFECT_API_URL"] = old
             _stop(proc)
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from twin.errors import ConfigError
 from twin.model import Simulation
-from twin.model.outputs import SUMMARY_KEYS, summarize
+from twin.model.outputs import OPTIONAL_KEYS, SUMMARY_KEYS, summarize
 from twin.model.runner import simulate
 from twin.scenario import parse_scenario
 
@@ -235,7 +235,7 @@ def test_units_serve_only_their_agency() -> None:
     assert np.all(inc["dispatch_delay_min"][fire] == 1.0)
     assert np.all(inc["dispatch_delay_min"][~fire] == 0.0)
     s = summarize([run])
-    assert set(s) == (set(SUMMARY_KEYS) - {"ci95"}) | {"by_agency"}
+    assert set(s) == (set(SUMMARY_KEYS) - {"ci95"}) | set(OPTIONAL_KEYS)
     assert s["by_agency"]["fire"]["incidents"] == int(fire.sum())
     assert s["by_agency"]["police"]["incidents"] == int((~fire).sum())
     # the fire engine answers fire calls in both zones, police never

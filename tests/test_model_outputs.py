@@ -12,7 +12,7 @@ import pytest
 import twin.model as model
 from twin.cli import main
 from twin.model import run_replications, simulate, summarize, write_outputs
-from twin.model.outputs import SUMMARY_KEYS
+from twin.model.outputs import OPTIONAL_KEYS, SUMMARY_KEYS
 from twin.paths import scenarios_dir
 from twin.scenario import load_scenario
 
@@ -42,7 +42,7 @@ def test_public_api_is_pinned() -> None:
 def test_parquet_tables_and_summary(tmp_path: Path) -> None:
     runs = run_replications(_short(), seed=3, replications=3)
     summary = write_outputs(tmp_path, runs)
-    assert set(summary) == set(SUMMARY_KEYS)
+    assert set(summary) == set(SUMMARY_KEYS) | set(OPTIONAL_KEYS)
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary))
     inc = pq.read_table(tmp_path / "incidents.parquet")
@@ -84,7 +84,7 @@ def test_parquet_tables_and_summary(tmp_path: Path) -> None:
     assert ci["units.u1.utilization"] == pytest.approx(half)
     assert summary["units"]["u1"]["utilization"] == pytest.approx(np.mean(per))
     assert summary["units"]["u1"]["dispatches"] == sum(int(r.units["dispatches"][0]) for r in runs)
-    assert summarize(runs[:1]).keys() == set(SUMMARY_KEYS) - {"ci95"}
+    assert summarize(runs[:1]).keys() == (set(SUMMARY_KEYS) | set(OPTIONAL_KEYS)) - {"ci95"}
 
 
 def test_presence_counts_patrolling_units() -> None:

@@ -28,7 +28,8 @@ def test_scenario_loads_and_runs_short(path: Path) -> None:
     )
     s = simulate(short, seed=1, replications=2)
     assert set(SUMMARY_KEYS) <= set(s) <= set(SUMMARY_KEYS) | set(OPTIONAL_KEYS)
-    assert ("by_agency" in s) == sc.multi_agency
+    assert list(s["by_agency"]) == sc.agency_ids
+    assert s["headline_agency"] == ("all" if sc.multi_agency else sc.agency_ids[0])
     assert s["scenario"] == sc.name
     assert s["replications"] == 2
     for u in s["units"].values():

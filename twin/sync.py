@@ -36,6 +36,7 @@ import json
 import os
 import socket
 import statistics
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +89,13 @@ def is_zone_source(source: Source) -> bool:
     from twin.ingest.registry import TABLES
 
     return source.adapter in ZONE_ADAPTERS or "zones" in TABLES.get(source.adapter, ())
+
+
+_ADAPTER_LOCK = threading.Lock()
+"""One adapter call at a time per process. Prefect runs sources in threads, and a sync that ran
+adapters side by side crashed its process once (SIGSEGV inside pyarrow's CSV reader while another
+thread queried the shared, prepared shapely zone index); Arrow's own reader threads still
+parallelise each file."""
 
 
 def prefer_jemalloc() -> str:
@@ -370,7 +378,8 @@ def extract_source(
 
     def run_one(path: Path) -> tuple[Path, AdapterOutput]:
         try:
-            out = adapter(path, ctx)
+            with _ADAPTER_LOCK:
+                out = adapter(path, ctx)
         except TwinError:
             raise
         except OSError as exc:  # I/O (a truncated or unreadable file): the flow retries these
@@ -390,7 +399,7 @@ def extract_source(
     inputs = files or [Path(source.name)]
     if len(inputs) == 1:
         outputs = [run_one(inputs[0])]
-    else:  # a drop folder: files are independent; Arrow and shapely release the GIL
+    else:  # a drop folder: files are independent (adapters still run one at a time)
         with ThreadPoolExecutor(max_workers=min(len(inputs), EXTRACT_THREADS)) as pool:
             outputs = list(pool.map(run_one, inputs))
     by_table: dict[str, list[pa.Table]] = {}

@@ -44,9 +44,9 @@ def version() -> None:
 
 
 def _register_all() -> None:
-    from twin.cli import analytic, city, dash, data, model
+    from twin.cli import analytic, city, dash, data, experiments, model
 
-    for module in (data, model, analytic, city, dash):
+    for module in (data, model, analytic, city, dash, experiments):
         module.register(app)
 
 

@@ -144,7 +144,9 @@ def fidelity_cmd(
 def variant_cmd(
     scenario: Annotated[Path, typer.Argument(help="Baseline scenario YAML.")],
     out: Annotated[Path, typer.Option("--out", help="Variant YAML file to write.")],
-    add_units: Annotated[int, typer.Option("--add-units", help="Units to add.", min=1)] = 2,
+    add_units: Annotated[
+        int | None, typer.Option("--add-units", help="Units to add (default 2).", min=1)
+    ] = None,
     district: Annotated[
         str | None, typer.Option("--district", help="District (default: the busiest).")
     ] = None,
@@ -153,11 +155,24 @@ def variant_cmd(
         str | None,
         typer.Option("--agency", help="Agency of the added units (default: police if present)."),
     ] = None,
+    changes: Annotated[
+        Path | None,
+        typer.Option(
+            "--changes",
+            help="A changes file (move/add/remove units, shifts, checkpoints, cameras, set).",
+        ),
+    ] = None,
 ) -> None:
-    """Write a planner variant: the baseline with more units in one district."""
+    """Write a planner variant: a changes file applied to the baseline, or more units."""
+    if changes is not None:
+        from twin.cli.experiments import variant_from_changes
+
+        variant_from_changes(scenario, changes, out, name, add_units, district, agency)
+        return
     from twin.calibrate.variant import add_units as add
 
-    data = add(scenario, out, n=add_units, district=district, name=name, agency=agency)
+    n = 2 if add_units is None else add_units
+    data = add(scenario, out, n=n, district=district, name=name, agency=agency)
     typer.echo(f"wrote {out}: {data['description']}")
 
 

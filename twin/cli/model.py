@@ -101,6 +101,32 @@ def _fmt(x: Any, unit: str = "") -> str:
     return "n/a" if x is None else f"{x:.3g}{unit}"
 
 
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def _area_table(groups: dict[str, Any], label: str, ci: dict[str, float], key: str) -> Any:
+    """Return a rich table of per-agency or per-district KPIs (response ``± ci95`` when known)."""
+    from rich.table import Table
+
+    first = next(iter(groups.values()))
+    within = [k for k in first if k.startswith("within_")]
+    heads = ["mean", "p50", "p90", *(f"≤{k[7:-4]}" for k in within), "wait", "util"]
+    table = Table(
+        label,
+        "calls",
+        *heads,
+        title=f"by {label}: response (min), share reached within t min, waited, utilisation",
+    )
+    for name, g in groups.items():
+        half = ci.get(f"{key}.{name}.response_mean_min")
+        mean = _fmt(g.get("response_mean_min")) + (f"±{half:.1g}" if half is not None else "")
+        cells = [mean, _fmt(g.get("response_p50_min")), _fmt(g.get("response_p90_min"))]
+        cells += [_pct(g.get(k)) for k in [*within, "p_wait", "utilisation"]]
+        table.add_row(str(name), str(g.get("incidents", 0)), *cells)
+    return table
+
+
 def _print_summary(s: dict[str, Any], out: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -122,13 +148,10 @@ def _print_summary(s: dict[str, Any], out: Path | None) -> None:
         f"response mean {_fmt(resp['mean'])}{pm('response_min.mean')} / p50 {_fmt(resp['p50'])}"
         f" / p90 {_fmt(resp['p90'])} min  out of area {_fmt(s['out_of_area_fraction'])}"
     )
-    for agency, t in (s.get("by_agency") or {}).items():
-        r = t["response_min"]
-        con.print(
-            f"  {agency}: {t['incidents']} incidents, p_wait {_fmt(t['p_wait'])}, mean wait "
-            f"{_fmt(t['mean_wait_min'], ' min')}, response mean {_fmt(r['mean'])} / p50 "
-            f"{_fmt(r['p50'])} / p90 {_fmt(r['p90'])} min"
-        )
+    con.print(f"  headline covers agency: {s.get('headline_agency', 'n/a')}")
+    for key, label in (("by_agency", "agency"), ("by_district", "district")):
+        if s.get(key):
+            con.print(_area_table(s[key], label, ci, key))
     table = Table("unit", "utilization", "dispatches")
     for uid, u in list(s["units"].items())[:40]:
         table.add_row(

@@ -143,6 +143,9 @@ class RunResult:
         window: ``(warmup, end)`` in minutes.
         queue_area: Time integral of the number of waiting calls over the window.
         wall_seconds: Run time (informational, not part of the results' identity).
+        zone_districts: District of each zone (for per-district KPIs).
+        unit_agency: Agency index (into ``agencies``) of each unit.
+        unit_post: Zone index of each unit's post.
 
     """
 
@@ -163,6 +166,9 @@ class RunResult:
     levels: list[int] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
     agencies: list[str] = field(default_factory=list)
+    zone_districts: list[str] = field(default_factory=list)
+    unit_agency: list[int] = field(default_factory=list)
+    unit_post: list[int] = field(default_factory=list)
 
 
 class Simulation:
@@ -576,6 +582,9 @@ class Simulation:
             unit_ids=self.unit_ids,
             levels=self.levels,
             agencies=self.agencies,
+            zone_districts=[str(z.district) for z in self.scenario.zones],
+            unit_agency=list(self.unit_agency),
+            unit_post=[self.zone_index[u.post] for u in self.scenario.units],
             origins=[self.demand.name, *sorted(set(self._inj["origin"]))],
         )
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from twin.model.engine import RunResult
+from twin.model.kpis import DEFAULT_THRESHOLDS, AreaMaps, area_kpis
 from twin.statistics import half_width
 
 __all__ = [
@@ -63,8 +65,19 @@ With more than one agency the summary also has ``by_agency`` ({agency: the keys 
 ``by_priority`` entry}); ``by_priority`` then pools the agencies' classes of the same level.
 """
 
-OPTIONAL_KEYS = ("by_agency",)
-"""Summary keys present only for some scenarios (``by_agency``: several agencies)."""
+OPTIONAL_KEYS = ("headline_agency", "by_agency", "by_district")
+"""Per-area keys (issue 10): ``headline_agency`` (the agency the headline figures cover, ``all``
+when they pool several), ``by_agency`` ({agency: the keys of one ``by_priority`` entry plus the
+KPIs of :mod:`twin.model.kpis`}) and ``by_district`` ({district: those KPIs})."""
+
+_AREA_CI = (
+    "response_mean_min",
+    "response_p50_min",
+    "response_p90_min",
+    "within_*",
+    "p_wait",
+    "utilisation",
+)
 
 CI_METRICS = (
     "p_wait",
@@ -77,6 +90,8 @@ CI_METRICS = (
     "by_agency.*.p_wait",
     "by_agency.*.mean_wait_min",
     "by_agency.*.response_min.*",
+    *(f"by_agency.*.{k}" for k in _AREA_CI),
+    *(f"by_district.*.{k}" for k in _AREA_CI),
     "units.*.utilization",
     "dispatch_fractions.*.*",
     "out_of_area_fraction",
@@ -190,7 +205,9 @@ class Summary:
     out_of_area_fraction: float | None
     presence: Presence
     checkpoints: dict[str, dict[str, Any]]
-    by_agency: dict[str, Tallies] | None = None
+    headline_agency: str | None = None
+    by_agency: dict[str, dict[str, Any]] | None = None
+    by_district: dict[str, dict[str, Any]] | None = None
     ci95: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,8 +228,12 @@ class Summary:
             "presence": self.presence.to_dict(),
             "checkpoints": self.checkpoints,
         }
+        if self.headline_agency is not None:
+            out["headline_agency"] = self.headline_agency
         if self.by_agency is not None:
-            out["by_agency"] = {k: v.to_dict() for k, v in self.by_agency.items()}
+            out["by_agency"] = {k: dict(v) for k, v in self.by_agency.items()}
+        if self.by_district is not None:
+            out["by_district"] = {k: dict(v) for k, v in self.by_district.items()}
         if self.ci95 is not None:
             out["ci95"] = dict(self.ci95)
         return out
@@ -241,20 +262,23 @@ class Summary:
             out_of_area_fraction=d["out_of_area_fraction"],
             presence=Presence(p["mean_patrolling"], p["by_zone"], p["by_hour"]),
             checkpoints=d["checkpoints"],
-            by_agency=(
-                {k: Tallies.from_dict(v) for k, v in d["by_agency"].items()}
-                if "by_agency" in d
-                else None
-            ),
+            headline_agency=d.get("headline_agency"),
+            by_agency=d.get("by_agency"),
+            by_district=d.get("by_district"),
             ci95=d.get("ci95"),
         )
 
     @classmethod
-    def from_runs(cls, runs: Sequence[RunResult]) -> Summary:
-        """Summarise replications (means over replications; counts are totals)."""
+    def from_runs(
+        cls, runs: Sequence[RunResult], thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+    ) -> Summary:
+        """Summarise replications (means over replications; counts are totals).
+
+        ``thresholds``: minutes of the ``within_<t>_min`` shares of the per-area KPIs.
+        """
         if not runs:
             raise ValueError("summarize needs at least one replication")
-        per = [_run_summary(r) for r in runs]
+        per = [_run_summary(r, thresholds) for r in runs]
         if len(per) == 1:
             return per[0]
         return cls.from_dict(_pool([p.to_dict() for p in per]))
@@ -323,7 +347,7 @@ def _presence(run: RunResult) -> Presence:
     )
 
 
-def _run_summary(run: RunResult) -> Summary:
+def _run_summary(run: RunResult, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> Summary:
     inc = run.incidents
     top = _tallies(inc, None)
     fractions, ooa = _fractions(run)
@@ -332,6 +356,8 @@ def _run_summary(run: RunResult) -> Summary:
     # only work left over from the warm-up, over a window that may be a nanosecond long
     # (``horizon: 1e-9`` reported 100% with 0 dispatches), so it is null, not a number.
     measured = int(top.incidents) > 0
+    areas = area_kpis(inc, run.units, AreaMaps.of_run(run), thresholds)
+    agencies = run.agencies or ["police"]
     return Summary(
         scenario=run.scenario,
         seed=run.seed,
@@ -356,11 +382,12 @@ def _run_summary(run: RunResult) -> Summary:
         out_of_area_fraction=ooa,
         presence=_presence(run),
         checkpoints=run.checkpoints,
-        by_agency=(
-            {a: _tallies(inc, inc["agency"] == k) for k, a in enumerate(run.agencies)}
-            if len(run.agencies) > 1
-            else None
-        ),
+        headline_agency=agencies[0] if len(agencies) == 1 else "all",
+        by_agency={
+            a: {**_tallies(inc, inc["agency"] == k).to_dict(), **areas["by_agency"][a]}
+            for k, a in enumerate(agencies)
+        },
+        by_district=areas["by_district"],
     )
 
 
@@ -377,7 +404,7 @@ def _leaves(d: Any, prefix: str = "") -> dict[str, Any]:
 
 def _match(path: str, pattern: str) -> bool:
     a, b = path.split("."), pattern.split(".")
-    return len(a) == len(b) and all(q in ("*", p) for p, q in zip(a, b, strict=True))
+    return len(a) == len(b) and all(fnmatchcase(p, q) for p, q in zip(a, b, strict=True))
 
 
 def _mean_tree(trees: Sequence[Any]) -> Any:
@@ -411,10 +438,9 @@ def _pool(per: list[dict[str, Any]]) -> dict[str, Any]:
         out["by_priority"][level]["incidents"] = int(
             sum(p["by_priority"][level]["incidents"] for p in per)
         )
-    for agency in out.get("by_agency", {}):
-        out["by_agency"][agency]["incidents"] = int(
-            sum(p["by_agency"][agency]["incidents"] for p in per)
-        )
+    for key in ("by_agency", "by_district"):
+        for group in out.get(key, {}):
+            out[key][group]["incidents"] = int(sum(p[key][group]["incidents"] for p in per))
     for uid in out["units"]:
         out["units"][uid]["dispatches"] = int(sum(p["units"][uid]["dispatches"] for p in per))
     out["checkpoints"] = (
@@ -439,20 +465,25 @@ def confidence_halfwidths(per: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------- dict API
-def summarize_run(run: RunResult) -> dict[str, Any]:
+def summarize_run(
+    run: RunResult, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
     """Summarise one replication (JSON form; the keys of the summary without ``ci95``)."""
-    return _run_summary(run).to_dict()
+    return _run_summary(run, thresholds).to_dict()
 
 
-def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
+def summarize(
+    runs: Sequence[RunResult], thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
     """Summarise replications into the fixed-key summary (JSON form; ``ci95`` when R > 1).
 
     Args:
         runs: The replications of one scenario and seed.
+        thresholds: Minutes of the ``within_<t>_min`` shares in ``by_agency`` / ``by_district``.
 
     Returns:
         :meth:`Summary.to_dict` of :meth:`Summary.from_runs`: numbers are means over
         replications, ``incidents`` and unit ``dispatches`` are totals.
 
     """
-    return Summary.from_runs(runs).to_dict()
+    return Summary.from_runs(runs, thresholds).to_dict()

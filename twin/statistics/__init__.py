@@ -1,4 +1,4 @@
-"""Output statistics: confidence intervals, batch means, theory checks, apportionment.
+"""Output statistics: CIs, paired differences, batch means, theory checks, apportionment.
 
 The one home of each: the engine's summaries (``ci95``), the checkpoint KPIs, the calibration,
 the city builders and the validation tests all use these functions.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from twin.statistics.apportion import largest_remainder
 from twin.statistics.ci import batch_means, half_width, mean_ci, t_quantile
+from twin.statistics.paired import paired_difference, verdict
 from twin.statistics.validation import (
     TheoryCheck,
     check_against_theory,
@@ -24,5 +25,7 @@ __all__ = [
     "largest_remainder",
     "mean_ci",
     "metric_value",
+    "paired_difference",
     "t_quantile",
+    "verdict",
 ]
