@@ -37,7 +37,9 @@ def test_public_names_are_pinned() -> None:
         "largest_remainder",
         "mean_ci",
         "metric_value",
+        "paired_difference",
         "t_quantile",
+        "verdict",
     ]
     for mod in (twin.analytics, twin.statistics):
         for name in mod.__all__:
