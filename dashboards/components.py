@@ -74,7 +74,7 @@ def frame_table(
     """
     cols = list(columns) if columns is not None else [str(c) for c in frame.columns]
     formats = formats or {}
-    head = html.Thead(html.Tr([html.Th(c) for c in cols]))
+    head = html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in cols]))
     rows = []
     for record in frame.head(max_rows).to_dict("records"):
         cells = []

@@ -499,23 +499,36 @@ def outages(daily: pd.DataFrame, min_hours: int = 24) -> pd.DataFrame:
 
 
 def fidelity_scores(f: pd.DataFrame) -> pd.DataFrame:
-    """One row per fidelity run: ``city``, ``computed_at``, ``score``, ``drift``."""
-    cols = set(f.columns)
-    frame = f
-    if "metric" in cols and "value" in cols:
-        frame = f[f["metric"] == "score"].rename(columns={"value": "score"})
-    if "score" not in frame:
-        return pd.DataFrame(columns=["city", "computed_at", "score", "drift"])
-    out = pd.DataFrame(
-        {
-            "city": frame["city"].astype(str) if "city" in frame else "?",
-            "computed_at": pd.to_datetime(frame["computed_at"], utc=True),
-            "score": pd.to_numeric(frame["score"], errors="coerce"),
-            "drift": frame["drift"].astype("boolean").fillna(False).astype(bool)
-            if "drift" in frame
-            else ~frame["passed"].astype(bool)
-            if "passed" in frame
-            else False,
-        }
-    )
-    return out.dropna(subset=["score"])
+    """One row per fidelity run: ``city``, ``computed_at``, ``score``, ``in_sample``, ``drift``.
+
+    The score is the run's headline error (smaller is better, see :mod:`twin.fidelity`). The
+    drift flag applies the nightly loop's own rule (:func:`twin.calibrate.nightly.drift_band`):
+    a score outside the band of the city's earlier out-of-sample scores.
+    """
+    from twin.calibrate.nightly import drift_band
+
+    cols = ["city", "computed_at", "score", "in_sample", "drift", "band"]
+    if f.empty or not {"metric", "value", "computed_at"} <= set(f.columns):
+        return pd.DataFrame(columns=cols)
+    rows = f[f["metric"] == "score"].sort_values("computed_at")
+    out = []
+    for city, part in rows.groupby("city", sort=True):
+        history: list[float] = []
+        for rec in part.to_dict("records"):
+            score = rec["value"]
+            in_sample = bool(rec.get("in_sample")) if rec.get("in_sample") is not None else False
+            lo, hi, how = drift_band(history)
+            ok = score is not None and score == score
+            out.append(
+                {
+                    "city": str(city),
+                    "computed_at": pd.Timestamp(rec["computed_at"]),
+                    "score": float(score) if ok else None,
+                    "in_sample": in_sample,
+                    "drift": bool(ok and not lo <= float(score) <= hi),
+                    "band": how,
+                }
+            )
+            if ok and not in_sample:
+                history.append(float(score))
+    return pd.DataFrame(out, columns=cols)

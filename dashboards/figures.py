@@ -221,7 +221,11 @@ def demand_figure(frame: pd.DataFrame, grain: str, tz: str) -> go.Figure:
     """Draw calls per day or week, one line per agency (``agency``, ``day``, ``n``)."""
     title = f"Calls per {grain} (local time, {tz})"
     if frame.empty:
-        return message_figure("No incidents for this city.", title)
+        return message_figure(
+            "The lake holds no calls of this city (none are public for Jiaxing); its twin's "
+            "demand is on the map ('Expected calls') and below.",
+            title,
+        )
     fig = go.Figure()
     for i, (agency, part) in enumerate(frame.groupby("agency", sort=True)):
         fig.add_trace(
@@ -246,8 +250,8 @@ def response_figure(frame: pd.DataFrame, grain: str, basis: str) -> go.Figure:
     part = frame[frame["n_resp"] > 0] if not frame.empty else frame
     if part.empty:
         return message_figure(
-            "No source of this city has both a received and an on-scene time, so response "
-            "cannot be measured from the data.",
+            "No calls of this city in the lake have both a received and an on-scene time, so "
+            "real response cannot be measured; the twin's is on /scenarios.",
             title,
         )
     fig = go.Figure()
@@ -284,8 +288,13 @@ def response_figure(frame: pd.DataFrame, grain: str, basis: str) -> go.Figure:
 
 
 def fidelity_figure(frame: pd.DataFrame) -> go.Figure:
-    """Fidelity score over time per city (``city``, ``computed_at``, ``score``, ``drift``)."""
-    title = "Fidelity score over time (1 = the twin matches reality)"
+    """Fidelity score (headline error) over time per city; drift flags as crosses.
+
+    Args:
+        frame: ``city``, ``computed_at``, ``score``, ``in_sample``, ``drift``.
+
+    """
+    title = "Fidelity over time: the twin's headline error (lower is better)"
     if frame.empty:
         return message_figure(
             "No fidelity scores yet: run `twin fidelity --scenario FILE --start D --end D`.", title
@@ -293,22 +302,29 @@ def fidelity_figure(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for i, (city, part) in enumerate(frame.groupby("city", sort=True)):
         part = part.sort_values("computed_at")
-        drift = part["drift"].fillna(False).astype(bool)
+        drift = part["drift"].astype(bool).tolist()
+        inside = part["in_sample"].astype(bool).tolist()
         fig.add_trace(
             go.Scatter(
                 x=part["computed_at"].tolist(),
                 y=part["score"].astype(float).tolist(),
                 name=str(city),
                 mode="lines+markers",
+                customdata=["in-sample" if s else "held-out" for s in inside],
                 marker={
-                    "size": [12 if d else 7 for d in drift],
-                    "symbol": ["x" if d else "circle" for d in drift],
+                    "size": [13 if d else 8 for d in drift],
+                    "symbol": [
+                        "x" if d else ("circle-open" if s else "circle")
+                        for d, s in zip(drift, inside, strict=True)
+                    ],
                     "color": _colour("", i),
                 },
-                hovertemplate="%{x|%d %b %Y %H:%M}: score %{y:.2f}<extra>" + str(city) + "</extra>",
+                hovertemplate="%{x|%d %b %Y %H:%M}: error %{y:.3f} (%{customdata})<extra>"
+                + str(city)
+                + "</extra>",
             )
         )
-    fig.update_yaxes(title="fidelity score (0–1)", range=[0, 1.05])
+    fig.update_yaxes(title="headline relative error (0 = exact)", rangemode="tozero")
     fig.update_xaxes(title="scored at (UTC)")
     fig.update_layout(legend={"orientation": "h", "y": 1.12})
     return _base(fig, title, height=300)
@@ -533,6 +549,7 @@ def replay_map(
         "en route": "#2a9d8f",
         "on scene": "#e9c46a",
         "returning": "#8d99ae",
+        "reported (no on-scene time)": "#6d597a",
     }
     for state, part in incidents.groupby("state", sort=False) if not incidents.empty else []:
         fig.add_trace(
@@ -573,6 +590,7 @@ def replay_map(
     fig.update_layout(
         map={"style": MAP_STYLE, "center": center, "zoom": zoom, "layers": layers},
         legend={"orientation": "h", "y": -0.02, "x": 0, "font": {"size": 10}},
+        showlegend=True,
         uirevision=uirevision,
     )
     return _base(fig, title, height=520)

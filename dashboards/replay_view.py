@@ -83,9 +83,16 @@ class ReplayDay:
             else (self.sim_t0, self.sim_on, self.sim_clr)
         )
         seen = t0 <= t
-        state = np.where(~(on <= t), "waiting", np.where(clr <= t, "closed", "answered"))
-        # closed calls fade: only those closed within the last hour stay on the map
-        keep = seen & ~((state == "closed") & (clr < t - 60))
+        unknown = ~np.isfinite(on)
+        state = np.where(
+            unknown,
+            "reported (no on-scene time)",
+            np.where(~(on <= t), "waiting", np.where(clr <= t, "closed", "answered")),
+        )
+        # closed calls fade: those closed over an hour ago leave the map, and so do calls
+        # whose outcome the data do not say, an hour after they were reported
+        gone = ((state == "closed") & (clr < t - 60)) | (unknown & (t0 < t - 60))
+        keep = seen & ~gone
         return pd.DataFrame(
             {
                 "lon": self.lon[keep],
@@ -221,11 +228,14 @@ def _load(run: Run, info: ScenarioInfo | None, lake: LakeReader) -> ReplayDay:
     if rec.empty:
         raise DataError(f"{path} has no calls in the replayed window")
     ids = rec["incident_id"].astype(str).tolist()
-    coords = lake.query(
+    times = pd.to_datetime(rec["event_utc"], utc=True)
+    window = lake.query(
         "SELECT incident_id, lon, lat, coalesce(call_type, call_group, source) AS what "
-        "FROM incidents WHERE incident_id IN (SELECT unnest(?::VARCHAR[]))",
-        [ids],
-    ).set_index("incident_id")
+        "FROM incidents WHERE event_time BETWEEN ? AND ?",
+        [times.min().to_pydatetime(), times.max().to_pydatetime()],
+    )
+    coords = window[window["incident_id"].isin(ids)].drop_duplicates("incident_id")
+    coords = coords.set_index("incident_id")
     lon = rec["incident_id"].map(coords["lon"]).astype(float).to_numpy()
     lat = rec["incident_id"].map(coords["lat"]).astype(float).to_numpy()
     bad = ~np.isfinite(lon) | ~np.isfinite(lat) | (np.abs(lon) < 1e-6)

@@ -433,7 +433,9 @@ def test_replay_slider_and_play_move_time(served: str, chromium: Any) -> None:
         # the slider: a click near its right end jumps late in the day
         box = tab.locator(f"#{ids.RP_SLIDER}").bounding_box()
         tab.mouse.click(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2)
-        tab.wait_for_selector(f"#{ids.RP_CLOCK}:has-text(/^(2[0-3]):/)")
+        tab.wait_for_function(
+            "() => /^2[0-3]:/.test(document.querySelector('#rp-clock').textContent)"
+        )
         w.shot("replay-late")
     finally:
         w.close()

@@ -237,7 +237,10 @@ def test_calls_appear_and_running_kpis() -> None:
     assert d.incidents_at(50, "real").empty
     real = d.incidents_at(205, "real").set_index("text")
     assert real.loc["a", "state"] == "closed"
-    assert real.loc["b", "state"] == "waiting"
+    # b has no real on-scene time: shown as reported, not as waiting, for an hour
+    assert real.loc["b", "state"] == "reported (no on-scene time)"
+    assert "b" not in set(d.incidents_at(261, "real")["text"])
+    assert d.incidents_at(205, "twin").set_index("text").loc["b", "state"] == "waiting"
     assert "a" in set(d.incidents_at(209, "real")["text"])  # closed 59 min ago: still shown
     k = d.kpis_at(240)
     assert k["real"] == {
@@ -424,3 +427,29 @@ def test_empty_inputs_give_messages_not_errors() -> None:
     ):
         assert fig.layout.annotations
         assert fig.layout.annotations[0].text
+
+
+def test_fidelity_drift_uses_the_band_of_earlier_held_out_scores() -> None:
+    from dashboards.data import fidelity_scores
+
+    scores = [0.10, 0.11, 0.09, 0.10, 0.12, 0.50, 0.10]
+    in_sample = [False, False, False, False, False, False, True]
+    f = pd.DataFrame(
+        {
+            "city": "sanfrancisco",
+            "computed_at": pd.date_range("2026-01-01", periods=7, freq="D", tz="UTC"),
+            "metric": "score",
+            "value": scores,
+            "in_sample": in_sample,
+        }
+    )
+    f = pd.concat([f, f.assign(metric="ks", value=0.9)])  # other metrics are not scores
+    got = fidelity_scores(f)
+    assert got["score"].tolist() == scores
+    # the first five use the fixed band [0, 1]; the sixth leaves mean +- 3 sd of five
+    assert got["drift"].tolist() == [False] * 5 + [True, False]
+    assert "fixed band" in got["band"].iloc[0]
+    assert "of 5 earlier scores" in got["band"].iloc[5]
+    fig = F.fidelity_figure(got)
+    assert fig.data[0].marker.symbol[5] == "x"
+    assert fig.data[0].marker.symbol[6] == "circle-open"  # in-sample

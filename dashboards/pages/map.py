@@ -349,6 +349,8 @@ def city_changed(city: Any) -> tuple[Any, Any, Any, Any, Any]:
     names = [run.name for run, _ in runs]
     base = next((n for n in names if "baseline" in n), names[-1] if len(names) > 1 else None)
     first = next((n for n in names if n != base), names[0] if names else None)
+    if base == first:
+        base = None
     return opts, first, opts, base, [{"label": a, "value": a} for a in agencies]
 
 

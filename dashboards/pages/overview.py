@@ -97,12 +97,14 @@ def fidelity_cards(r: Rollups) -> html.Div:
         )
     scores = fidelity_scores(f)
     cards = []
-    for row in rows_of(scores.sort_values("computed_at").groupby("city").tail(1)):
+    for row in rows_of(scores.groupby("city").tail(1)):
         flag = "DRIFT" if bool(row.drift) else "no drift"
+        kind = "in-sample" if bool(row.in_sample) else "held-out"
         cards.append(
             (
-                f"{row.city}: fidelity ({row.computed_at:%Y-%m-%d}), {flag}",
-                f"{float(row.score):.2f}",
+                f"{row.city}: fidelity error, {kind}, {row.computed_at:%Y-%m-%d} — {flag} "
+                f"({row.band})",
+                "–" if row.score is None else f"{float(row.score):.3f}",
             )
         )
     return html.Div([kpi_cards(cards), graph(ids.OV_FIDELITY, fidelity_figure(scores))])
@@ -273,9 +275,26 @@ def _presence_vs_demand(run: Run, r: Rollups, city: str) -> go.Figure:
             f"lake, mean per hour of week over {weeks:.0f} weeks."
         )
     else:
-        demand = pd.Series(dtype=float)
-        note = f"Units: the twin ({run.scenario}). The lake has no calls of this city."
+        demand = twin_demand(run)
+        note = (
+            f"Units and calls: the twin ({run.scenario}, {run.replications} replications); the "
+            "lake has no calls of this city, so demand is the scenario's own."
+        )
     return presence_demand_figure(presence, demand, note)
+
+
+def twin_demand(run: Run) -> pd.Series:
+    """Mean simulated calls per hour of the week (minute 0 = Monday 00:00), over replications."""
+    path = run.path / "incidents.parquet"
+    if not path.is_file():
+        return pd.Series(dtype=float)
+    frame = pd.read_parquet(path, columns=["received"])
+    minutes = frame["received"].dropna().astype(float)
+    if minutes.empty:
+        return pd.Series(dtype=float)
+    weeks = max((minutes.max() - minutes.min()) / 10080.0, 1 / 7) * run.replications
+    how = ((minutes % 10080) // 60).astype(int)
+    return how.value_counts().sort_index() / weeks
 
 
 def programme_measures(run: Run) -> html.Div:
