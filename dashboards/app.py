@@ -194,12 +194,28 @@ def create_app(lake: Path, results: Path, token: str | None = None) -> Dash:
 
 
 def warm(app: Dash) -> None:
-    """Build the lake rollups before the first request (pages then answer from memory)."""
+    """Do the first-use work before the first request: lake rollups, results, city shapes.
+
+    Pages then answer from memory; a later sync or result is picked up on the next request.
+    """
     settings = app.server.config[SETTINGS_KEY]
     try:
-        settings.lake.rollups()
+        rollups = settings.lake.rollups()
     except TwinError as exc:  # an unreadable lake: the pages show the message
         _log.warning("lake not readable yet: %s", exc)
+        return
+    from dashboards.pages.map import city_context
+    from dashboards.results import scan
+
+    with app.server.test_request_context():
+        index = scan(settings.results)
+        for run in index.runs:
+            try:
+                run.info(index.roots)
+            except TwinError as exc:
+                _log.warning("result %s: %s", run.name, exc)
+        for city in rollups.cities:
+            city_context(rollups, city)
 
 
 def serve(

@@ -131,8 +131,11 @@ def guarded(title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(layout: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(layout)
         def safe(**kwargs: Any) -> Any:
+            from dashboards.inputs import memo_key, memoised
+
             try:
-                return layout(**kwargs)
+                key = memo_key(f"page:{title}", sorted((str(k), str(v)) for k, v in kwargs.items()))
+                return memoised(key, lambda: layout(**kwargs))
             except TwinError as exc:
                 return html.Div([html.H2(title), notice(str(exc))])
             except Exception as exc:

@@ -15,6 +15,7 @@ incidents, counts per replication).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -48,6 +49,7 @@ THRESHOLDS = (1, 3, 5, 8)
 """Minutes of the "reached within" shares (the contract's defaults)."""
 
 _SKIP = (".", "_")
+_GENERATIONS = itertools.count(1)
 T = TypeVar("T")
 
 
@@ -228,6 +230,8 @@ class ResultsIndex:
     runs: list[Run]
     sweeps: list[Sweep]
     optimizers: list[Optimizer]
+    generation: int = field(default_factory=lambda: next(_GENERATIONS))
+    """Distinct for every index built (caches key on it)."""
 
     def run(self, name: str) -> Run:
         """Return the run named *name* (a path relative to the root)."""
@@ -287,18 +291,23 @@ def _walk(root: Path, max_depth: int = 4) -> tuple[list[Path], list[Path], list[
     return summaries, sweeps, optim
 
 
-def scan(root: Path) -> ResultsIndex:
+def scan(root: Path, fresh: bool = False) -> ResultsIndex:
     """Index the results root (re-walked at most every few seconds; parsed files cached).
 
     A run that belongs to a sweep (a folder inside a sweep folder) is listed under the sweep,
     not as a separate run.
+
+    Args:
+        root: The results folder.
+        fresh: Walk the folder now even if it was walked a moment ago.
+
     """
     root = Path(root)
     key = str(root)
     now = time.monotonic()
     with _SCAN_LOCK:
         hit = _SCANS.get(key)
-        if hit is not None and now - hit[0] < _RESCAN_S:
+        if hit is not None and now - hit[0] < _RESCAN_S and not fresh:
             return hit[2]
     if not root.is_dir():
         index = ResultsIndex(root, [], [], [])

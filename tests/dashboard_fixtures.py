@@ -387,6 +387,9 @@ def build_results(out: Path, lake: Path | None = None) -> dict[str, Path]:
             str(out / "replay_tiny"),
         )
         runs["replay"] = out / "replay_tiny"
+    from dashboards.results import scan
+
+    scan(out, fresh=True)  # the index a moment ago predates the sweep and optimizer files
     return runs
 
 

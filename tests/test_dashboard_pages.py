@@ -15,6 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from dashboard_fixtures import build_lake, build_results
 
+from dashboards.inputs import Frozen
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
@@ -34,6 +36,11 @@ def _texts(node: Any) -> str:
     """All text inside a Dash component tree."""
     if node is None:
         return ""
+    if isinstance(node, Frozen):
+        return _texts(node.data)
+    if isinstance(node, dict):  # a component in JSON form
+        props = node.get("props") if isinstance(node.get("props"), dict) else {}
+        return _texts(props.get("children"))
     if isinstance(node, str | int | float):
         return str(node)
     if isinstance(node, list | tuple):
