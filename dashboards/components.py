@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboards.frames import rows_of
+from dashboards.memo import memo_key, memoised
 from twin.errors import TwinError
 
 __all__ = [
@@ -131,8 +132,6 @@ def guarded(title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(layout: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(layout)
         def safe(**kwargs: Any) -> Any:
-            from dashboards.inputs import memo_key, memoised
-
             try:
                 key = memo_key(f"page:{title}", sorted((str(k), str(v)) for k, v in kwargs.items()))
                 return memoised(key, lambda: layout(**kwargs))

@@ -26,25 +26,28 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from twin.cities import CITIES
 from twin.errors import DataError
 from twin.store import Lake as StoreLake
 
 __all__ = [
-    "CITY_TZ",
     "LakeReader",
     "Rollups",
     "build_rollups",
+    "city_tz",
     "fidelity_scores",
     "outages",
     "period_grain",
 ]
 
-CITY_TZ: dict[str, str] = {
-    "seattle": "America/Los_Angeles",
-    "sanfrancisco": "America/Los_Angeles",
-    "jiaxing": "Asia/Shanghai",
-}
-"""Local time zone of each known city (hour-of-week and day charts use local time)."""
+
+def city_tz(city: str) -> str:
+    """Return the local time zone of *city* from :mod:`twin.cities` (UTC for unknown cities).
+
+    Day and hour-of-week charts use local time.
+    """
+    return CITIES[city].tz if city in CITIES else "UTC"
+
 
 _SKIP_PREFIXES = (".", "_")
 
@@ -342,7 +345,7 @@ class Rollups:
 
 def _tz_case(column: str = "city") -> str:
     """Return an SQL ``CASE`` giving each known city's time zone (UTC otherwise)."""
-    arms = " ".join(f"WHEN '{c}' THEN '{tz}'" for c, tz in sorted(CITY_TZ.items()))
+    arms = " ".join(f"WHEN '{c}' THEN '{city_tz(c)}'" for c in sorted(CITIES))
     return f"(CASE {column} {arms} ELSE 'UTC' END)"
 
 
@@ -505,7 +508,7 @@ def fidelity_scores(f: pd.DataFrame) -> pd.DataFrame:
     drift flag applies the nightly loop's own rule (:func:`twin.calibrate.nightly.drift_band`):
     a score outside the band of the city's earlier out-of-sample scores.
     """
-    from twin.calibrate.nightly import drift_band
+    from twin.nightly import drift_band
 
     cols = ["city", "computed_at", "score", "in_sample", "drift", "band"]
     if f.empty or not {"metric", "value", "computed_at"} <= set(f.columns):

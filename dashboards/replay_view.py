@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dashboards.data import CITY_TZ, LakeReader
+from dashboards.data import LakeReader, city_tz
 from dashboards.results import Run
 from dashboards.scenario_info import ScenarioInfo
 from twin.errors import DataError
@@ -218,7 +218,7 @@ def _load(run: Run, info: ScenarioInfo | None, lake: LakeReader) -> ReplayDay:
     rec = pd.read_parquet(path, columns=cols)
     rec = rec[rec["replication"] == rec["replication"].min()]
     # the day(s) shown: from local midnight of start; t_zero is midnight of the warm-up day
-    tz = CITY_TZ.get(str(rp.get("city", info.city)), "UTC")
+    tz = city_tz(str(rp.get("city", info.city)))
     first_midnight = start.tz_localize(tz).tz_convert("UTC")
     offset = float((first_midnight - t_zero).total_seconds() / 60)
     minutes = 1440.0 * ((end - start).days + 1)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from twin.cities import CITIES
 from twin.errors import DataError
 
 __all__ = ["ScenarioInfo", "find_scenario_file", "load_info", "scenario_dirs"]
@@ -99,20 +100,18 @@ class ScenarioInfo:
 
 
 def _city_of(raw: dict[str, Any]) -> str:
+    """Return the city a scenario models, as :func:`twin.cities.city_of_scenario` decides it.
+
+    Its ``calibration.city``, else its zone ids' ``<city>:`` prefix; "" when neither names a
+    city of :data:`twin.cities.CITIES`. (Read from the raw YAML: the dashboards do not build
+    scenarios.)
+    """
     cal = raw.get("calibration")
-    if isinstance(cal, dict) and cal.get("city"):
-        return str(cal["city"])
-    if raw.get("city"):
-        return str(raw["city"])
+    name = str(cal.get("city") or "") if isinstance(cal, dict) else ""
     zones = raw.get("zones") or []
-    if zones and isinstance(zones[0], dict) and ":" in str(zones[0].get("id", "")):
-        return str(zones[0]["id"]).split(":", 1)[0]
-    prov = raw.get("provenance")
-    if isinstance(prov, dict) and prov.get("builder"):
-        # e.g. twin.jiaxing.build_jiaxing_scenario / twin.cities.jiaxing.build
-        parts = [p for p in str(prov["builder"]).split(".") if p not in ("twin", "cities")]
-        return parts[0] if parts else ""
-    return ""
+    if not name and zones and isinstance(zones[0], dict):
+        name = str(zones[0].get("id", "")).split(":", 1)[0]
+    return name if name in CITIES else ""
 
 
 def _info(raw: dict[str, Any], path: Path) -> ScenarioInfo:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import shapely
 from shapely.geometry import box
 
-from twin.ingest.schemas import SCHEMAS
+from twin.schemas import SCHEMAS
 from twin.store import Lake
 
 UTC = dt.UTC

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from dashboard_fixtures import build_lake, build_results
 
-from dashboards.inputs import Frozen
+from dashboards.memo import Frozen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -25,7 +25,7 @@ from dashboards.components import (
     page_header,
 )
 from dashboards.context import current, results_index
-from dashboards.data import CITY_TZ, Rollups, fidelity_scores
+from dashboards.data import Rollups, city_tz, fidelity_scores
 from dashboards.figures import (
     demand_figure,
     fidelity_figure,
@@ -37,6 +37,7 @@ from dashboards.frames import rows_of
 from dashboards.inputs import InputError, choice, day, friendly_callback, text
 from dashboards.labels import fmt_value
 from dashboards.results import Run, run_breakdown
+from twin.cities import CITIES
 
 __all__ = ["layout", "show_city", "show_run"]
 
@@ -211,13 +212,13 @@ def show_city(
     Without dates the demand chart covers the span holding 99.5% of the city's calls.
     """
     r = current().lake.rollups()
-    cities = r.cities + [c for c in CITY_TZ if c not in r.cities]
+    cities = r.cities + [c for c in CITIES if c not in r.cities]
     chosen = choice(city, "city", cities)
     d0 = day(start, "start date")
     d1 = day(end, "end date")
     if d0 is not None and d1 is not None and d1 < d0:
         raise InputError(f"the end date {d1} is before the start date {d0}")
-    tz = CITY_TZ.get(chosen, "UTC")
+    tz = city_tz(chosen)
     first, last, outside = r.dense_span(chosen)
     if d0 is not None or d1 is not None:
         all_days = r.daily[r.daily["city"] == chosen]
