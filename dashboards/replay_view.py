@@ -265,7 +265,7 @@ def _load(run: Run, info: ScenarioInfo | None, lake: LakeReader) -> ReplayDay:
     a_on = sim["onscene"][sel]
     a_clr = np.where(np.isfinite(sim["cleared"][sel]), sim["cleared"][sel], a_on)
     notes = [
-        f"{len(rec):,} calls; real positions from the lake"
+        f"{len(rec):,} calls; real positions from the lake."
         + (f" ({int(bad.sum()):,} at their zone's centre)" if bad.any() else ""),
         "Twin units drive straight from their post to the call and back (positions "
         "interpolated between dispatch records).",

@@ -82,7 +82,7 @@ def layout(run: str | None = None, **_: Any) -> html.Div:
             dcc.Slider(
                 id=ids.RP_SLIDER,
                 min=0,
-                max=1440,
+                max=1440 - STEP_MIN,
                 step=STEP_MIN,
                 value=8 * 60,
                 marks={h * 60: f"{h:02d}:00" for h in range(0, 25, 3)},
