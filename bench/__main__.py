@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench_sync", "bench_engine", "bench_city_year", "bench_sweep"]
+BENCHES = ["bench_sync", "bench_engine", "bench_city_year", "bench_sweep", "bench_dashboard"]
 
 
 def main(argv: list[str]) -> int:

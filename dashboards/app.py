@@ -23,16 +23,18 @@ from pathlib import Path
 import dash
 import flask
 from dash import Dash, dcc, html
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
 from dashboards.context import SETTINGS_KEY, Settings
 from dashboards.data import LakeReader
 from dashboards.ids import NAV
-from twin.errors import ConfigError
+from twin.errors import ConfigError, TwinError
 
 __all__ = [
     "TOKEN_ENV",
     "check_bind",
+    "check_lake",
     "create_app",
     "is_loopback",
     "serve",
@@ -41,6 +43,7 @@ __all__ = [
 
 TOKEN_ENV = "TWIN_DASH_TOKEN"
 _HERE = Path(__file__).resolve().parent
+_log = logging.getLogger("dashboards")
 
 
 def is_loopback(host: str) -> bool:
@@ -114,19 +117,63 @@ def _shell() -> html.Div:
     )
 
 
+def check_lake(lake: Path) -> None:
+    """Refuse a lake path that does not exist (a typo must not look like "not synced yet").
+
+    An existing but empty folder is fine: pages then say which command fills it.
+
+    Raises:
+        ConfigError: When *lake* does not exist or is not a folder.
+
+    """
+    path = Path(lake)
+    if not path.exists():
+        raise ConfigError(
+            f"--lake {path}: no such folder. Check the path (the default is ./lake or "
+            f"TWIN_LAKE), or create the lake with `twin sync --lake {path}`"
+        )
+    if not path.is_dir():
+        raise ConfigError(f"--lake {path} is a file, not a lake folder")
+
+
+def _on_error(exc: Exception) -> None:
+    """Last resort for a callback error: one log line, the outputs left as they were."""
+    _log.error("callback failed: %s: %s", type(exc).__name__, exc)
+
+
+def _bad_request(exc: Exception) -> flask.Response | HTTPException:
+    """Answer a malformed callback request with 400 (never 500); other errors pass through."""
+    if isinstance(exc, HTTPException):
+        return exc
+    _log.error("request %s failed: %s: %s", flask.request.path, type(exc).__name__, exc)
+    status = 400 if flask.request.path.startswith("/_dash-") else 500
+    return flask.Response(
+        "zhian-twin dashboard: this request could not be understood.\n"
+        if status == 400
+        else "zhian-twin dashboard: internal error (see the server log).\n",
+        status=status,
+        mimetype="text/plain",
+    )
+
+
 def create_app(lake: Path, results: Path, token: str | None = None) -> Dash:
     """Build the dashboard app.
 
     Args:
-        lake: The lake directory to read (may be missing or empty: pages say so).
+        lake: The lake directory to read; it must exist (it may be empty: pages say so).
         results: The folder of simulation results (subfolders with ``summary.json``).
         token: When set, every request must present it (see the module docstring).
 
     Returns:
         The Dash app; its Flask server is ``app.server``.
 
+    Raises:
+        ConfigError: When *lake* does not exist.
+
     """
+    check_lake(lake)
     server = flask.Flask("dashboards", root_path=str(_HERE))
+    server.register_error_handler(Exception, _bad_request)
     server.config[SETTINGS_KEY] = Settings(lake=LakeReader(Path(lake)), results=Path(results))
     if token:
         server.before_request(_auth_hook(token))
@@ -140,9 +187,35 @@ def create_app(lake: Path, results: Path, token: str | None = None) -> Dash:
         title="zhian-twin",
         update_title="",
         suppress_callback_exceptions=True,
+        on_error=_on_error,
     )
     app.layout = _shell
     return app
+
+
+def warm(app: Dash) -> None:
+    """Do the first-use work before the first request: lake rollups, results, city shapes.
+
+    Pages then answer from memory; a later sync or result is picked up on the next request.
+    """
+    settings = app.server.config[SETTINGS_KEY]
+    try:
+        rollups = settings.lake.rollups()
+    except TwinError as exc:  # an unreadable lake: the pages show the message
+        _log.warning("lake not readable yet: %s", exc)
+        return
+    from dashboards.pages.map import city_context
+    from dashboards.results import scan
+
+    with app.server.test_request_context():
+        index = scan(settings.results)
+        for run in index.runs:
+            try:
+                run.info(index.roots)
+            except TwinError as exc:
+                _log.warning("result %s: %s", run.name, exc)
+        for city in rollups.cities:
+            city_context(rollups, city)
 
 
 def serve(
@@ -170,6 +243,7 @@ def serve(
     token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
     check_bind(host, token)
     app = create_app(lake, results, token=token)
+    warm(app)
     try:
         server = make_server(host, port, app.server, threaded=True)
     except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -11,6 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from dashboards.frames import rows_of
+from dashboards.memo import memo_key, memoised
 from twin.errors import TwinError
 
 __all__ = [
@@ -24,6 +27,8 @@ __all__ = [
     "page_header",
     "summary_kpis",
 ]
+
+_log = logging.getLogger("dashboards")
 
 GRAPH_CONFIG: dcc.Graph.Config = {"displaylogo": False, "responsive": True}
 
@@ -70,7 +75,7 @@ def frame_table(
     """
     cols = list(columns) if columns is not None else [str(c) for c in frame.columns]
     formats = formats or {}
-    head = html.Thead(html.Tr([html.Th(c) for c in cols]))
+    head = html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in cols]))
     rows = []
     for record in frame.head(max_rows).to_dict("records"):
         cells = []
@@ -128,9 +133,18 @@ def guarded(title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         @functools.wraps(layout)
         def safe(**kwargs: Any) -> Any:
             try:
-                return layout(**kwargs)
+                key = memo_key(f"page:{title}", sorted((str(k), str(v)) for k, v in kwargs.items()))
+                return memoised(key, lambda: layout(**kwargs))
             except TwinError as exc:
                 return html.Div([html.H2(title), notice(str(exc))])
+            except Exception as exc:
+                _log.error("page %s failed: %s: %s", title, type(exc).__name__, exc)
+                return html.Div(
+                    [
+                        html.H2(title),
+                        notice(f"This page could not be drawn ({type(exc).__name__})."),
+                    ]
+                )
 
         return safe
 
@@ -184,3 +198,35 @@ def summary_kpis(summary: dict[str, Any]) -> list[tuple[str, str]]:
     if "out_of_area_fraction" in summary:
         items.append(("out of area", fmt(summary.get("out_of_area_fraction"), "pct")))
     return items
+
+
+def basis_text(basis: pd.DataFrame, city: str, agency: str | None = None) -> str:
+    """Say what a city's response measures rest on ("from 186 calls in one beat, 2018-2023").
+
+    Args:
+        basis: The rollup ``basis`` frame (``city, agency, source, n, n_resp, zones_resp,
+            first, last``).
+        city: City key.
+        agency: One agency, or all of the city's.
+
+    """
+    part = basis[basis["city"] == city]
+    if agency:
+        part = part[part["agency"] == agency]
+    part = part[part["n_resp"] > 0]
+    if part.empty:
+        return "No source of this city has both a received and an on-scene time."
+    bits = []
+    total = int(basis[(basis["city"] == city)]["n"].sum())
+    for row in rows_of(part):
+        zones = int(row.zones_resp)
+        where = "one zone" if zones == 1 else f"{zones} zones"
+        span = f"{pd.Timestamp(row.first):%Y-%m-%d} to {pd.Timestamp(row.last):%Y-%m-%d}"
+        bits.append(f"{int(row.n_resp):,} {row.agency} calls in {where} ({row.source}, {span})")
+    share = int(part["n_resp"].sum()) / total if total else 0.0
+    partial = " — partial: " if share < 0.5 else " — "
+    return (
+        "Response measured from "
+        + "; ".join(bits)
+        + f"{partial}{share:.1%} of the city's {total:,} calls have both times."
+    )

@@ -12,8 +12,9 @@ from pathlib import Path
 import flask
 
 from dashboards.data import LakeReader
+from dashboards.results import ResultsIndex, scan
 
-__all__ = ["SETTINGS_KEY", "Settings", "current"]
+__all__ = ["SETTINGS_KEY", "Settings", "current", "results_index"]
 
 SETTINGS_KEY = "TWIN_DASHBOARD"
 
@@ -37,3 +38,8 @@ def current() -> Settings:
     settings = flask.current_app.config[SETTINGS_KEY]
     assert isinstance(settings, Settings)
     return settings
+
+
+def results_index() -> ResultsIndex:
+    """Return the index of the current app's results folder (cached, re-walked every ~5 s)."""
+    return scan(current().results)

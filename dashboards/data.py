@@ -13,9 +13,8 @@ small frames the figures take.
 
 from __future__ import annotations
 
-import json
-import math
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from twin.cities import CITIES
@@ -32,25 +32,19 @@ from twin.store import Lake as StoreLake
 
 __all__ = [
     "LakeReader",
-    "ResultRun",
-    "by_priority_frame",
+    "Rollups",
+    "build_rollups",
     "city_tz",
-    "dispatch_frame",
-    "find_results",
-    "load_summary",
-    "match_zone_counts",
+    "fidelity_scores",
+    "outages",
     "period_grain",
-    "presence_frames",
-    "resolve_result",
-    "result_response_minutes",
-    "units_frame",
 ]
 
 
 def city_tz(city: str) -> str:
-    """Local time zone of *city* from :mod:`twin.cities` (UTC for a city it does not know).
+    """Return the local time zone of *city* from :mod:`twin.cities` (UTC for unknown cities).
 
-    Hour-of-week and day charts use local time.
+    Day and hour-of-week charts use local time.
     """
     return CITIES[city].tz if city in CITIES else "UTC"
 
@@ -71,6 +65,9 @@ class LakeReader:
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._version = -1
+        self._rollup_lock = threading.Lock()
+        self._rollups: Rollups | None = None
+        self._building = -1
 
     def has_data(self) -> bool:
         """Return whether the lake has committed anything yet."""
@@ -172,117 +169,41 @@ class LakeReader:
             [source, source, reason, reason, limit],
         )
 
-    # -- incidents ---------------------------------------------------------------------------
+    # -- rollups -----------------------------------------------------------------------------
 
-    def incident_overview(self) -> pd.DataFrame:
-        """Count calls per city and source, with the first and last ``event_time``."""
-        return self.query(
-            """
-            SELECT city, source, count(*) AS n, min(event_time) AS first, max(event_time) AS last
-            FROM incidents GROUP BY ALL ORDER BY city, source
-            """
-        )
+    def rollups(self) -> Rollups:
+        """Return the pre-aggregated tables of the lake's current commit (built once per commit).
 
-    @staticmethod
-    def _incident_filter() -> str:
-        return """
-            city = ? AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], source))
-            AND (?::DATE IS NULL OR timezone(?, event_time)::DATE >= ?::DATE)
-            AND (?::DATE IS NULL OR timezone(?, event_time)::DATE <= ?::DATE)
+        Every page reads these small frames; no callback scans the raw incident table. A newer
+        commit (a sync finished) builds a new set on first use; the old one is dropped.
         """
+        version = StoreLake(self.root).version
+        with self._rollup_lock:
+            cached = self._rollups
+            if cached is not None and cached.version == version:
+                return cached
+            if cached is not None:
+                # serve the previous commit's rollups while the new ones are built
+                if self._building != version:
+                    self._building = version
+                    threading.Thread(
+                        target=self._rebuild, args=(version,), daemon=True, name="rollups"
+                    ).start()
+                return cached
+            built = build_rollups(self, version)
+            self._rollups = built
+            return built
 
-    @staticmethod
-    def _incident_params(
-        city: str, sources: Sequence[str], start: date | None, end: date | None
-    ) -> list[Any]:
-        tz = city_tz(city)
-        srcs = list(sources)
-        return [city, srcs, srcs, start, tz, start, end, tz, end]
-
-    def incident_zone_counts(
-        self, city: str, sources: Sequence[str], start: date | None, end: date | None
-    ) -> pd.DataFrame:
-        """Count calls per value of ``incidents.zone`` (null zone included as None)."""
-        return self.query(
-            f"SELECT zone, count(*) AS n FROM incidents WHERE {self._incident_filter()} "
-            "GROUP BY zone ORDER BY n DESC",
-            self._incident_params(city, sources, start, end),
-        )
-
-    def incident_hour_of_week(
-        self, city: str, sources: Sequence[str], start: date | None, end: date | None
-    ) -> pd.DataFrame:
-        """Count calls by local day of week (0 = Monday) and hour."""
-        tz = city_tz(city)
-        return self.query(
-            f"""
-            SELECT isodow(timezone(?, event_time)) - 1 AS dow,
-                   hour(timezone(?, event_time)) AS hour,
-                   count(*) AS n
-            FROM incidents WHERE {self._incident_filter()} GROUP BY ALL ORDER BY dow, hour
-            """,
-            [tz, tz, *self._incident_params(city, sources, start, end)],
-        )
-
-    def incident_daily(
-        self,
-        city: str,
-        sources: Sequence[str],
-        start: date | None,
-        end: date | None,
-        grain: str = "day",
-    ) -> pd.DataFrame:
-        """Count calls per local day (or week, month) and source; ``day`` is the period start."""
-        if grain not in ("day", "week", "month"):
-            raise DataError(f"unknown time grain {grain!r}; use day, week or month")
-        tz = city_tz(city)
-        return self.query(
-            f"""
-            SELECT date_trunc(?, timezone(?, event_time)::DATE)::DATE AS day, source,
-                   count(*) AS n
-            FROM incidents WHERE {self._incident_filter()} GROUP BY ALL ORDER BY day, source
-            """,
-            [grain, tz, *self._incident_params(city, sources, start, end)],
-        )
-
-    def incident_stats(
-        self, city: str, sources: Sequence[str], start: date | None, end: date | None
-    ) -> pd.DataFrame:
-        """Return calls, located calls, and the median minutes received → on scene (one row).
-
-        Calls are counted (and dated) by ``event_time``. Response times exist only where both
-        ``received`` and ``onscene`` do (sources without a received time have ``received``
-        null and are left out of the response measures), and are not negative.
-
-        """
-        return self.query(
-            f"""
-            SELECT count(*) AS n, count(lon) AS with_coords,
-                   count(*) FILTER (WHERE onscene >= received) AS with_response,
-                   median(epoch(onscene - received) / 60.0) FILTER (WHERE onscene >= received)
-                       AS median_response_min
-            FROM incidents WHERE {self._incident_filter()}
-            """,
-            self._incident_params(city, sources, start, end),
-        )
-
-    def incident_points(
-        self,
-        city: str,
-        sources: Sequence[str],
-        start: date | None,
-        end: date | None,
-        limit: int = 4000,
-    ) -> pd.DataFrame:
-        """Return a reproducible sample of at most *limit* located calls (lon, lat, label)."""
-        return self.query(
-            f"""
-            SELECT lon, lat, coalesce(call_type, call_group, source) AS label FROM incidents
-            WHERE lon IS NOT NULL AND lat IS NOT NULL AND {self._incident_filter()}
-            ORDER BY hash(incident_id) LIMIT ?
-            """,
-            [*self._incident_params(city, sources, start, end), limit],
-        )
+    def _rebuild(self, version: int) -> None:
+        try:
+            built = build_rollups(self, version)
+        except Exception:
+            with self._rollup_lock:
+                self._building = -1
+            return
+        with self._rollup_lock:
+            self._rollups = built
+            self._building = -1
 
     # -- zones and devices -------------------------------------------------------------------
 
@@ -349,207 +270,268 @@ def period_grain(first: date | None, last: date | None) -> str:
     return "day" if days <= 120 else "week" if days <= 3 * 366 else "month"
 
 
-# -- simulation results ----------------------------------------------------------------------
+# -- rollups ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ResultRun:
-    """A result folder: where it is, its name relative to the results root, its summary."""
+class Rollups:
+    """Small pre-aggregated tables of one lake commit; pages read only these.
 
-    name: str
-    path: Path
+    Attributes:
+        version: The lake commit they were built from.
+        built_s: Seconds the build took.
+        daily: ``city, agency, day`` (local date), ``n``, ``n_resp``, ``resp_p50`` (minutes,
+            received → on scene, over calls that have both times).
+        weekly: The same per local week (``day`` = the Monday), medians over the week.
+        monthly: The same per local month.
+        zone: ``city, agency, zone, district, n, n_resp, resp_p50`` over all dates.
+        hour_of_week: ``city, agency, how`` (0 = Monday 00h .. 167), ``n``, ``days`` (local days
+            covered, to turn counts into a mean per hour).
+        basis: ``city, agency, source, n, n_resp, zones_resp, first, last``: what each measure
+            rests on.
+        ledger: Each source's last ``runs`` row (every column the ledger has).
+        history: One row per sync run.
+        quarantine: ``source, reason, n``.
+        fidelity: The ``fidelity`` table (empty when the lake has none).
+        devices: Devices with their readings count.
+        readings_daily: ``device_id, metric, day`` (UTC), ``value`` (sum), ``hours`` (hours
+            with a reading).
+        zones: The ``zones`` table (with WKB geometry).
+
+    """
+
+    version: int
+    built_s: float
+    daily: pd.DataFrame
+    weekly: pd.DataFrame
+    monthly: pd.DataFrame
+    zone: pd.DataFrame
+    hour_of_week: pd.DataFrame
+    basis: pd.DataFrame
+    ledger: pd.DataFrame
+    history: pd.DataFrame
+    quarantine: pd.DataFrame
+    fidelity: pd.DataFrame
+    devices: pd.DataFrame
+    readings_daily: pd.DataFrame
+    zones: pd.DataFrame
+
+    def dense_span(self, city: str, share: float = 0.995) -> tuple[Any, Any, int]:
+        """Return the local dates holding the central *share* of a city's calls, and calls outside.
+
+        A few calls years away from the rest (a small sample of a later export) would
+        otherwise stretch every time axis until the bulk of the data is a sliver.
+        """
+        part = self.daily[self.daily["city"] == city].groupby("day")["n"].sum().sort_index()
+        if part.empty:
+            return None, None, 0
+        cum = part.cumsum() / part.sum()
+        tail = (1 - share) / 2
+        first = cum.index[int(np.searchsorted(cum.to_numpy(), tail))]
+        last = cum.index[min(len(cum) - 1, int(np.searchsorted(cum.to_numpy(), 1 - tail)))]
+        outside = int(part[(part.index < first) | (part.index > last)].sum())
+        return first, last, outside
+
+    @property
+    def cities(self) -> list[str]:
+        """Cities with incidents or zones, the one with most calls first."""
+        counts = self.daily.groupby("city")["n"].sum().sort_values(ascending=False)
+        seen = [str(c) for c in counts.index]
+        seen += (
+            sorted({str(c) for c in self.zones["city"]} - set(seen)) if not self.zones.empty else []
+        )
+        return seen
 
 
-def find_results(root: Path, max_depth: int = 3) -> list[ResultRun]:
-    """List result folders (holding ``summary.json``) under *root*, newest first.
+def _tz_case(column: str = "city") -> str:
+    """Return an SQL ``CASE`` giving each known city's time zone (UTC otherwise)."""
+    arms = " ".join(f"WHEN '{c}' THEN '{city_tz(c)}'" for c in sorted(CITIES))
+    return f"(CASE {column} {arms} ELSE 'UTC' END)"
+
+
+_RESP = "epoch(onscene - received) / 60.0"
+_HAS_RESP = "onscene >= received"
+
+
+def build_rollups(lake: LakeReader, version: int) -> Rollups:
+    """Aggregate the lake once: the work every page would otherwise repeat per request."""
+    t0 = time.perf_counter()
+    tz = _tz_case()
+    with lake.cursor() as cur:
+        tables = {str(r[0]) for r in cur.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+
+    def q(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        return lake.query(sql, params)
+
+    base = f"""
+        SELECT city, agency, timezone({tz}, event_time) AS local, zone, district,
+               CASE WHEN {_HAS_RESP} THEN {_RESP} END AS resp
+        FROM incidents
+    """
+    daily = q(
+        f"""
+        WITH b AS ({base})
+        SELECT city, agency, local::DATE AS day, count(*) AS n, count(resp) AS n_resp,
+               median(resp) AS resp_p50
+        FROM b GROUP BY ALL ORDER BY city, agency, day
+        """
+    )
+    weekly, monthly = (
+        q(
+            f"""
+            WITH b AS ({base})
+            SELECT city, agency, date_trunc('{grain}', local)::DATE AS day, count(*) AS n,
+                   count(resp) AS n_resp, median(resp) AS resp_p50
+            FROM b GROUP BY ALL ORDER BY city, agency, day
+            """
+        )
+        for grain in ("week", "month")
+    )
+    zone = q(
+        f"""
+        WITH b AS ({base})
+        SELECT city, agency, zone, any_value(district) AS district, count(*) AS n,
+               count(resp) AS n_resp, median(resp) AS resp_p50
+        FROM b WHERE zone IS NOT NULL GROUP BY ALL
+        """
+    )
+    how = q(
+        f"""
+        WITH b AS ({base})
+        SELECT city, agency, ((isodow(local) - 1) * 24 + hour(local))::INTEGER AS how,
+               count(*) AS n, count(DISTINCT local::DATE) AS days
+        FROM b GROUP BY ALL ORDER BY city, agency, how
+        """
+    )
+    basis = q(
+        f"""
+        SELECT city, agency, source, count(*) AS n,
+               count(*) FILTER (WHERE {_HAS_RESP}) AS n_resp,
+               count(DISTINCT zone) FILTER (WHERE {_HAS_RESP}) AS zones_resp,
+               min(event_time) AS first, max(event_time) AS last
+        FROM incidents GROUP BY ALL ORDER BY city, agency, source
+        """
+    )
+    ledger = q(
+        """
+        SELECT * FROM runs
+        QUALIFY row_number() OVER (PARTITION BY source ORDER BY started DESC, run_id DESC) = 1
+        ORDER BY source
+        """
+    )
+    history = q(
+        """
+        SELECT run_id, min(started) AS started, max(ended) AS ended,
+               count(*) AS sources, sum(rows_in)::BIGINT AS rows_in,
+               sum(rows_ok)::BIGINT AS rows_ok,
+               sum(rows_quarantined)::BIGINT AS rows_quarantined,
+               sum(rows_duplicate)::BIGINT AS rows_duplicate,
+               sum(rows_new)::BIGINT AS rows_new,
+               count(*) FILTER (WHERE status <> 'ok') AS not_ok
+        FROM runs GROUP BY run_id ORDER BY started DESC, run_id DESC LIMIT 200
+        """
+    )
+    quarantine = q(
+        "SELECT source, reason, count(*) AS n FROM quarantine GROUP BY ALL ORDER BY source, reason"
+    )
+    fidelity = (
+        q("SELECT * FROM fidelity ORDER BY computed_at") if "fidelity" in tables else pd.DataFrame()
+    )
+    devices = lake.devices()
+    readings = q(
+        """
+        SELECT device_id, metric, time::DATE AS day, sum(value) AS value,
+               count(value) AS hours
+        FROM device_readings GROUP BY ALL ORDER BY device_id, metric, day
+        """
+    )
+    zones = lake.zones()
+    return Rollups(
+        version=version,
+        built_s=time.perf_counter() - t0,
+        daily=daily,
+        weekly=weekly,
+        monthly=monthly,
+        zone=zone,
+        hour_of_week=how,
+        basis=basis,
+        ledger=ledger,
+        history=history,
+        quarantine=quarantine,
+        fidelity=fidelity,
+        devices=devices,
+        readings_daily=readings,
+        zones=zones,
+    )
+
+
+def outages(daily: pd.DataFrame, min_hours: int = 24) -> pd.DataFrame:
+    """Periods of consecutive days on which a device reported fewer than 24 hourly readings.
 
     Args:
-        root: The results directory (``--results``); may be missing.
-        max_depth: How many folder levels below *root* to look.
+        daily: ``day``, ``hours`` (hours with a reading; per metric, the most complete one is
+            used) of one device.
+        min_hours: Hours a complete day has.
+
+    Returns:
+        ``start``, ``end`` (dates), ``days``, ``missing_hours``, one row per period.
 
     """
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found: list[tuple[float, ResultRun]] = []
-    for summary in root.rglob("summary.json"):
-        rel = summary.parent.relative_to(root)
-        if len(rel.parts) > max_depth or any(p.startswith(_SKIP_PREFIXES) for p in rel.parts):
-            continue
-        name = rel.as_posix() if rel.parts else "."
-        found.append((summary.stat().st_mtime, ResultRun(name=name, path=summary.parent)))
-    found.sort(key=lambda item: (-item[0], item[1].name))
-    return [run for _, run in found]
-
-
-def resolve_result(root: Path, name: str) -> Path:
-    """Return the folder of result *name* under *root*, refusing names that leave *root*."""
-    base = Path(root).resolve()
-    path = (base / name).resolve()
-    if not path.is_relative_to(base) or not (path / "summary.json").is_file():
-        raise DataError(f"no result {name!r} under {base} (expected {name}/summary.json)")
-    return path
-
-
-def load_summary(folder: Path) -> dict[str, Any]:
-    """Read ``folder/summary.json``.
-
-    Raises:
-        DataError: When the file is missing or not a JSON object.
-
-    """
-    path = Path(folder) / "summary.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DataError(f"{path} not found; run `twin simulate SCENARIO --out {folder}`") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not valid JSON ({exc}); re-run the simulation") from exc
-    if not isinstance(data, dict):
-        raise DataError(f"{path} must hold a JSON object with the summary keys")
-    return data
-
-
-def units_frame(summary: dict[str, Any]) -> pd.DataFrame:
-    """Flatten a summary's ``units`` into ``unit_id``, ``utilization``, ``dispatches``."""
-    units = summary.get("units") or {}
-    rows = [
-        {
-            "unit_id": str(uid),
-            "utilization": float(stats.get("utilization", float("nan"))),
-            "dispatches": stats.get("dispatches"),
-        }
-        for uid, stats in units.items()
-        if isinstance(stats, dict)
-    ]
-    return pd.DataFrame(rows, columns=["unit_id", "utilization", "dispatches"])
-
-
-def dispatch_frame(summary: dict[str, Any]) -> pd.DataFrame:
-    """Flatten ``dispatch_fractions`` into ``unit_id``, ``zone_id``, ``fraction``."""
-    fractions = summary.get("dispatch_fractions") or {}
-    rows = [
-        {"unit_id": str(uid), "zone_id": str(zid), "fraction": float(frac)}
-        for uid, zones in fractions.items()
-        if isinstance(zones, dict)
-        for zid, frac in zones.items()
-    ]
-    return pd.DataFrame(rows, columns=["unit_id", "zone_id", "fraction"])
-
-
-def by_priority_frame(summary: dict[str, Any]) -> pd.DataFrame:
-    """Flatten ``by_priority`` into one row per priority level."""
+    if daily.empty:
+        return pd.DataFrame(columns=["start", "end", "days", "missing_hours"])
+    per_day = daily.groupby("day")["hours"].max()
+    full = pd.date_range(per_day.index.min(), per_day.index.max(), freq="D").date
+    per_day = per_day.reindex(full, fill_value=0)
+    missing = (min_hours - per_day).clip(lower=0)
     rows = []
-    for level, stats in (summary.get("by_priority") or {}).items():
-        if not isinstance(stats, dict):
-            continue
-        row: dict[str, Any] = {"priority": str(level)}
-        for key, value in stats.items():
-            if isinstance(value, dict):
-                row.update({f"{key}_{k}": v for k, v in value.items()})
-            else:
-                row[key] = value
-        rows.append(row)
-    return pd.DataFrame(rows)
+    start = None
+    lost = 0
+    prev = None
+    for d, m in zip(missing.index.tolist(), missing.tolist(), strict=True):
+        if m > 0:
+            if start is None:
+                start, lost = d, 0
+            lost += int(m)
+            prev = d
+        elif start is not None:
+            rows.append((start, prev, (prev - start).days + 1, lost))
+            start = None
+    if start is not None:
+        rows.append((start, prev, (prev - start).days + 1, lost))
+    return pd.DataFrame(rows, columns=["start", "end", "days", "missing_hours"])
 
 
-def presence_frames(summary: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Flatten ``presence`` into per-zone and per-hour frames of mean units patrolling.
+def fidelity_scores(f: pd.DataFrame) -> pd.DataFrame:
+    """One row per fidelity run: ``city``, ``computed_at``, ``score``, ``in_sample``, ``drift``.
 
-    Returns:
-        (``zone_id``, ``units``) and (``hour``, ``units``); hours with no exposure are dropped.
-
+    The score is the run's headline error (smaller is better, see :mod:`twin.fidelity`). The
+    drift flag applies the nightly loop's own rule (:func:`twin.calibrate.nightly.drift_band`):
+    a score outside the band of the city's earlier out-of-sample scores.
     """
-    presence = summary.get("presence") or {}
-    if not isinstance(presence, dict):
-        presence = {}
-    by_zone = presence.get("by_zone") or {}
-    zones = pd.DataFrame(
-        [{"zone_id": str(z), "units": float(v)} for z, v in by_zone.items() if v is not None],
-        columns=["zone_id", "units"],
-    )
-    by_hour = presence.get("by_hour") or []
-    hours = pd.DataFrame(
-        [{"hour": h, "units": float(v)} for h, v in enumerate(by_hour) if v is not None],
-        columns=["hour", "units"],
-    )
-    return zones, hours
+    from twin.nightly import drift_band
 
-
-_RESPONSE_COLUMNS = ("response_min", "response", "response_time_min")
-
-
-def result_response_minutes(folder: Path) -> pd.Series:
-    """Return response minutes (received → on scene) per incident of a result.
-
-    Uses a ``response_min``-like column of ``incidents.parquet`` when present, otherwise
-    ``onscene - received``.
-    """
-    path = Path(folder) / "incidents.parquet"
-    if not path.is_file():
-        return pd.Series(dtype="float64")
-    con = duckdb.connect(":memory:")
-    try:
-        cols = {
-            str(r[0]): str(r[1])
-            for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
-        }
-        expr = next((c for c in _RESPONSE_COLUMNS if c in cols), None)
-        if expr is None and {"onscene", "received"} <= cols.keys():
-            if "TIMESTAMP" in cols["onscene"].upper():
-                expr = "epoch(onscene - received) / 60.0"
-            else:
-                expr = "onscene - received"
-        if expr is None:
-            return pd.Series(dtype="float64")
-        frame = con.execute(
-            f"SELECT ({expr})::DOUBLE AS minutes FROM read_parquet(?)", [str(path)]
-        ).df()
-    except duckdb.Error as exc:
-        raise DataError(f"could not read {path}: {exc}") from exc
-    finally:
-        con.close()
-    return frame["minutes"]
-
-
-def match_zone_counts(
-    counts: pd.DataFrame, zones: pd.DataFrame
-) -> tuple[str | None, pd.DataFrame, int]:
-    """Match per-zone call counts to zone polygons of one kind.
-
-    ``incidents.zone`` holds a zone id (``seattle:beat:C3``) or a zone code (``C3``); both are
-    matched. The kind that receives the most calls is chosen (beats over precincts, say).
-
-    Args:
-        counts: ``zone`` (may be null) and ``n`` per zone value.
-        zones: The city's zones with ``zone_id``, ``kind``, ``code``.
-
-    Returns:
-        (chosen kind or None, ``zone_id``/``n`` for that kind, calls matched to no zone of it).
-
-    """
-    empty = pd.DataFrame({"zone_id": pd.Series(dtype="str"), "n": pd.Series(dtype="int64")})
-    total = int(counts["n"].sum()) if not counts.empty else 0
-    if counts.empty or zones.empty:
-        return None, empty, total
-    kind_of = dict(zip(zones["zone_id"].astype(str), zones["kind"].astype(str), strict=True))
-    by_code: dict[str, list[str]] = {}
-    for zid, code in zip(zones["zone_id"].astype(str), zones["code"].astype(str), strict=True):
-        by_code.setdefault(code, []).append(zid)
-    matched: list[tuple[str, str, int]] = []
-    for zone, n in zip(counts["zone"], counts["n"], strict=True):
-        if zone is None or (isinstance(zone, float) and math.isnan(zone)) or pd.isna(zone):
-            continue
-        key = str(zone)
-        ids = [key] if key in kind_of else by_code.get(key, [])
-        matched.extend((zid, kind_of[zid], int(n)) for zid in ids)
-    if not matched:
-        return None, empty, total
-    frame = pd.DataFrame(matched, columns=["zone_id", "kind", "n"])
-    per_kind = frame.groupby("kind")["n"].sum()
-    kind = str(sorted(per_kind.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])
-    picked = frame.loc[frame["kind"] == kind, ["zone_id", "n"]]
-    chosen = picked.groupby("zone_id", as_index=False).agg(n=("n", "sum"))
-    chosen = chosen.sort_values(by="zone_id", ignore_index=True)
-    chosen["n"] = chosen["n"].astype("int64")
-    return kind, chosen[["zone_id", "n"]], total - int(chosen["n"].sum())
+    cols = ["city", "computed_at", "score", "in_sample", "drift", "band"]
+    if f.empty or not {"metric", "value", "computed_at"} <= set(f.columns):
+        return pd.DataFrame(columns=cols)
+    rows = f[f["metric"] == "score"].sort_values("computed_at")
+    out = []
+    for city, part in rows.groupby("city", sort=True):
+        history: list[float] = []
+        for rec in part.to_dict("records"):
+            score = rec["value"]
+            in_sample = bool(rec.get("in_sample")) if rec.get("in_sample") is not None else False
+            lo, hi, how = drift_band(history)
+            ok = score is not None and score == score
+            out.append(
+                {
+                    "city": str(city),
+                    "computed_at": pd.Timestamp(rec["computed_at"]),
+                    "score": float(score) if ok else None,
+                    "in_sample": in_sample,
+                    "drift": bool(ok and not lo <= float(score) <= hi),
+                    "band": how,
+                }
+            )
+            if ok and not in_sample:
+                history.append(float(score))
+    return pd.DataFrame(out, columns=cols)

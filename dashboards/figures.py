@@ -12,27 +12,30 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from dashboards.geo import bounds_of, map_view
+from dashboards.geo import map_view
 
 __all__ = [
     "DAYS",
     "MAP_STYLE",
-    "daily_counts_figure",
+    "checkpoint_load_figure",
+    "checkpoint_pass_figure",
+    "city_map_figure",
+    "demand_figure",
     "devices_map",
-    "dispatch_heatmap",
-    "hour_of_week_figure",
+    "diff_figure",
+    "district_kpi_figure",
+    "fidelity_figure",
     "message_figure",
     "natural_key",
-    "points_map",
-    "presence_figure",
+    "optimizer_figure",
+    "presence_demand_figure",
     "quarantine_heatmap",
     "readings_figure",
-    "response_histogram",
+    "replay_map",
+    "response_figure",
     "run_outcomes_figure",
     "utilisation_figure",
-    "zone_choropleth",
 ]
 
 MAP_STYLE = "white-bg"
@@ -140,223 +143,6 @@ def _map_layout(fig: go.Figure, geojson: dict[str, Any] | None, bounds: Any) -> 
     fig.update_layout(map={"style": MAP_STYLE, "center": center, "zoom": zoom, "layers": layers})
 
 
-def zone_choropleth(
-    counts: pd.DataFrame, geojson: dict[str, Any], title: str = "Incidents per zone"
-) -> go.Figure:
-    """Choropleth of counts per zone over the zone polygons (no tiles).
-
-    Args:
-        counts: ``zone_id`` and ``n``; zones of *geojson* missing from it count 0.
-        geojson: FeatureCollection whose feature ids are zone ids (:func:`zones_geojson`).
-        title: Figure title.
-
-    """
-    features = geojson.get("features", [])
-    if not features:
-        return message_figure("No zone polygons in the lake for this city.", title)
-    ids = [str(f["id"]) for f in features]
-    by_zone = dict(zip(counts["zone_id"].astype(str), counts["n"].astype("int64"), strict=True))
-    labels = [str((f.get("properties") or {}).get("code") or f["id"]) for f in features]
-    fig = go.Figure(
-        go.Choroplethmap(
-            geojson=geojson,
-            featureidkey="id",
-            locations=ids,
-            z=[int(by_zone.get(i, 0)) for i in ids],
-            text=labels,
-            colorscale="YlOrRd",
-            marker={"opacity": 0.75, "line": {"width": 0.6, "color": _OUTLINE}},
-            colorbar={"title": {"text": "calls"}},
-            hovertemplate="zone %{text}<br>%{z} calls<extra></extra>",
-        )
-    )
-    _map_layout(fig, None, bounds_of(geojson))
-    return _base(fig, title, height=_MAP_HEIGHT)
-
-
-def points_map(
-    points: pd.DataFrame, geojson: dict[str, Any] | None, title: str = "Incidents"
-) -> go.Figure:
-    """Scatter map of incident points (``lon``, ``lat``, optional ``label``) over zone outlines."""
-    if points.empty:
-        return message_figure("No incidents with coordinates for this selection.", title)
-    label = points["label"].astype(str).tolist() if "label" in points else None
-    fig = go.Figure(
-        go.Scattermap(
-            lon=points["lon"].tolist(),
-            lat=points["lat"].tolist(),
-            mode="markers",
-            marker={"size": 5, "color": "#d62828", "opacity": 0.5},
-            text=label,
-            hovertemplate="%{text}<extra></extra>" if label else None,
-        )
-    )
-    bounds = bounds_of(geojson) if geojson and geojson.get("features") else None
-    if bounds is None:
-        bounds = (
-            float(points["lon"].min()),
-            float(points["lat"].min()),
-            float(points["lon"].max()),
-            float(points["lat"].max()),
-        )
-    _map_layout(fig, geojson, bounds)
-    return _base(fig, title, height=_MAP_HEIGHT)
-
-
-def hour_of_week_figure(counts: pd.DataFrame, tz: str = "") -> go.Figure:
-    """Heatmap of calls per hour of the week (local time), Monday first.
-
-    Args:
-        counts: ``dow`` (0 = Monday .. 6 = Sunday), ``hour`` (0..23), ``n``.
-        tz: Time zone name shown in the title.
-
-    """
-    title = f"Calls per hour of week ({tz})" if tz else "Calls per hour of week"
-    if counts.empty:
-        return message_figure("No incidents for this selection.", title)
-    grid = [[0] * 24 for _ in range(7)]
-    for dow, hour, n in counts[["dow", "hour", "n"]].itertuples(index=False):
-        grid[int(dow)][int(hour)] += int(n)
-    fig = go.Figure(
-        go.Heatmap(
-            z=grid,
-            x=list(range(24)),
-            y=list(DAYS),
-            colorscale="Blues",
-            hovertemplate="%{y} %{x}:00<br>%{z} calls<extra></extra>",
-        )
-    )
-    fig.update_xaxes(title="hour of day", dtick=3)
-    fig.update_yaxes(autorange="reversed")
-    return _base(fig, title, height=320)
-
-
-def daily_counts_figure(counts: pd.DataFrame, grain: str = "day") -> go.Figure:
-    """Stacked bars of calls per *grain* (day, week, month), one colour per source.
-
-    Args:
-        counts: ``day`` (the period's first day), ``source``, ``n``.
-        grain: The period each bar covers, for the title.
-
-    """
-    title = f"Calls per {grain}"
-    if counts.empty:
-        return message_figure("No incidents for this selection.", title)
-    fig = go.Figure()
-    for source, part in counts.sort_values("day").groupby("source", sort=True):
-        fig.add_trace(
-            go.Bar(x=part["day"].tolist(), y=part["n"].astype("int64").tolist(), name=str(source))
-        )
-    fig.update_layout(barmode="stack", bargap=0.1, legend={"orientation": "h", "y": -0.2})
-    fig.update_yaxes(title="calls")
-    return _base(fig, title, height=340)
-
-
-def utilisation_figure(units: pd.DataFrame) -> go.Figure:
-    """Bar chart of utilisation per unit (``unit_id``, ``utilization`` in 0..1)."""
-    title = "Utilisation per unit (busy = dispatched + travelling + on scene)"
-    if units.empty:
-        return message_figure("This result has no unit statistics.", title)
-    frame = units.assign(_k=units["unit_id"].map(natural_key)).sort_values("_k")
-    fig = go.Figure(
-        go.Bar(
-            x=frame["unit_id"].astype(str).tolist(),
-            y=frame["utilization"].astype(float).tolist(),
-            marker_color="#457b9d",
-            hovertemplate="%{x}: %{y:.1%}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(title="utilisation", tickformat=".0%", range=[0, 1])
-    fig.update_xaxes(title="unit", type="category")
-    return _base(fig, title, height=360)
-
-
-def dispatch_heatmap(fractions: pd.DataFrame) -> go.Figure:
-    """Heatmap of dispatch fractions, units (rows) x zones (columns).
-
-    Args:
-        fractions: ``unit_id``, ``zone_id``, ``fraction`` (of all dispatches); missing pairs 0.
-
-    """
-    title = "Dispatch fractions (share of all dispatches)"
-    if fractions.empty:
-        return message_figure("This result has no dispatch fractions.", title)
-    grid = fractions.pivot_table(
-        index="unit_id", columns="zone_id", values="fraction", aggfunc="sum"
-    ).fillna(0.0)
-    grid = grid.loc[sorted(grid.index, key=natural_key), sorted(grid.columns, key=natural_key)]
-    values = grid.to_numpy().tolist()
-    small = grid.shape[0] * grid.shape[1] <= 400
-    fig = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=[str(c) for c in grid.columns],
-            y=[str(i) for i in grid.index],
-            colorscale="Viridis",
-            text=values if small else None,
-            texttemplate="%{z:.3f}" if small else None,
-            hovertemplate="unit %{y} → zone %{x}: %{z:.4f}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(title="zone", type="category")
-    fig.update_yaxes(title="unit", type="category", autorange="reversed")
-    return _base(fig, title, height=max(320, 90 + 22 * grid.shape[0]))
-
-
-def presence_figure(by_zone: pd.DataFrame, by_hour: pd.DataFrame) -> go.Figure:
-    """Patrol presence (time-weighted mean idle units patrolling): per zone, and per hour.
-
-    Args:
-        by_zone: ``zone_id``, ``units``.
-        by_hour: ``hour`` (0..23, or 0..167 for hours of the week), ``units``.
-
-    """
-    title = "Patrol presence: mean units patrolling (time-weighted)"
-    if by_zone.empty and by_hour.empty:
-        return message_figure("This result has no patrol presence.", title)
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.08)
-    zones = by_zone.assign(_k=by_zone["zone_id"].map(natural_key)).sort_values("_k")
-    fig.add_trace(
-        go.Bar(
-            x=zones["zone_id"].astype(str).tolist(),
-            y=zones["units"].astype(float).tolist(),
-            name="by zone",
-            marker_color="#2a9d8f",
-        ),
-        row=1,
-        col=1,
-    )
-    hours = by_hour.sort_values("hour")
-    fig.add_trace(
-        go.Scatter(
-            x=hours["hour"].astype(int).tolist(),
-            y=hours["units"].astype(float).tolist(),
-            name="by hour",
-            mode="lines+markers",
-            line_color="#1d3557",
-        ),
-        row=1,
-        col=2,
-    )
-    fig.update_xaxes(title="zone", type="category", row=1, col=1)
-    hour_title = "hour of day" if len(hours) <= 24 else "hour of week"
-    fig.update_xaxes(title=hour_title, row=1, col=2)
-    fig.update_yaxes(title="units", rangemode="tozero")
-    fig.update_layout(showlegend=False)
-    return _base(fig, title, height=340)
-
-
-def response_histogram(minutes: pd.Series, title: str = "Response time") -> go.Figure:
-    """Histogram of response times in minutes (nulls dropped)."""
-    values = minutes.dropna().astype(float)
-    if values.empty:
-        return message_figure("No response times in this result.", title)
-    fig = go.Figure(go.Histogram(x=values.tolist(), nbinsx=60, marker_color="#1d3557"))
-    fig.update_xaxes(title="minutes, received → on scene")
-    fig.update_yaxes(title="incidents")
-    return _base(fig, title, height=340)
-
-
 def devices_map(devices: pd.DataFrame, geojson: dict[str, Any] | None) -> go.Figure:
     """Devices as points coloured by kind over zone outlines.
 
@@ -395,7 +181,13 @@ def devices_map(devices: pd.DataFrame, geojson: dict[str, Any] | None) -> go.Fig
     return _base(fig, title, height=_MAP_HEIGHT)
 
 
-def readings_figure(readings: pd.DataFrame, title: str = "Readings") -> go.Figure:
+def readings_figure(
+    readings: pd.DataFrame,
+    title: str = "Readings",
+    y_title: str = "count per period",
+    x_title: str = "date",
+    names: dict[str, str] | None = None,
+) -> go.Figure:
     """Lines of a device's readings over time, one per metric (``time``, ``metric``, ``value``)."""
     if readings.empty:
         return message_figure("No readings for this device.", title)
@@ -403,9 +195,618 @@ def readings_figure(readings: pd.DataFrame, title: str = "Readings") -> go.Figur
     for metric, part in readings.sort_values("time").groupby("metric", sort=True):
         fig.add_trace(
             go.Scatter(
-                x=part["time"].tolist(), y=part["value"].tolist(), name=str(metric), mode="lines"
+                x=part["time"].tolist(),
+                y=part["value"].tolist(),
+                name=(names or {}).get(str(metric), str(metric)),
+                mode="lines+markers" if len(part) < 60 else "lines",
             )
         )
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
-    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", title=y_title)
+    fig.update_xaxes(title=x_title)
     return _base(fig, title, height=380)
+
+
+# -- overview ---------------------------------------------------------------------------------
+
+_AGENCY_COLOURS = {"police": "#1d3557", "fire": "#c1121f", "ems": "#f4a261"}
+
+
+def _colour(agency: str, i: int) -> str:
+    palette = ("#1d3557", "#c1121f", "#2a9d8f", "#f4a261", "#6d597a")
+    return _AGENCY_COLOURS.get(agency, palette[i % len(palette)])
+
+
+def demand_figure(frame: pd.DataFrame, grain: str, tz: str) -> go.Figure:
+    """Draw calls per day or week, one line per agency (``agency``, ``day``, ``n``)."""
+    title = f"Calls per {grain} (local time, {tz})"
+    if frame.empty:
+        return message_figure(
+            "The lake holds no calls of this city (none are public for Jiaxing); its twin's "
+            "demand is on the map ('Expected calls') and below.",
+            title,
+        )
+    fig = go.Figure()
+    for i, (agency, part) in enumerate(frame.groupby("agency", sort=True)):
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"].tolist(),
+                y=part["n"].astype(int).tolist(),
+                name=str(agency),
+                mode="lines",
+                line={"color": _colour(str(agency), i), "width": 1.5},
+                hovertemplate="%{x|%d %b %Y}: %{y:,} calls<extra>" + str(agency) + "</extra>",
+            )
+        )
+    fig.update_yaxes(title=f"calls per {grain}", rangemode="tozero")
+    fig.update_xaxes(title=f"{grain} (local)")
+    fig.update_layout(legend={"orientation": "h", "y": 1.12})
+    return _base(fig, title, height=320)
+
+
+def response_figure(frame: pd.DataFrame, grain: str, basis: str) -> go.Figure:
+    """Median response (received → on scene) per period where the data have it."""
+    title = f"Median response per {grain} (received → on scene)"
+    part = frame[frame["n_resp"] > 0] if not frame.empty else frame
+    if part.empty:
+        return message_figure(
+            "No calls of this city in the lake have both a received and an on-scene time, so "
+            "real response cannot be measured; the twin's is on /scenarios.",
+            title,
+        )
+    fig = go.Figure()
+    for i, (agency, rows) in enumerate(part.groupby("agency", sort=True)):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["day"].tolist(),
+                y=rows["resp_p50"].astype(float).tolist(),
+                customdata=rows["n_resp"].astype(int).tolist(),
+                name=str(agency),
+                mode="lines+markers" if len(rows) < 60 else "lines",
+                line={"color": _colour(str(agency), i), "width": 1.5},
+                hovertemplate="%{x|%d %b %Y}: %{y:.1f} min (from %{customdata:,} calls)"
+                "<extra>" + str(agency) + "</extra>",
+            )
+        )
+    fig.update_yaxes(title="median response (min)", rangemode="tozero")
+    fig.update_xaxes(title=f"{grain} (local)")
+    fig.add_annotation(
+        text=basis,
+        x=0,
+        y=-0.32,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        xanchor="left",
+        font={"size": 11, "color": "#5b6770"},
+    )
+    fig.update_layout(
+        legend={"orientation": "h", "y": 1.12}, margin={"l": 10, "r": 10, "t": 40, "b": 70}
+    )
+    fig.update_layout(template="plotly_white", title=title, height=340)
+    return fig
+
+
+def fidelity_figure(frame: pd.DataFrame) -> go.Figure:
+    """Fidelity score (headline error) over time per city; drift flags as crosses.
+
+    Args:
+        frame: ``city``, ``computed_at``, ``score``, ``in_sample``, ``drift``.
+
+    """
+    title = "Fidelity over time: the twin's headline error (lower is better)"
+    if frame.empty:
+        return message_figure(
+            "No fidelity scores yet: run `twin fidelity --scenario FILE --start D --end D`.", title
+        )
+    fig = go.Figure()
+    for i, (city, part) in enumerate(frame.groupby("city", sort=True)):
+        part = part.sort_values("computed_at")
+        drift = part["drift"].astype(bool).tolist()
+        inside = part["in_sample"].astype(bool).tolist()
+        fig.add_trace(
+            go.Scatter(
+                x=part["computed_at"].tolist(),
+                y=part["score"].astype(float).tolist(),
+                name=str(city),
+                mode="lines+markers",
+                customdata=["in-sample" if s else "held-out" for s in inside],
+                marker={
+                    "size": [13 if d else 8 for d in drift],
+                    "symbol": [
+                        "x" if d else ("circle-open" if s else "circle")
+                        for d, s in zip(drift, inside, strict=True)
+                    ],
+                    "color": _colour("", i),
+                },
+                hovertemplate="%{x|%d %b %Y %H:%M}: error %{y:.3f} (%{customdata})<extra>"
+                + str(city)
+                + "</extra>",
+            )
+        )
+    fig.update_yaxes(title="headline relative error (0 = exact)", rangemode="tozero")
+    fig.update_xaxes(title="scored at (UTC)")
+    fig.update_layout(legend={"orientation": "h", "y": 1.12})
+    return _base(fig, title, height=300)
+
+
+def presence_demand_figure(presence: pd.Series, demand: pd.Series, note: str) -> go.Figure:
+    """Units on patrol vs calls per hour, by hour of the week (two y axes).
+
+    Args:
+        presence: Mean units patrolling, indexed by hour of week (0 = Monday 00h).
+        demand: Mean calls per hour, indexed by hour of week.
+        note: What each line rests on.
+
+    """
+    title = "Patrol presence vs demand, by hour of the week"
+    if presence.empty and demand.empty:
+        return message_figure("No presence or demand to compare.", title)
+    fig = go.Figure()
+    if not demand.empty:
+        fig.add_trace(
+            go.Bar(
+                x=demand.index.tolist(),
+                y=demand.astype(float).tolist(),
+                name="calls per hour",
+                marker_color="#f4a261",
+                opacity=0.6,
+                hovertemplate="hour %{x}: %{y:.1f} calls/h<extra></extra>",
+            )
+        )
+    if not presence.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=presence.index.tolist(),
+                y=presence.astype(float).tolist(),
+                name="units on patrol",
+                yaxis="y2",
+                mode="lines",
+                line={"color": "#1d3557"},
+                hovertemplate="hour %{x}: %{y:.1f} units<extra></extra>",
+            )
+        )
+    ticks = list(range(0, 168, 24))
+    fig.update_layout(
+        xaxis={"title": "hour of the week (local)", "tickvals": ticks, "ticktext": list(DAYS)},
+        yaxis={"title": "calls per hour", "rangemode": "tozero"},
+        yaxis2={
+            "title": "units on patrol",
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        },
+        legend={"orientation": "h", "y": 1.12},
+    )
+    fig.add_annotation(
+        text=note,
+        x=0,
+        y=-0.3,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        xanchor="left",
+        font={"size": 11, "color": "#5b6770"},
+    )
+    fig.update_layout(
+        template="plotly_white",
+        title=title,
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40, "b": 70},
+    )
+    return fig
+
+
+# -- maps -------------------------------------------------------------------------------------
+
+_SEQ = "YlOrRd"
+_DIV = "RdBu_r"
+
+
+def city_map_figure(
+    cmap: Any,
+    values: dict[str, float],
+    colour_title: str,
+    *,
+    level: str = "zone",
+    diverging: bool = False,
+    hover_unit: str = "",
+    layers: list[dict[str, Any]] | None = None,
+    title: str = "",
+    height: int = 600,
+) -> go.Figure:
+    """Zones (or districts) of a city coloured by *values*, with optional point layers.
+
+    Args:
+        cmap: The city's :class:`~dashboards.citymap.CityMap`.
+        values: Zone (or district) id → value; missing shapes are drawn grey.
+        colour_title: Colour bar title with its unit.
+        level: ``zone`` or ``district``.
+        diverging: Centre the colour scale on 0 (for differences).
+        hover_unit: Unit shown after the value on hover.
+        layers: Point layers: ``{"name", "lon", "lat", "text", "color", "size", "symbol"}``;
+            ``lines`` layers (rings) with ``{"name", "rings": [[(lon, lat), ...]], "color"}``.
+        title: Figure title.
+        height: Pixels.
+
+    """
+    shapes = cmap.districts if level == "district" else cmap.zones
+    feats = shapes.get("features", [])
+    if not feats:
+        return message_figure("No shapes for this city in the lake or its scenario.", title)
+    ids = [str(f["id"]) for f in feats]
+    names = [str((f.get("properties") or {}).get("name") or f["id"]) for f in feats]
+    z = [values.get(i) for i in ids]
+    known = [v for v in z if v is not None and v == v]
+    fig = go.Figure()
+    grey = [i for i, v in zip(ids, z, strict=True) if v is None or v != v]
+    if grey:
+        fig.add_trace(
+            go.Choroplethmap(
+                geojson=shapes,
+                featureidkey="id",
+                locations=grey,
+                z=[0] * len(grey),
+                colorscale=[[0, "#e9ecef"], [1, "#e9ecef"]],
+                showscale=False,
+                marker={"opacity": 0.6, "line": {"width": 0.5, "color": _OUTLINE}},
+                text=[n for n, v in zip(names, z, strict=True) if v is None or v != v],
+                hovertemplate="%{text}<br>no data<extra></extra>",
+                name="no data",
+            )
+        )
+    if known:
+        sel = [(i, n, v) for i, n, v in zip(ids, names, z, strict=True) if v is not None and v == v]
+        kw: dict[str, Any] = {"colorscale": _DIV if diverging else _SEQ}
+        if diverging:
+            lim = max(abs(v) for _, _, v in sel) or 1.0
+            kw.update(zmin=-lim, zmax=lim)
+        fig.add_trace(
+            go.Choroplethmap(
+                geojson=shapes,
+                featureidkey="id",
+                locations=[i for i, _, _ in sel],
+                z=[float(v) for _, _, v in sel],
+                text=[n for _, n, _ in sel],
+                marker={"opacity": 0.7, "line": {"width": 0.6, "color": _OUTLINE}},
+                colorbar={"title": {"text": colour_title}, "thickness": 14},
+                hovertemplate="%{text}<br>%{z:,.2f} " + hover_unit + "<extra></extra>",
+                name=colour_title,
+                **kw,
+            )
+        )
+    for layer in layers or []:
+        if "rings" in layer:
+            lon: list[float | None] = []
+            lat: list[float | None] = []
+            for ring in layer["rings"]:
+                lon += [p[0] for p in ring] + [None]
+                lat += [p[1] for p in ring] + [None]
+            fig.add_trace(
+                go.Scattermap(
+                    lon=lon,
+                    lat=lat,
+                    mode="lines",
+                    name=layer["name"],
+                    line={"color": layer.get("color", "#264653"), "width": 1.2},
+                    hoverinfo="skip",
+                )
+            )
+            continue
+        fig.add_trace(
+            go.Scattermap(
+                lon=list(layer["lon"]),
+                lat=list(layer["lat"]),
+                mode="markers",
+                name=layer["name"],
+                text=list(layer.get("text") or []),
+                marker={
+                    "size": layer.get("size", 8),
+                    "color": layer.get("color", "#264653"),
+                    "opacity": layer.get("opacity", 0.9),
+                },
+                hovertemplate="%{text}<extra>" + layer["name"] + "</extra>",
+            )
+        )
+    center, zoom = map_view(cmap.bounds, 1000, height - 80)
+    outline = cmap.districts if level == "zone" and cmap.districts.get("features") else None
+    map_layers = []
+    if outline:
+        map_layers.append(
+            {"source": outline, "type": "line", "color": "#1d2a33", "line": {"width": 1.6}}
+        )
+    fig.update_layout(
+        map={"style": MAP_STYLE, "center": center, "zoom": zoom, "layers": map_layers},
+        legend={"orientation": "h", "y": -0.02, "x": 0},
+        clickmode="event",
+    )
+    return _base(fig, title, height=height)
+
+
+def replay_map(
+    cmap: Any,
+    incidents: pd.DataFrame,
+    units: pd.DataFrame,
+    title: str,
+    uirevision: str = "replay",
+) -> go.Figure:
+    """One instant of a replayed day: zone outlines, incidents and units as points.
+
+    Args:
+        cmap: The city's shapes.
+        incidents: ``lon``, ``lat``, ``state`` (waiting / answered / closed), ``text``.
+        units: ``lon``, ``lat``, ``state`` (at post / en route / on scene / returning), ``text``.
+        title: Figure title (the side: real or twin, and the clock).
+        uirevision: Keeps the user's zoom and pan between frames.
+
+    """
+    fig = go.Figure()
+    colours = {
+        "waiting": "#d62828",
+        "answered": "#f77f00",
+        "closed": "#adb5bd",
+        "at post": "#457b9d",
+        "en route": "#2a9d8f",
+        "on scene": "#e9c46a",
+        "returning": "#8d99ae",
+        "reported (no on-scene time)": "#6d597a",
+    }
+    for state, part in incidents.groupby("state", sort=False) if not incidents.empty else []:
+        fig.add_trace(
+            go.Scattermap(
+                lon=part["lon"].tolist(),
+                lat=part["lat"].tolist(),
+                mode="markers",
+                name=f"call {state} ({len(part)})",
+                text=part["text"].tolist(),
+                marker={"size": 9, "color": colours.get(str(state), "#d62828")},
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    for state, part in units.groupby("state", sort=False) if not units.empty else []:
+        fig.add_trace(
+            go.Scattermap(
+                lon=part["lon"].tolist(),
+                lat=part["lat"].tolist(),
+                mode="markers",
+                name=f"unit {state} ({len(part)})",
+                text=part["text"].tolist(),
+                marker={"size": 7, "color": colours.get(str(state), "#457b9d"), "symbol": "circle"},
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    if not fig.data:
+        fig.add_trace(go.Scattermap(lon=[], lat=[], mode="markers", name="nothing yet"))
+    center, zoom = map_view(cmap.bounds, 600, 440)
+    layers = []
+    if cmap.zones.get("features"):
+        layers.append(
+            {"source": cmap.zones, "type": "line", "color": "#adb5bd", "line": {"width": 0.5}}
+        )
+    if cmap.districts.get("features"):
+        layers.append(
+            {"source": cmap.districts, "type": "line", "color": "#1d2a33", "line": {"width": 1.2}}
+        )
+    fig.update_layout(
+        map={"style": MAP_STYLE, "center": center, "zoom": zoom, "layers": layers},
+        legend={"orientation": "h", "y": -0.02, "x": 0, "font": {"size": 10}},
+        showlegend=True,
+        uirevision=uirevision,
+    )
+    return _base(fig, title, height=520)
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+
+def district_kpi_figure(frame: pd.DataFrame, key: str, labels: dict[str, str]) -> go.Figure:
+    """Horizontal bars of one KPI per district, one colour per agency.
+
+    Args:
+        frame: ``agency``, ``district``, the KPI column *key*, optional ``<key>_ci``.
+        key: KPI column.
+        labels: District key → display name.
+
+    """
+    from dashboards.labels import kpi as kpi_of
+
+    k = kpi_of(key)
+    title = f"{k.label} per district"
+    if frame.empty or key not in frame.columns:
+        return message_figure("No per-district figures in this result.", title)
+    fig = go.Figure()
+    pct = k.kind == "pct"
+    for i, (agency, part) in enumerate(frame.groupby("agency", sort=True)):
+        part = part.sort_values("district", key=lambda s: s.map(natural_key), ascending=False)
+        err = part.get(f"{key}_ci")
+        fig.add_trace(
+            go.Bar(
+                y=[labels.get(str(d), str(d)) for d in part["district"]],
+                x=part[key].astype(float).tolist(),
+                error_x={"type": "data", "array": err.astype(float).tolist()}
+                if err is not None
+                else None,
+                name=str(agency),
+                orientation="h",
+                marker_color=_colour(str(agency), i),
+                hovertemplate="%{y}: %{x:"
+                + (".1%" if pct else ".2f")
+                + "}<extra>"
+                + str(agency)
+                + "</extra>",
+            )
+        )
+    fig.update_xaxes(title=f"{k.label} ({k.unit})", tickformat=".0%" if pct else None)
+    fig.update_yaxes(title="district")
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.08})
+    rows = frame["district"].nunique() * max(1, frame["agency"].nunique())
+    return _base(fig, title, height=max(280, 80 + 22 * rows))
+
+
+def utilisation_figure(units: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
+    """Utilisation of units summarised per district (box per district and agency).
+
+    Args:
+        units: ``unit``, ``agency``, ``district``, ``utilisation`` (0..1).
+        labels: District key → display name.
+
+    """
+    title = "Unit utilisation per district (each box: the district's units)"
+    if units.empty:
+        return message_figure("This result has no unit statistics.", title)
+    fig = go.Figure()
+    for i, (agency, part) in enumerate(units.groupby("agency", sort=True)):
+        fig.add_trace(
+            go.Box(
+                y=[labels.get(str(d), str(d) or "no district") for d in part["district"]],
+                x=part["utilisation"].astype(float).tolist(),
+                text=part["unit"].astype(str).tolist(),
+                name=str(agency),
+                orientation="h",
+                marker_color=_colour(str(agency), i),
+                boxpoints="outliers",
+                hovertemplate="%{text}: %{x:.0%}<extra>" + str(agency) + "</extra>",
+            )
+        )
+    fig.update_xaxes(
+        title="utilisation (% of on-duty time busy)", tickformat=".0%", rangemode="tozero"
+    )
+    fig.update_yaxes(title="district")
+    fig.update_layout(boxmode="group", legend={"orientation": "h", "y": 1.08})
+    n = units["district"].nunique() * max(1, units["agency"].nunique())
+    return _base(fig, title, height=max(280, 80 + 26 * n))
+
+
+def diff_figure(diffs: pd.DataFrame, variant: str, baseline: str) -> go.Figure:
+    """Paired differences (variant − baseline) with 95% CIs, one row per KPI."""
+    from dashboards.labels import kpi as kpi_of
+
+    title = f"{variant} − {baseline}: paired difference with 95% CI"
+    part = diffs[diffs["variant"] == variant] if not diffs.empty else diffs
+    if part.empty:
+        return message_figure("No paired differences for this variant.", title)
+    colours = {"better": "#2a9d8f", "worse": "#c1121f", "not distinguishable": "#8d99ae"}
+    fig = go.Figure()
+    for verdict, rows in part.groupby("verdict", sort=False):
+        labels = [f"{kpi_of(k).label} ({kpi_of(k).unit})" for k in rows["kpi"]]
+        fig.add_trace(
+            go.Scatter(
+                x=rows["diff"].astype(float).tolist(),
+                y=labels,
+                mode="markers",
+                error_x={"type": "data", "array": rows["ci"].fillna(0).astype(float).tolist()},
+                marker={"size": 10, "color": colours.get(str(verdict), "#8d99ae")},
+                name=str(verdict),
+                hovertemplate="%{y}: %{x:+.3g} ± %{error_x.array:.2g}<extra>"
+                + str(verdict)
+                + "</extra>",
+            )
+        )
+    fig.add_vline(x=0, line={"color": "#1d2a33", "width": 1})
+    fig.update_xaxes(title="difference, variant − baseline (in each KPI's unit)")
+    fig.update_layout(legend={"orientation": "h", "y": 1.1})
+    return _base(fig, title, height=max(260, 90 + 30 * len(part)))
+
+
+def optimizer_figure(curve: pd.DataFrame, data: dict[str, Any]) -> go.Figure:
+    """Draw the optimizer's units-vs-KPI curve (95% CIs), the target, chosen and naive."""
+    from dashboards.labels import kpi as kpi_of
+
+    target: dict[str, Any] = data["target"] if isinstance(data.get("target"), dict) else {}
+    key = str(target.get("kpi") or target.get("name") or "kpi")
+    k = kpi_of(key)
+    title = f"Units needed: {k.label} against fleet size"
+    if curve.empty:
+        return message_figure("The optimizer result has no curve.", title)
+    fig = go.Figure(
+        go.Scatter(
+            x=curve["units"].tolist(),
+            y=curve["kpi_mean"].astype(float).tolist(),
+            error_y={"type": "data", "array": curve["ci95"].fillna(0).astype(float).tolist()},
+            mode="lines+markers",
+            name="twin (mean ± 95% CI)",
+            marker={"color": ["#2a9d8f" if m else "#c1121f" for m in curve["meets"]], "size": 9},
+            line={"color": "#1d3557"},
+            hovertemplate="%{x} units: %{y:.3g}<extra></extra>",
+        )
+    )
+    value = target.get("value", target.get("threshold"))
+    if isinstance(value, int | float):
+        fig.add_hline(
+            y=float(value),
+            line={"dash": "dash", "color": "#6d597a"},
+            annotation_text=f"target {value}",
+        )
+    for what, colour in (("chosen", "#2a9d8f"), ("naive", "#f4a261")):
+        entry = data.get(what)
+        if isinstance(entry, dict) and isinstance(entry.get("units"), int | float):
+            fig.add_vline(
+                x=float(entry["units"]),
+                line={"dash": "dot", "color": colour},
+                annotation_text=f"{what}: {entry['units']}",
+            )
+    fig.update_xaxes(title="units in the fleet")
+    fig.update_yaxes(title=f"{k.label} ({k.unit})", tickformat=".0%" if k.kind == "pct" else None)
+    return _base(fig, title, height=360)
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+
+def checkpoint_pass_figure(frame: pd.DataFrame) -> go.Figure:
+    """Pass time (mean and 90th percentile) and queue wait per checkpoint, by name."""
+    title = "Time through each checkpoint"
+    if frame.empty:
+        return message_figure("No checkpoints in this result.", title)
+    frame = frame.sort_values("name", ascending=False)
+    fig = go.Figure()
+    for col, label, colour in (
+        ("wait_mean_min", "mean wait in queue", "#e76f51"),
+        ("pass_mean_min", "mean pass time", "#457b9d"),
+        ("pass_p90_min", "90th-percentile pass time", "#1d3557"),
+    ):
+        if col in frame:
+            fig.add_trace(
+                go.Bar(
+                    y=frame["name"].tolist(),
+                    x=(frame[col].astype(float) * 60).tolist(),
+                    name=label,
+                    orientation="h",
+                    marker_color=colour,
+                    hovertemplate="%{y}: %{x:.0f} s<extra>" + label + "</extra>",
+                )
+            )
+    fig.update_xaxes(title="seconds per vehicle")
+    fig.update_yaxes(title="checkpoint")
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.06})
+    return _base(fig, title, height=max(320, 80 + 40 * len(frame)))
+
+
+def checkpoint_load_figure(hourly: pd.DataFrame) -> go.Figure:
+    """Draw expected arrivals per hour over the day against each checkpoint's lane capacity.
+
+    Args:
+        hourly: ``name``, ``hour`` (0..23), ``arrivals`` (vehicles/h), ``capacity`` (vehicles/h).
+
+    """
+    title = "Load over the day: expected arrivals vs lane capacity"
+    if hourly.empty:
+        return message_figure("No checkpoint arrivals to show.", title)
+    fig = go.Figure()
+    for i, (name, part) in enumerate(hourly.groupby("name", sort=True)):
+        colour = ("#1d3557", "#c1121f", "#2a9d8f", "#f4a261", "#6d597a", "#264653")[i % 6]
+        fig.add_trace(
+            go.Scatter(
+                x=part["hour"].tolist(),
+                y=(part["arrivals"] / part["capacity"]).astype(float).tolist(),
+                name=str(name),
+                mode="lines",
+                line={"color": colour},
+                hovertemplate="%{x}:00 — %{y:.0%} of capacity<extra>" + str(name) + "</extra>",
+            )
+        )
+    fig.add_hline(y=1.0, line={"dash": "dash", "color": "#c1121f"}, annotation_text="capacity")
+    fig.update_xaxes(title="hour of day (local)", dtick=3)
+    fig.update_yaxes(title="arrivals ÷ capacity (load)", tickformat=".0%", rangemode="tozero")
+    fig.update_layout(showlegend=len(hourly["name"].unique()) <= 8)
+    return _base(fig, title, height=340)

@@ -13,6 +13,8 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
+from dashboards.frames import rows_of
+
 __all__ = ["MapView", "bounds_of", "map_view", "zones_geojson"]
 
 MapView = tuple[dict[str, float], float]
@@ -36,7 +38,7 @@ def zones_geojson(zones: pd.DataFrame, simplify_deg: float = 0.0) -> dict[str, A
     """
     features: list[dict[str, Any]] = []
     props = [c for c in ("code", "name", "district", "kind") if c in zones.columns]
-    for row in zones.itertuples(index=False):
+    for row in rows_of(zones):
         raw = getattr(row, "geometry", None)
         if raw is None:
             continue

@@ -157,7 +157,7 @@ def run_sweep_flow(
         with contextlib.ExitStack() as stack:
             if not PREFECT_API_URL.value():
                 stack.enter_context(prefect_api(None, ui=False, export_env=True))
-            result: dict[str, Any] = sweep_flow.with_options(task_runner=runner)(request_id)
+            result: dict[str, Any] = sweep_flow.with_options(task_runner=runner)(request_id)  # type: ignore[arg-type]
     finally:
         _REQUESTS.pop(request_id, None)
     return result

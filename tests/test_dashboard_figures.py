@@ -1,36 +1,27 @@
-"""Pure parts of the dashboards on small hand-made frames: figures, geometry, summaries."""
+"""Pure parts of the dashboards on small hand-made inputs: figures, geometry, labels, input
+checks, statistics of sweeps, outages, the replay arithmetic."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import math
-import os
-from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import shapely
-from shapely.geometry import Point, box
+from shapely.geometry import box
 
 from dashboards import figures as F
-from dashboards.components import fmt, summary_kpis
-from dashboards.data import (
-    by_priority_frame,
-    dispatch_frame,
-    find_results,
-    load_summary,
-    match_zone_counts,
-    period_grain,
-    presence_frames,
-    resolve_result,
-    result_response_minutes,
-    units_frame,
-)
+from dashboards.citymap import CityMap, circle
+from dashboards.data import outages
 from dashboards.geo import bounds_of, map_view, zones_geojson
-from twin.errors import DataError
+from dashboards.inputs import InputError, choice, day, integer, number, text, texts
+from dashboards.labels import KPIS, fmt_value, kpi, label, with_unit
+from dashboards.replay_view import ReplayDay
+from dashboards.results import paired_differences
+from twin.statistics import t_quantile
 
 pytestmark = pytest.mark.exact
 
@@ -86,6 +77,186 @@ def test_map_view_fits_bounds() -> None:
     assert tall == round(math.log2(200 / (512 * merc)), 2)
 
 
+# -- labels and input checks ------------------------------------------------------------------
+
+
+def test_every_kpi_has_a_label_and_unit_and_unknown_keys_stay_readable() -> None:
+    for key, k in KPIS.items():
+        assert k.label, key
+        assert not k.label[0].islower(), key
+        assert k.unit, key
+        assert k.kind in ("min", "pct", "int", "num", "per_h"), key
+    assert label("response_p90_min") == "90th-percentile response"
+    assert with_unit("response_p90_min") == "90th-percentile response (min)"
+    assert label("district=N/within_5_min") == "Reached within 5 min"
+    assert kpi("brand_new_min").unit == "min"
+    assert label("brand_new_thing") == "Brand new thing"
+    assert fmt_value(0.1234, "pct") == "12.3%"
+    assert fmt_value(7.25, "min") == "7.2 min" or fmt_value(7.25, "min") == "7.3 min"
+    assert fmt_value(12345.6, "int") == "12,346"
+    assert fmt_value(None, "min") == "–"
+    assert fmt_value(float("nan"), "pct") == "–"
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "message"),
+    [
+        (lambda v: text(v, "result"), "run\x00name", "control characters"),
+        (lambda v: text(v, "result"), {"a": 1}, "must be text, not dict"),
+        (lambda v: text(v, "result"), "x" * 5000, "5,000 characters long"),
+        (lambda v: text(v, "result"), ["a"], "must be text, not list"),
+        (lambda v: day(v, "start date"), "2015-13-45", "is not a date"),
+        (lambda v: day(v, "start date"), "2016-02-30", "is not a date"),
+        (lambda v: number(v, "time", 0, 1440), True, "must be a number"),
+        (lambda v: number(v, "time", 0, 1440), float("nan"), "between 0 and 1440"),
+        (lambda v: number(v, "time", 0, 1440), 1e12, "between 0 and 1440"),
+        (lambda v: number(v, "time", 0, 1440), "12", "must be a number"),
+        (lambda v: integer(v, "page", 1, 10), -3, "between 1 and 10"),
+        (lambda v: choice(v, "city", ["seattle"]), "atlantis", "unknown city 'atlantis'"),
+        (lambda v: texts(v, "layer", ["posts"]), ["posts", "moon"], "unknown layer 'moon'"),
+        (lambda v: texts(v, "layer", ["posts"]), {"posts": 1}, "must be a list"),
+    ],
+)
+def test_malformed_values_are_refused_with_a_message(
+    check: object, value: object, message: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        check(value)  # type: ignore[operator]
+    assert message in str(caught.value)
+
+
+def test_good_values_pass_the_checks() -> None:
+    assert text("seattle_baseline", "result") == "seattle_baseline"
+    assert text(None, "result") is None
+    assert day("2015-11-02", "d") == dt.date(2015, 11, 2)
+    assert day("2015-11-02T08:00:00", "d") == dt.date(2015, 11, 2)
+    assert number(12, "t", 0, 1440) == 12.0
+    assert number(None, "t", 0, 1440, default=3.0) == 3.0
+    assert choice(None, "city", ["seattle"], default="seattle") == "seattle"
+    assert texts(["posts"], "layer", ["posts"]) == ["posts"]
+    assert texts(None, "layer") == []
+
+
+# -- sweeps: paired differences --------------------------------------------------------------
+
+
+def test_paired_differences_by_hand() -> None:
+    reps = pd.DataFrame(
+        {
+            "variant": ["base"] * 3 + ["more"] * 3 + ["same"] * 3,
+            "replication": [0, 1, 2] * 3,
+            "seed": [1] * 9,
+            "response_mean_min": [10.0, 12.0, 11.0, 8.0, 10.5, 9.5, 10.1, 11.8, 11.2],
+            "within_5_min": [0.5, 0.4, 0.45, 0.6, 0.5, 0.55, 0.5, 0.4, 0.45],
+        }
+    )
+    d = paired_differences(reps, "base").set_index(["variant", "kpi"])
+    # more - base: -2, -1.5, -1.5 -> mean -5/3, sd 0.288675, n 3
+    row = d.loc[("more", "response_mean_min")]
+    assert row["diff"] == pytest.approx(-5 / 3)
+    sd = float(np.std([-2.0, -1.5, -1.5], ddof=1))
+    assert row["ci"] == pytest.approx(t_quantile(0.95, 2) * sd / math.sqrt(3))
+    assert row["verdict"] == "better"  # lower response is better
+    assert row["n"] == 3
+    assert d.loc[("more", "within_5_min")]["verdict"] == "better"  # higher share is better
+    # a difference whose CI straddles 0 is not a verdict
+    assert d.loc[("same", "response_mean_min")]["verdict"] == "not distinguishable"
+    assert ("base", "response_mean_min") not in d.index
+    worse = reps.assign(response_mean_min=reps["response_mean_min"] * -1)
+    assert (
+        paired_differences(worse, "base")
+        .set_index(["variant", "kpi"])
+        .loc[("more", "response_mean_min")]["verdict"]
+        == "worse"
+    )
+
+
+# -- devices: outages -------------------------------------------------------------------------
+
+
+def test_outages_merge_consecutive_incomplete_days() -> None:
+    days = pd.to_datetime(
+        ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-05", "2024-01-06"]
+    ).date
+    daily = pd.DataFrame({"day": days, "hours": [24, 20, 0, 24, 23]})
+    gaps = outages(daily)
+    # 2 Jan (4 h) and 3 Jan (24 h) together, 4 Jan missing entirely (24 h), 6 Jan (1 h)
+    assert gaps.to_dict("records") == [
+        {"start": dt.date(2024, 1, 2), "end": dt.date(2024, 1, 4), "days": 3, "missing_hours": 52},
+        {"start": dt.date(2024, 1, 6), "end": dt.date(2024, 1, 6), "days": 1, "missing_hours": 1},
+    ]
+    assert outages(daily.iloc[0:0]).empty
+
+
+# -- replay arithmetic ----------------------------------------------------------------------
+
+
+def _day() -> ReplayDay:
+    nan = float("nan")
+    return ReplayDay(
+        title="t",
+        minutes=1440.0,
+        lon=np.array([1.0, 2.0]),
+        lat=np.array([0.0, 0.0]),
+        label=np.array(["a", "b"], dtype=object),
+        real_t0=np.array([100.0, 200.0]),
+        real_on=np.array([110.0, nan]),
+        real_clr=np.array([150.0, nan]),
+        sim_t0=np.array([100.0, 200.0]),
+        sim_on=np.array([106.0, 230.0]),
+        sim_clr=np.array([136.0, 260.0]),
+        unit_ids=["u1", "u2"],
+        post_lon=np.array([0.0, 5.0]),
+        post_lat=np.array([0.0, 0.0]),
+        a_unit=np.array([0, 1]),
+        a_enr=np.array([102.0, 210.0]),
+        a_on=np.array([106.0, 230.0]),
+        a_clr=np.array([136.0, 260.0]),
+        a_back=np.array([140.0, 280.0]),
+        a_lon=np.array([1.0, 2.0]),
+        a_lat=np.array([0.0, 0.0]),
+        notes=[],
+    )
+
+
+def test_units_move_between_post_and_call_by_interpolation() -> None:
+    d = _day()
+    at = lambda t: d.units_at(t).set_index("text")  # noqa: E731
+    assert at(50).loc["unit u1", "state"] == "at post"
+    u = at(104).loc["unit u1"]  # halfway from post (0) to call (1) between 102 and 106
+    assert (u["state"], u["lon"]) == ("en route", pytest.approx(0.5))
+    assert at(120).loc["unit u1", "state"] == "on scene"
+    back = at(138).loc["unit u1"]  # halfway back between 136 and 140
+    assert (back["state"], back["lon"]) == ("returning", pytest.approx(0.5))
+    assert at(141).loc["unit u1", "lon"] == 0.0
+    assert at(220).loc["unit u2", "lon"] == pytest.approx(5.0 + 0.5 * (2.0 - 5.0))
+
+
+def test_calls_appear_and_running_kpis() -> None:
+    d = _day()
+    assert d.incidents_at(50, "real").empty
+    real = d.incidents_at(205, "real").set_index("text")
+    assert real.loc["a", "state"] == "closed"
+    # b has no real on-scene time: shown as reported, not as waiting, for an hour
+    assert real.loc["b", "state"] == "reported (no on-scene time)"
+    assert "b" not in set(d.incidents_at(261, "real")["text"])
+    assert d.incidents_at(205, "twin").set_index("text").loc["b", "state"] == "waiting"
+    assert "a" in set(d.incidents_at(209, "real")["text"])  # closed 59 min ago: still shown
+    k = d.kpis_at(240)
+    assert k["real"] == {
+        "calls": 2,
+        "answered": 1,
+        "waiting": 0,
+        "response_mean": 10.0,
+        "response_n": 1,
+    }
+    assert k["twin"]["answered"] == 2
+    assert k["twin"]["response_mean"] == pytest.approx((6 + 30) / 2)
+    assert k["twin"]["units_busy"] == 1
+    # calls closed more than an hour ago leave the map
+    assert "a" not in set(d.incidents_at(151 + 60, "real")["text"])
+
+
 # -- figures --------------------------------------------------------------------------------
 
 
@@ -99,276 +270,186 @@ def _assert_offline_map(fig: object) -> None:
         assert trace.type in ("choroplethmap", "scattermap")
 
 
-def test_hour_of_week_grid() -> None:
-    counts = pd.DataFrame({"dow": [0, 0, 6, 0], "hour": [9, 23, 11, 9], "n": [2, 1, 4, 3]})
-    fig = F.hour_of_week_figure(counts, "America/Los_Angeles")
-    (trace,) = fig.data
-    z = [list(row) for row in trace.z]
-    assert len(z) == 7
-    assert all(len(row) == 24 for row in z)
-    assert z[0][9] == 5
-    assert z[0][23] == 1
-    assert z[6][11] == 4
-    assert sum(map(sum, z)) == 10
-    assert list(trace.y) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-    assert "America/Los_Angeles" in fig.layout.title.text
+def _cmap() -> CityMap:
+    zones = zones_geojson(_zones().iloc[:2])
+    districts = zones_geojson(_zones().iloc[2:3].assign(zone_id="P"))
+    return CityMap(
+        city="c",
+        zones=zones,
+        districts=districts,
+        zone_district={"c:beat:A": "P", "c:beat:B": "P"},
+        zone_label={"c:beat:A": "beat A", "c:beat:B": "beat B"},
+        district_label={"P": "precinct P"},
+        bounds=(0.0, 0.0, 2.0, 1.0),
+    )
 
 
-def test_quarantine_heatmap_fills_missing_pairs() -> None:
-    counts = pd.DataFrame({"source": ["b", "a", "a"], "reason": ["x", "y", "x"], "n": [1, 2, 3]})
-    (trace,) = F.quarantine_heatmap(counts).data
-    assert list(trace.y) == ["a", "b"]
-    assert list(trace.x) == ["x", "y"]
-    assert [list(r) for r in trace.z] == [[3, 2], [1, 0]]
-
-
-def test_zone_choropleth_counts_every_zone() -> None:
-    gj = zones_geojson(_zones()[_zones()["kind"] == "beat"])
-    counts = pd.DataFrame({"zone_id": ["c:beat:B"], "n": [7]})
-    fig = F.zone_choropleth(counts, gj, title="Calls per beat")
-    (trace,) = fig.data
-    assert list(trace.locations) == ["c:beat:A", "c:beat:B"]
-    assert list(trace.z) == [0, 7]
-    assert list(trace.text) == ["A", "B"]
-    assert trace.featureidkey == "id"
+def test_city_map_colours_known_zones_and_greys_the_rest_offline() -> None:
+    fig = F.city_map_figure(
+        _cmap(),
+        {"c:beat:A": 3.0},
+        "calls",
+        hover_unit="calls",
+        layers=[
+            {"name": "posts", "lon": [0.5], "lat": [0.5], "text": ["post"]},
+            {"name": "rings", "rings": [circle(0.5, 0.5, 1.0)]},
+        ],
+    )
     _assert_offline_map(fig)
-    assert fig.layout.map.center.lon == 1.0
-    assert fig.layout.map.center.lat == 0.5
+    grey, coloured, posts, rings = fig.data
+    assert list(grey.locations) == ["c:beat:B"]
+    assert list(coloured.locations) == ["c:beat:A"]
+    assert list(coloured.z) == [3.0]
+    assert list(coloured.text) == ["beat A"]
+    assert posts.name == "posts"
+    assert rings.mode == "lines"
+    diverging = F.city_map_figure(
+        _cmap(), {"c:beat:A": -2.0, "c:beat:B": 1.0}, "min", diverging=True
+    )
+    assert (diverging.data[0].zmin, diverging.data[0].zmax) == (-2.0, 2.0)
+    by_district = F.city_map_figure(_cmap(), {"P": 5.0}, "calls", level="district")
+    assert list(by_district.data[0].locations) == ["P"]
 
 
-def test_points_and_devices_maps_are_offline_with_zone_layer() -> None:
-    gj = zones_geojson(_zones())
-    points = pd.DataFrame({"lon": [0.5, 1.5], "lat": [0.5, 0.5], "label": ["a", "b"]})
-    fig = F.points_map(points, gj)
-    _assert_offline_map(fig)
-    assert list(fig.data[0].lon) == [0.5, 1.5]
-    (layer,) = fig.layout.map.layers
-    assert layer.type == "line"
-    assert layer.source["features"][0]["id"] == "c:beat:A"
+def test_circle_radius_in_km() -> None:
+    ring = circle(120.0, 30.0, 5.0)
+    assert ring[0] == ring[-1]
+    # 5 km north of the centre is 5 / 110.574 degrees of latitude
+    top = max(p[1] for p in ring)
+    assert top - 30.0 == pytest.approx(5.0 / 110.574, rel=1e-3)
 
-    devices = pd.DataFrame(
+
+def test_figures_carry_units_on_every_axis() -> None:
+    days = pd.to_datetime(["2024-01-01", "2024-01-08"]).date
+    demand = pd.DataFrame(
         {
-            "device_id": ["c1", "c2", "n1", "x"],
-            "kind": ["camera", "camera", "counter", "camera"],
-            "name": ["Cam 1", None, "Counter", "nowhere"],
-            "lon": [0.1, 0.2, 0.3, None],
-            "lat": [0.1, 0.2, 0.3, None],
+            "agency": ["police", "police"],
+            "day": days,
+            "n": [10, 12],
+            "n_resp": [3, 0],
+            "resp_p50": [7.0, None],
         }
     )
-    fig = F.devices_map(devices, gj)
-    _assert_offline_map(fig)
-    assert [t.name for t in fig.data] == ["camera (2)", "counter (1)"]
-    assert list(fig.data[0].text) == ["Cam 1", "c2"]
-
-
-def test_utilisation_sorted_naturally() -> None:
-    units = pd.DataFrame({"unit_id": ["u10", "u2", "u1"], "utilization": [0.1, 0.2, 0.3]})
-    (trace,) = F.utilisation_figure(units).data
-    assert list(trace.x) == ["u1", "u2", "u10"]
-    assert list(trace.y) == [0.3, 0.2, 0.1]
-
-
-def test_dispatch_heatmap_grid() -> None:
-    fr = pd.DataFrame(
-        {
-            "unit_id": ["u2", "u1", "u1"],
-            "zone_id": ["z10", "z2", "z10"],
-            "fraction": [0.5, 0.2, 0.3],
-        }
-    )
-    (trace,) = F.dispatch_heatmap(fr).data
-    assert list(trace.y) == ["u1", "u2"]
-    assert list(trace.x) == ["z2", "z10"]
-    assert [list(r) for r in trace.z] == [[0.2, 0.3], [0.0, 0.5]]
-
-
-def test_run_outcomes_daily_readings_histogram() -> None:
-    ledger = pd.DataFrame(
-        {
-            "source": ["a", "b"],
-            "rows_ok": [5, 0],
-            "rows_quarantined": [2, 0],
-            "rows_duplicate": [1, 0],
-        }
-    )
-    fig = F.run_outcomes_figure(ledger)
-    assert [t.name for t in fig.data] == ["landed", "quarantined", "duplicate"]
-    assert list(fig.data[0].y) == ["b", "a"]
-    assert list(fig.data[0].x) == [0, 5]
-    assert fig.layout.barmode == "stack"
-
-    daily = pd.DataFrame(
-        {
-            "day": ["2024-01-02", "2024-01-01", "2024-01-01"],
-            "source": ["s", "s", "t"],
-            "n": [4, 3, 1],
-        }
-    )
-    fig = F.daily_counts_figure(daily)
-    assert [t.name for t in fig.data] == ["s", "t"]
-    assert list(fig.data[0].x) == ["2024-01-01", "2024-01-02"]
-    assert list(fig.data[0].y) == [3, 4]
-
-    readings = pd.DataFrame(
-        {"time": [2, 1, 1], "metric": ["e", "e", "w"], "value": [5.0, 4.0, 1.0]}
-    )
-    fig = F.readings_figure(readings)
-    assert [(t.name, list(t.x), list(t.y)) for t in fig.data] == [
-        ("e", [1, 2], [4.0, 5.0]),
-        ("w", [1], [1.0]),
+    figs = [
+        F.demand_figure(demand, "week", "America/Los_Angeles"),
+        F.response_figure(demand, "week", "from 3 calls"),
+        F.presence_demand_figure(pd.Series([1.0, 2.0]), pd.Series([3.0, 4.0]), "note"),
+        F.district_kpi_figure(
+            pd.DataFrame({"agency": ["police"], "district": ["P"], "response_p50_min": [7.5]}),
+            "response_p50_min",
+            {"P": "precinct P"},
+        ),
+        F.utilisation_figure(
+            pd.DataFrame(
+                {"unit": ["u1"], "agency": ["police"], "district": ["P"], "utilisation": [0.4]}
+            ),
+            {},
+        ),
+        F.checkpoint_pass_figure(
+            pd.DataFrame(
+                {
+                    "name": ["Gate"],
+                    "wait_mean_min": [0.1],
+                    "pass_mean_min": [0.5],
+                    "pass_p90_min": [0.8],
+                }
+            )
+        ),
+        F.checkpoint_load_figure(
+            pd.DataFrame(
+                {
+                    "name": ["Gate"] * 2,
+                    "hour": [0, 1],
+                    "arrivals": [10.0, 20.0],
+                    "capacity": [40.0, 40.0],
+                }
+            )
+        ),
+        F.readings_figure(
+            pd.DataFrame(
+                {"time": pd.to_datetime(["2024-01-01"]), "metric": ["count"], "value": [3.0]}
+            ),
+            "t",
+            "count per day",
+            "day (UTC)",
+        ),
     ]
+    for fig in figs:
+        assert fig.layout.xaxis.title.text, fig.layout.title.text
+        assert fig.layout.yaxis.title.text, fig.layout.title.text
+    assert "(min)" in figs[3].layout.xaxis.title.text
+    assert figs[3].data[0].y == ("precinct P",)  # names, not ids
 
-    (hist,) = F.response_histogram(pd.Series([1.0, None, 3.0])).data
-    assert list(hist.x) == [1.0, 3.0]
+
+def test_diff_and_optimizer_figures() -> None:
+    diffs = pd.DataFrame(
+        {
+            "variant": ["v", "v"],
+            "kpi": ["response_mean_min", "within_5_min"],
+            "diff": [-1.0, 0.02],
+            "ci": [0.5, 0.05],
+            "verdict": ["better", "not distinguishable"],
+        }
+    )
+    fig = F.diff_figure(diffs, "v", "base")
+    assert {t.name for t in fig.data} == {"better", "not distinguishable"}
+    assert "Mean response (min)" in fig.data[0].y
+    curve = pd.DataFrame(
+        {
+            "units": [4, 5, 6],
+            "kpi_mean": [14.0, 11.0, 9.0],
+            "ci95": [1.0, 1.0, 0.5],
+            "meets": [False, True, True],
+        }
+    )
+    opt = F.optimizer_figure(
+        curve,
+        {
+            "target": {"kpi": "response_p90_min", "value": 12},
+            "chosen": {"units": 5},
+            "naive": {"units": 7},
+        },
+    )
+    assert opt.layout.xaxis.title.text == "units in the fleet"
+    assert opt.layout.yaxis.title.text == "90th-percentile response (min)"
+    assert len(opt.layout.shapes) == 3  # target line, chosen, naive
 
 
-def test_empty_frames_give_messages_not_errors() -> None:
-    empty = pd.DataFrame(columns=["source", "reason", "n"])
-    fig = F.quarantine_heatmap(empty)
-    assert fig.data == ()
-    assert "Nothing quarantined" in fig.layout.annotations[0].text
+def test_empty_inputs_give_messages_not_errors() -> None:
+    empty = pd.DataFrame()
     for fig in (
-        F.run_outcomes_figure(pd.DataFrame()),
-        F.hour_of_week_figure(pd.DataFrame()),
-        F.daily_counts_figure(pd.DataFrame()),
-        F.utilisation_figure(pd.DataFrame()),
-        F.dispatch_heatmap(pd.DataFrame()),
-        F.readings_figure(pd.DataFrame()),
-        F.response_histogram(pd.Series(dtype="float64")),
-        F.points_map(pd.DataFrame(columns=["lon", "lat"]), None),
-        F.zone_choropleth(pd.DataFrame(columns=["zone_id", "n"]), {"features": []}),
-        F.devices_map(pd.DataFrame(columns=["device_id", "kind", "name", "lon", "lat"]), None),
+        F.fidelity_figure(empty),
+        F.optimizer_figure(pd.DataFrame(columns=["units", "kpi_mean", "ci95", "meets"]), {}),
+        F.checkpoint_pass_figure(empty),
+        F.utilisation_figure(empty, {}),
+        F.run_outcomes_figure(empty),
+        F.quarantine_heatmap(empty),
     ):
-        assert fig.data == ()
+        assert fig.layout.annotations
         assert fig.layout.annotations[0].text
 
 
-# -- zone matching and summaries ------------------------------------------------------------
+def test_fidelity_drift_uses_the_band_of_earlier_held_out_scores() -> None:
+    from dashboards.data import fidelity_scores
 
-
-def test_match_zone_counts_ids_codes_and_unknowns() -> None:
-    counts = pd.DataFrame(
-        {"zone": ["c:beat:A", "B", "A", None, "ZZ", "c:precinct:P"], "n": [2, 3, 1, 4, 5, 1]}
-    )
-    kind, matched, unmatched = match_zone_counts(counts, _zones())
-    assert kind == "beat"
-    assert matched.to_dict("list") == {"zone_id": ["c:beat:A", "c:beat:B"], "n": [3, 3]}
-    assert unmatched == 16 - 6
-    assert match_zone_counts(counts, _zones().iloc[0:0])[0] is None
-
-
-SUMMARY = {
-    "scenario": "s",
-    "seed": 3,
-    "replications": 2,
-    "incidents": 1500,
-    "p_wait": 0.125,
-    "p_lost": 0.0,
-    "mean_wait_min": 2.25,
-    "response_min": {"mean": 7.0, "p50": 6.5, "p90": 12.0},
-    "by_priority": {"1": {"p_wait": 0.1, "response_min": {"mean": 5.0, "p90": 8.0}}},
-    "units": {"u1": {"utilization": 0.5, "dispatches": 10}, "u2": {"utilization": 0.25}},
-    "dispatch_fractions": {"u1": {"z1": 0.75}, "u2": {"z1": 0.05, "z2": 0.2}},
-    "out_of_area_fraction": 0.1,
-    "ci95": {"p_wait": 0.01, "mean_wait_min": 0.5},
-}
-
-
-def test_summary_frames_and_kpis() -> None:
-    units = units_frame(SUMMARY)
-    assert units["unit_id"].tolist() == ["u1", "u2"]
-    assert units["utilization"].tolist() == [0.5, 0.25]
-    assert units["dispatches"].iloc[0] == 10
-    assert pd.isna(units["dispatches"].iloc[1])
-    assert dispatch_frame(SUMMARY).to_dict("list") == {
-        "unit_id": ["u1", "u2", "u2"],
-        "zone_id": ["z1", "z1", "z2"],
-        "fraction": [0.75, 0.05, 0.2],
-    }
-    assert by_priority_frame(SUMMARY).to_dict("records") == [
-        {"priority": "1", "p_wait": 0.1, "response_min_mean": 5.0, "response_min_p90": 8.0}
-    ]
-    kpis = dict(summary_kpis(SUMMARY))
-    assert kpis["P(wait)"] == "12.5% ± 1.0%"
-    assert kpis["mean wait"] == "2.2 min ± 0.5"
-    assert kpis["response p90"] == "12.0 min"
-    assert kpis["incidents"] == "1,500"
-    assert kpis["seed × replications"] == "3 × 2"
-    assert kpis["out of area"] == "10.0%"
-    assert dict(summary_kpis({}))["P(wait)"] == "–"
-    assert fmt(float("nan")) == "–"
-    assert fmt(1234567) == "1,234,567"
-
-
-def test_result_folders(tmp_path: Path) -> None:
-    assert find_results(tmp_path / "missing") == []
-    for name, age in (("old", 100), ("new", 200), ("deep/a/b/c/d", 300), (".hidden", 400)):
-        folder = tmp_path / name
-        folder.mkdir(parents=True)
-        (folder / "summary.json").write_text(json.dumps({"scenario": name}))
-        os.utime(folder / "summary.json", (age, age))
-    (tmp_path / "summary.json").write_text("[1, 2]")
-    os.utime(tmp_path / "summary.json", (50, 50))
-    assert [r.name for r in find_results(tmp_path)] == ["new", "old", "."]
-    assert resolve_result(tmp_path, "new") == (tmp_path / "new").resolve()
-    with pytest.raises(DataError, match="no result"):
-        resolve_result(tmp_path, "../" + tmp_path.name + "/../..")
-    with pytest.raises(DataError, match="no result"):
-        resolve_result(tmp_path, "absent")
-    with pytest.raises(DataError, match="JSON object"):
-        load_summary(tmp_path)
-    (tmp_path / "old" / "summary.json").write_text("{oops")
-    with pytest.raises(DataError, match="not valid JSON"):
-        load_summary(tmp_path / "old")
-    with pytest.raises(DataError, match="twin simulate"):
-        load_summary(tmp_path / "absent")
-
-
-def test_result_response_minutes(tmp_path: Path) -> None:
-    assert result_response_minutes(tmp_path).empty
-    pq.write_table(
-        pa.table({"received": [0.0, 10.0, 20.0], "onscene": [5.0, None, 27.5]}),
-        tmp_path / "incidents.parquet",
-    )
-    assert result_response_minutes(tmp_path).tolist()[0::2] == [5.0, 7.5]
-    pq.write_table(
-        pa.table({"response_min": [1.5, 2.5], "onscene": [9.0, 9.0]}),
-        tmp_path / "incidents.parquet",
-    )
-    assert result_response_minutes(tmp_path).tolist() == [1.5, 2.5]
-
-
-def test_geometry_helpers_accept_points() -> None:
-    frame = pd.DataFrame({"zone_id": ["p"], "geometry": [shapely.to_wkb(Point(3, 4))]})
-    gj = zones_geojson(frame)
-    assert gj["features"][0]["geometry"] == {"type": "Point", "coordinates": (3.0, 4.0)}
-
-
-def test_presence_frames_and_figure() -> None:
-    summary = {
-        "presence": {
-            "mean_patrolling": 1.5,
-            "by_zone": {"z10": 0.5, "z2": 1.0},
-            "by_hour": [1.0, None, 2.0],
+    scores = [0.10, 0.11, 0.09, 0.10, 0.12, 0.50, 0.10]
+    in_sample = [False, False, False, False, False, False, True]
+    f = pd.DataFrame(
+        {
+            "city": "sanfrancisco",
+            "computed_at": pd.date_range("2026-01-01", periods=7, freq="D", tz="UTC"),
+            "metric": "score",
+            "value": scores,
+            "in_sample": in_sample,
         }
-    }
-    zones, hours = presence_frames(summary)
-    assert zones.to_dict("list") == {"zone_id": ["z10", "z2"], "units": [0.5, 1.0]}
-    assert hours.to_dict("list") == {"hour": [0, 2], "units": [1.0, 2.0]}
-    fig = F.presence_figure(zones, hours)
-    bars, line = fig.data
-    assert list(bars.x) == ["z2", "z10"]
-    assert list(bars.y) == [1.0, 0.5]
-    assert list(line.x) == [0, 2]
-    empty = presence_frames({"presence": {"mean_patrolling": None, "by_zone": {}, "by_hour": []}})
-    assert F.presence_figure(*empty).data == ()
-    assert presence_frames({})[0].empty
-
-
-def test_period_grain() -> None:
-    d = dt.date
-    assert period_grain(None, d(2024, 1, 1)) == "day"
-    assert period_grain(d(2024, 1, 1), d(2024, 4, 30)) == "day"
-    assert period_grain(d(2024, 1, 1), d(2024, 5, 1)) == "week"
-    assert period_grain(d(2015, 1, 1), d(2017, 12, 31)) == "week"
-    assert period_grain(d(2015, 1, 1), d(2023, 12, 28)) == "month"
+    )
+    f = pd.concat([f, f.assign(metric="ks", value=0.9)])  # other metrics are not scores
+    got = fidelity_scores(f)
+    assert got["score"].tolist() == scores
+    # the first five use the fixed band [0, 1]; the sixth leaves mean +- 3 sd of five
+    assert got["drift"].tolist() == [False] * 5 + [True, False]
+    assert "fixed band" in got["band"].iloc[0]
+    assert "of 5 earlier scores" in got["band"].iloc[5]
+    fig = F.fidelity_figure(got)
+    assert fig.data[0].marker.symbol[5] == "x"
+    assert fig.data[0].marker.symbol[6] == "circle-open"  # in-sample

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboards.data import LakeReader, match_zone_counts
+from dashboards.data import LakeReader
 
 pytestmark = [pytest.mark.e2e]
 
@@ -43,19 +43,25 @@ def test_ledger_and_quarantine_match_the_run_report(synced: tuple[Path, object])
         assert counts.get(name, 0) == result.rows_quarantined, name
 
 
-def test_incidents_zones_and_devices_add_up(synced: tuple[Path, object]) -> None:
+def test_rollups_add_up_to_what_the_sync_landed(synced: tuple[Path, object]) -> None:
     lake, report = synced
     reader = LakeReader(lake)
+    r = reader.rollups()
     sources = report.sources  # type: ignore[attr-defined]
     landed = sources["spd_911_allbeats"].rows_ok + sources["spd_call_data"].rows_ok
-    overview = reader.incident_overview()
-    assert overview["city"].unique().tolist() == ["seattle"]
-    assert int(overview["n"].sum()) == landed
-    assert int(reader.incident_hour_of_week("seattle", [], None, None)["n"].sum()) == landed
-    counts = reader.incident_zone_counts("seattle", [], None, None)
-    kind, matched, unmatched = match_zone_counts(counts, reader.zones("seattle"))
-    assert kind == "beat"
-    assert int(matched["n"].sum()) + unmatched == landed
-    assert len(reader.zones("seattle", "beat")) == sources["spd_beats"].rows_ok
-    devices = reader.devices()
-    assert (devices["kind"] == "camera").sum() == sources["sdot_cameras"].rows_ok
+    assert r.cities[0] == "seattle"
+    assert int(r.daily["n"].sum()) == landed
+    assert int(r.weekly["n"].sum()) == landed
+    assert int(r.monthly["n"].sum()) == landed
+    assert int(r.hour_of_week["n"].sum()) == landed
+    assert int(r.basis["n"].sum()) == landed
+    # every zone the incidents name is a beat of the lake
+    beats = set(r.zones.loc[r.zones["kind"] == "beat", "zone_id"])
+    assert set(r.zone["zone"]) <= beats
+    assert int(r.zone["n"].sum()) <= landed
+    assert len(beats) == sources["spd_beats"].rows_ok
+    # the response basis: SPD Call Data has arrived times for one beat only (C3)
+    call_data = r.basis.set_index("source").loc["spd_call_data"]
+    assert int(call_data["zones_resp"]) == 1
+    assert int(r.ledger["rows_in"].sum()) == sum(s.rows_in for s in sources.values())
+    assert (r.devices["kind"] == "camera").sum() == sources["sdot_cameras"].rows_ok

@@ -110,7 +110,9 @@ def _servers() -> set[int]:
     out = set()
     for p in psutil.process_iter(["pid", "cmdline"]):
         cmd = p.info["cmdline"] or []
-        if any(mine in c for c in cmd) and "server" in cmd:
+        full = any(mine in c for c in cmd) and "server" in cmd  # `prefect server start`
+        api = "prefect.server.api.server:create_app" in cmd  # the API-only server
+        if full or api:
             out.add(p.info["pid"])
     return out
 

@@ -38,7 +38,10 @@ def dashboard(
         int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")
     ] = 8050,
 ) -> None:
-    """Serve the dashboards (data quality, incidents, simulation results, devices)."""
+    """Serve the dashboards: overview, map, replay, scenarios, checkpoints, devices, data quality.
+
+    The lake folder must exist (a mistyped --lake is an error, not an empty dashboard).
+    """
     from dashboards.app import serve
 
     serve(

@@ -1,0 +1,200 @@
+"""Every page's callbacks called directly on small real data: a lake written through the real
+store, and real ``twin simulate`` / ``twin replay`` results of a four-beat Seattle scenario
+(with a sweep and an optimizer file built from those runs in the contract's format)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dashboard_fixtures import build_lake, build_results
+
+from dashboards.memo import Frozen
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    from dashboards.app import create_app
+
+    root = tmp_path_factory.mktemp("pages")
+    build_lake(root / "lake")
+    build_results(root / "out", root / "lake")
+    app = create_app(root / "lake", root / "out")
+    with app.server.test_request_context():
+        yield root / "lake", root / "out"
+
+
+def _texts(node: Any) -> str:
+    """All text inside a Dash component tree."""
+    if node is None:
+        return ""
+    if isinstance(node, Frozen):
+        return _texts(node.data)
+    if isinstance(node, dict):  # a component in JSON form
+        props = node.get("props") if isinstance(node.get("props"), dict) else {}
+        return _texts(props.get("children"))
+    if isinstance(node, str | int | float):
+        return str(node)
+    if isinstance(node, list | tuple):
+        return " ".join(_texts(n) for n in node)
+    children = getattr(node, "children", None)
+    return _texts(children)
+
+
+def test_overview_demand_response_basis_and_presence(ctx: tuple[Path, Path]) -> None:
+    from dashboards.pages import overview
+
+    demand, _response, basis, options, value = overview.show_city("seattle")
+    total = sum(sum(t.y) for t in demand.data)
+    assert total == 9  # src_a 6 + src_b 3 Seattle calls
+    assert demand.layout.yaxis.title.text == "calls per day"
+    # response rests on the two src_a calls with an on-scene time, both in beat B1
+    assert "2 police calls in one zone" in basis
+    assert "partial" in basis
+    assert [o["value"] for o in options] == ["tiny_seattle_plus", "tiny_seattle"]
+    presence, _measures = overview.show_run(value, "seattle")
+    names = {t.name for t in presence.data}
+    assert names == {"calls per hour", "units on patrol"}
+    layout = overview.layout()
+    assert "src_b" in _texts(layout)
+    assert "failed" in _texts(layout)
+    assert "twin fidelity" in _texts(layout)  # empty state names the command
+
+
+def test_map_counts_names_layers_and_differences(ctx: tuple[Path, Path]) -> None:
+    from dashboards.pages import map as page
+
+    _opts, run, _base_opts, base, _agencies = page.city_changed("seattle")
+    assert (run, base) == ("tiny_seattle_plus", "tiny_seattle")
+    fig, note = page.show_map("seattle", "calls", "zone", run, base, None, ["posts", "checkpoints"])
+    coloured = next(t for t in fig.data if t.type == "choroplethmap" and t.name == "calls")
+    by_zone = dict(zip(coloured.locations, coloured.z, strict=True))
+    assert by_zone == {
+        "seattle:beat:B1": 3,
+        "seattle:beat:B2": 2,
+        "seattle:beat:B3": 1,
+        "seattle:beat:B4": 1,
+    }
+    assert "Beat One" in coloured.text  # names from the scenario, not ids
+    assert fig.layout.map.style == "white-bg"
+    posts = next(t for t in fig.data if t.name.startswith("unit posts"))
+    assert "5 units" in posts.name
+    cps = next(t for t in fig.data if t.name.startswith("checkpoints"))
+    assert "Aurora Bridge north end (smart, 2 lanes)" in cps.text
+    diff, note = page.show_map("seattle", "difference", "district", run, base, "police", [])
+    assert "minus tiny_seattle" in note
+    assert diff.data[-1].zmin == -diff.data[-1].zmax  # centred on 0
+    detail = page.show_detail({"points": [{"location": "seattle:beat:B1"}]}, "seattle")
+    assert "Beat One" in _texts(detail)
+    assert "3 calls in the lake" in _texts(detail)
+
+
+def test_breakdown_matches_the_incident_records(ctx: tuple[Path, Path]) -> None:
+    from dashboards.results import run_breakdown, scan
+
+    idx = scan(ctx[1])
+    run = idx.run("tiny_seattle")
+    bd = run_breakdown(run, run.info(idx.roots))
+    inc = pd.read_parquet(run.path / "incidents.parquet")
+    inc = inc[~inc["lost"]]
+    assert bd["agency"]["incidents"].iloc[0] == pytest.approx(len(inc) / 3)
+    assert bd["agency"]["response_mean_min"].iloc[0] == pytest.approx(inc["response_min"].mean())
+    p_zone = inc[inc["zone"].isin(["seattle:beat:B1", "seattle:beat:B2"])]
+    row = bd["district"].set_index("district").loc["P"]
+    assert row["response_p50_min"] == pytest.approx(p_zone["response_min"].median())
+    assert row["within_5_min"] == pytest.approx((p_zone["response_min"] <= 5).mean())
+
+
+def test_scenarios_sweep_comparison_units_and_optimizer(ctx: tuple[Path, Path]) -> None:
+    from dashboards.pages import scenarios as page
+
+    _options, variant, _kpis, kpi_value = page.pick_changed("sweep:sweeps/tiny_units")
+    assert variant == "tiny_seattle_plus"
+    head, _agencies, diff, districts, fig = page.show_pick(
+        "sweep:sweeps/tiny_units", variant, kpi_value
+    )
+    text = _texts(diff)
+    assert "Paired differences and verdicts" in text
+    assert any(v in text for v in ("better", "worse", "not distinguishable"))
+    assert "tiny_seattle_plus − tiny_seattle" in fig.layout.title.text
+    assert set(fig.data[-1].locations) == {"P", "Q"}  # districts of the scenario
+    head, _agencies, diff, districts, fig = page.show_pick(
+        "run:tiny_seattle", None, "response_p50_min"
+    )
+    assert "± " in _texts(head)  # confidence intervals
+    assert "Per district" in _texts(districts)
+    units = page.show_units("run:tiny_seattle_plus", "car-5", 1)
+    assert "1 of 5 units match" in _texts(units)
+    units = page.show_units("run:tiny_seattle_plus", None, 99)
+    assert "page 1 of 1" in _texts(units)
+    curve, explanation = page.show_optimizer("tiny")
+    assert list(curve.data[0].x) == [4, 5]
+    assert "smallest fleet" in explanation
+
+
+def test_checkpoints_by_name_with_smart_vs_manual(ctx: tuple[Path, Path]) -> None:
+    from dashboards.pages import checkpoints as page
+
+    modes, table, passing, load = page.show_checkpoints("tiny_seattle")
+    assert "smart lanes" in _texts(modes)
+    assert "manual lanes" in _texts(modes)
+    assert "Aurora Bridge north end" in _texts(table)
+    assert "cp1" not in _texts(table)
+    assert set(passing.data[0].y) == {"Aurora Bridge north end", "Ballard Bridge south end"}
+    assert load.layout.yaxis.title.text.startswith("arrivals")
+
+
+def test_devices_readings_and_outages(ctx: tuple[Path, Path]) -> None:
+    from dashboards.pages import devices as page
+
+    fig, gaps = page.show_readings("fremont", "day")
+    east = next(t for t in fig.data if t.name == "east sidewalk")
+    assert sum(east.y) == sum(range(48))
+    assert fig.layout.yaxis.title.text == "count per day"
+    assert "No gaps" in _texts(gaps)
+
+
+def test_data_quality_sample_and_full_row(ctx: tuple[Path, Path]) -> None:
+    from dashboards.pages import data_quality as page
+
+    sample = page.quarantine_sample("src_a", "missing_time")
+    assert "2 shown" in _texts(sample)
+    full = page.quarantine_row(1, "src_a", "missing_time")
+    assert '"row": 3' in full
+    assert "reason: missing_time" in full
+
+
+def test_replay_frames_move_in_time(ctx: tuple[Path, Path]) -> None:
+    from dashboards.pages import replay as page
+
+    early = page.show_frame("replay_tiny", 0)
+    late = page.show_frame("replay_tiny", 1439)
+    assert early[3] == "00:00"
+    assert late[3] == "23:59"
+    calls = lambda frame: sum(len(t.lon) for t in frame[1].data if t.name.startswith("call"))  # noqa: E731
+    assert calls(early) == 0 < calls(late)
+    assert "calls so far" in _texts(late[2])
+    assert page.toggle_play(1) == (False, "⏸ Pause")
+    assert page.toggle_play(2) == (True, "▶ Play")
+    assert page.advance(1, 100, 1440) == 110
+    assert page.advance(1, 1435, 1440) == 0.0
+
+
+def test_empty_results_and_missing_lake(tmp_path: Path) -> None:
+    from dashboards.app import check_lake
+    from twin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no such folder"):
+        check_lake(tmp_path / "typo")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        check_lake(tmp_path / "file")
+    check_lake(tmp_path)  # an empty folder is a lake not synced yet: allowed
