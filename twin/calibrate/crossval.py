@@ -55,17 +55,21 @@ TARGET_REL_ERR = 0.10
 """Target of the per-call median and p90 relative errors (both directions of a split)."""
 
 
-def day_blocks(data: CityData, n_blocks: int = 2) -> list[tuple[date, date]]:
+def day_blocks(
+    data: CityData, n_blocks: int = 2, span: tuple[date, date] | None = None
+) -> list[tuple[date, date]]:
     """Cut the city's observed local days into ``n_blocks`` consecutive blocks.
 
-    Blocks split the span of days with incidents as evenly as possible (earlier blocks take
-    the extra day).
+    Blocks split the days with incidents (within ``span`` when given) as evenly as possible
+    (earlier blocks take the extra day).
 
     Raises:
         ValueError: With fewer observed days than blocks.
 
     """
     days = sorted(set(local_dates(data.incidents["event_time"], data.tz)))
+    if span is not None:
+        days = [d for d in days if span[0] <= d <= span[1]]
     if len(days) < n_blocks:
         raise ValueError(f"{len(days)} observed days cannot make {n_blocks} blocks")
     parts = np.array_split(np.arange(len(days)), n_blocks)
@@ -297,6 +301,7 @@ def cross_validate_replay(
     calibrate_fn: Callable[..., Any] | None = None,
     curve_loads: Sequence[str] = ("calls_prev_hour", "units_busy"),
     curve_bins: int = 5,
+    span: tuple[date, date] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CrossValidation:
     """Fit on all blocks but one, replay and score the held-out block; every block, every variant.
@@ -313,6 +318,8 @@ def cross_validate_replay(
         calibrate_fn: The calibration function (default :func:`twin.calibrate.calibrate`).
         curve_loads: Load measures of the held-out load-response comparison.
         curve_bins: Bins of that comparison.
+        span: Only days within ``[first, last]`` make the blocks (e.g. every day before the
+            night to be scored; the fits may still use days outside the span).
         progress: Called with a short line before each fit and replay.
 
     Returns:
@@ -327,7 +334,7 @@ def cross_validate_replay(
     assert calibrate_fn is not None
     data = data or load_city(lake_dir, city)
     variants = variants or {"refine3": {"refine_rounds": 3}}
-    blocks = day_blocks(data, n_blocks)
+    blocks = day_blocks(data, n_blocks, span)
     life = call_lifecycle(data.incidents, data.unit_responses, data.tz)
     say = progress or (lambda _s: None)
     folds: list[Fold] = []
