@@ -256,7 +256,8 @@ class CrossValidation:
         """Return a readable table of the folds."""
         lines = [f"cross-validation of {self.city} (target +-{self.target:.0%} median and p90)"]
         for f in self.folds:
-            o, i = f.out_of_sample, f.in_sample
+            nan = {"median_rel_err": math.nan, "p90_rel_err": math.nan}
+            o, i = f.out_of_sample, f.in_sample or nan
             lines.append(
                 f"  {f.variant:<14} fit {f.fit_days[0]}..{f.fit_days[1]} -> test "
                 f"{f.test_days[0]}..{f.test_days[1]}: out median {o['median_rel_err']:+.1%} "
@@ -302,6 +303,8 @@ def cross_validate_replay(
     curve_loads: Sequence[str] = ("calls_prev_hour", "units_busy"),
     curve_bins: int = 5,
     span: tuple[date, date] | None = None,
+    in_sample: bool = True,
+    curves: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> CrossValidation:
     """Fit on all blocks but one, replay and score the held-out block; every block, every variant.
@@ -320,6 +323,9 @@ def cross_validate_replay(
         curve_bins: Bins of that comparison.
         span: Only days within ``[first, last]`` make the blocks (e.g. every day before the
             night to be scored; the fits may still use days outside the span).
+        in_sample: Also replay and score the fit days (``Fold.in_sample`` stays empty
+            otherwise; the choice then uses out-of-sample scores only).
+        curves: Also compare the held-out load-response curves and decompose.
         progress: Called with a short line before each fit and replay.
 
     Returns:
@@ -335,7 +341,7 @@ def cross_validate_replay(
     data = data or load_city(lake_dir, city)
     variants = variants or {"refine3": {"refine_rounds": 3}}
     blocks = day_blocks(data, n_blocks, span)
-    life = call_lifecycle(data.incidents, data.unit_responses, data.tz)
+    life = call_lifecycle(data.incidents, data.unit_responses, data.tz) if curves else None
     say = progress or (lambda _s: None)
     folds: list[Fold] = []
     for vname, kw in variants.items():
@@ -348,17 +354,27 @@ def cross_validate_replay(
             say(f"{vname}: replay held-out {t0}..{t1}")
             out = replay(sc, lake_dir, t0, t1, seed=seed, replications=replications, data=data)
             scores_out = score_replay(out.records)
-            # in sample: the fit block(s) nearest the held-out block (first of them)
-            i0, i1 = fit_blocks[0]
-            say(f"{vname}: replay fit days {i0}..{i1}")
-            ins = replay(sc, lake_dir, i0, i1, seed=seed, replications=replications, data=data)
-            scores_in = score_replay(ins.records)
-            calls = set(out.records["incident_id"].astype(str))
-            real = life.loc[life["call"].isin(calls)]
-            tz0 = pd.Timestamp(out.summary["replay"]["t_zero_utc"]).tz_convert(data.tz)
-            twin = twin_lifecycle(
-                out.records, t_zero_hour_of_week=int(tz0.day_of_week * 24 + tz0.hour)
-            )
+            scores_in: dict[str, Any] = {}
+            if in_sample:
+                # in sample: the first fit block
+                i0, i1 = fit_blocks[0]
+                say(f"{vname}: replay fit days {i0}..{i1}")
+                ins = replay(sc, lake_dir, i0, i1, seed=seed, replications=replications, data=data)
+                scores_in = score_replay(ins.records)
+            curve_rows: list[dict[str, Any]] = []
+            decomposition: list[dict[str, Any]] = []
+            if life is not None:
+                calls = set(out.records["incident_id"].astype(str))
+                real = life.loc[life["call"].isin(calls)]
+                tz0 = pd.Timestamp(out.summary["replay"]["t_zero_utc"]).tz_convert(data.tz)
+                twin = twin_lifecycle(
+                    out.records, t_zero_hour_of_week=int(tz0.day_of_week * 24 + tz0.hour)
+                )
+                curve_rows = _curve_rows(real, twin, curve_loads, curve_bins)
+                decomposition = [
+                    {str(k): v for k, v in r.items()}
+                    for r in twin_decompose(twin).to_dict("records")
+                ]
             folds.append(
                 Fold(
                     variant=vname,
@@ -366,11 +382,8 @@ def cross_validate_replay(
                     test_days=(str(t0), str(t1)),
                     in_sample=scores_in,
                     out_of_sample=scores_out,
-                    curve=_curve_rows(real, twin, curve_loads, curve_bins),
-                    decomposition=[
-                        {str(k): v for k, v in r.items()}
-                        for r in twin_decompose(twin).to_dict("records")
-                    ],
+                    curve=curve_rows,
+                    decomposition=decomposition,
                     day_scores=day_scores(out.records, data.tz),
                 )
             )
