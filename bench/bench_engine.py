@@ -35,11 +35,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from twin.model import Simulation, load_scenario  # noqa: E402
+from twin.model import Simulation  # noqa: E402
 from twin.model.demand import ArrivalBlock, PoissonDemand  # noqa: E402
 from twin.model.engine import STREAMS  # noqa: E402
 from twin.model.outputs import incidents_table  # noqa: E402
-from twin.model.scenario import Scenario  # noqa: E402
+from twin.scenario import Scenario, load_scenario  # noqa: E402
 
 SCENARIO = REPO / "scenarios" / "bench_grid.yaml"
 CLOCK = time.process_time

@@ -13,8 +13,9 @@ from twin.analytics import analyze, check_assumptions, hypercube_inputs
 from twin.analytics.erlang import MMc, erlang_b, erlang_c
 from twin.analytics.scenario_model import ANALYTIC_EXIT_CODE, AssumptionError
 from twin.cli import main
-from twin.model import SUMMARY_KEYS, load_scenario, parse_scenario
+from twin.model import SUMMARY_KEYS
 from twin.paths import scenarios_dir
+from twin.scenario import load_scenario, parse_scenario
 
 
 def _base(**over: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from twin.calibrate.service import fit_duration
 from twin.calibrate.travel import expected_min_distance, fit_drive_time, haversine_km
 from twin.cli import main
 from twin.errors import ConfigError, DataError
-from twin.model import load_scenario
+from twin.scenario import load_scenario
 from twin.sources import load_config
 from twin.sync import run_sync
 
@@ -371,7 +371,7 @@ def test_calibrate_seattle_combines_police_and_fire(lake: Path, tmp_path: Path) 
         ).value["turnout_min"]
     )
     assert sc.travel.turnout_min + pol_delay.mean == pytest.approx(pol_t0, abs=0.01)
-    assert (sc.model_extra or {})["calibration"]["agency"] == "all"
+    assert (sc.calibration or {})["agency"] == "all"
     assert any(a.startswith("fire: ") for a in cal.report.assumptions)
     short = sc.model_copy(update={"horizon": 720.0, "warmup": 60.0})
     (run,) = run_replications(short, seed=1, replications=1, collect=False)

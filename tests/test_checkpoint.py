@@ -15,14 +15,13 @@ from scipy import stats
 from twin.errors import ConfigError
 from twin.model.checkpoints import (
     CheckpointAgent,
-    CheckpointSpec,
     checkpoint_kpis,
     fcfs_lanes,
     replication_rng,
     run_checkpoint,
     simulate_checkpoint,
 )
-from twin.model.scenario import parse_scenario
+from twin.scenario import CheckpointSpec, parse_scenario
 
 
 def _spec(**kw: Any) -> CheckpointSpec:
@@ -404,11 +403,9 @@ def test_public_names_are_pinned() -> None:
     import twin.model.checkpoints as cp
 
     assert sorted(cp.__all__) == [
-        "ArrivalSpec",
         "CheckpointAgent",
         "CheckpointProcess",
         "CheckpointRecords",
-        "CheckpointSpec",
         "HitCallback",
         "checkpoint_kpis",
         "fcfs_lanes",

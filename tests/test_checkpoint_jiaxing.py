@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from twin.model.checkpoints import CheckpointSpec, run_checkpoint
-from twin.model.scenario import load_scenario
+from twin.model.checkpoints import run_checkpoint
 from twin.paths import scenarios_dir
+from twin.scenario import CheckpointSpec, load_scenario
 
 SEED = 2021
 
@@ -90,7 +90,8 @@ def test_smart_throughput_is_more_than_4x_manual_with_the_same_lanes(
 def test_engine_turns_watchlist_hits_into_interception_incidents() -> None:
     import yaml
 
-    from twin.model import Simulation, parse_scenario
+    from twin.model import Simulation
+    from twin.scenario import parse_scenario
 
     path = scenarios_dir() / "jiaxing_checkpoint.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -28,9 +28,8 @@ from twin.jiaxing import (
     main,
     render_scenario_yaml,
 )
-from twin.model.checkpoints import CheckpointSpec
-from twin.model.scenario import load_scenario, parse_scenario
 from twin.paths import scenarios_dir
+from twin.scenario import CheckpointSpec, load_scenario, parse_scenario
 
 CHECKED_IN = scenarios_dir() / "jiaxing_baseline.yaml"
 
@@ -198,8 +197,8 @@ def test_file_loads_and_keeps_every_assumption(scenario: dict[str, Any]) -> None
     assert sc.crs == "wgs84"
     assert sc.travel.model == "haversine"
     assert sc.dispatch.policy == "closest"
-    extra = sc.model_extra or {}
-    keys = {a["key"] for a in extra["assumptions"]}
+    assumptions = [a for a in sc.assumptions or [] if isinstance(a, dict)]
+    keys = {a["key"] for a in assumptions}
     assert {
         "population",
         "calls_per_1000_per_day",
@@ -214,7 +213,7 @@ def test_file_loads_and_keeps_every_assumption(scenario: dict[str, Any]) -> None
     } <= keys
     text = CHECKED_IN.read_text(encoding="utf-8")
     header = text[: text.index("\nname:")]
-    for a in extra["assumptions"]:  # each one is also in the comment header, with its rationale
+    for a in assumptions:  # each one is also in the comment header, with its rationale
         assert f"# - {a['key']}:" in header
         assert a["rationale"] != ""
     assert yaml.safe_load(text) == scenario

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from twin.model.runner import simulate
-from twin.model.scenario import Scenario, load_scenario
 from twin.paths import scenarios_dir
+from twin.scenario import Scenario, load_scenario
 
 BASELINE = scenarios_dir() / "jiaxing_baseline.yaml"
 HORIZON_MIN = 720.0

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from twin.errors import DataError
-from twin.model import Simulation, parse_scenario
+from twin.model import Simulation
 from twin.model.distributions import Deterministic, Empirical, Exponential, Gamma, Lognormal
 from twin.model.outputs import summarize
+from twin.scenario import parse_scenario
 
 pytestmark = pytest.mark.exact
 

@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twin.errors import ConfigError
-from twin.model import Simulation, parse_scenario
+from twin.model import Simulation
 from twin.model.outputs import SUMMARY_KEYS, summarize
 from twin.model.runner import simulate
+from twin.scenario import parse_scenario
 
 
 def _scenario(**over: Any) -> Any:
@@ -340,8 +341,8 @@ def test_trace_with_a_plain_float_service_column() -> None:
 
 @pytest.mark.smoke
 def test_example_file_features_parse() -> None:
-    from twin.model import load_scenario
     from twin.paths import scenarios_dir
+    from twin.scenario import load_scenario
 
     sc = load_scenario(scenarios_dir() / "example.yaml")
     assert sc.agency_ids == ["police"]

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from twin.model import load_scenario, simulate
+from twin.model import simulate
 from twin.paths import scenarios_dir
+from twin.scenario import load_scenario
 
 GOLDEN = Path(__file__).parent / "golden" / "example_summary.json"
 

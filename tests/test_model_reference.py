@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import simpy
 
-from twin.model import Simulation, parse_scenario
+from twin.model import Simulation
 from twin.model.demand import ArrivalBlock
+from twin.scenario import parse_scenario
 
 pytestmark = pytest.mark.exact
 

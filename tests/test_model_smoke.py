@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from twin.model import load_scenario, simulate
+from twin.model import simulate
 from twin.model.outputs import OPTIONAL_KEYS, SUMMARY_KEYS
 from twin.paths import scenarios_dir
+from twin.scenario import load_scenario
 
 FILES = sorted(scenarios_dir().glob("*.yaml"))
 

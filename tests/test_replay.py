@@ -17,9 +17,9 @@ from twin.calibrate import calibrate, write_calibration
 from twin.calibrate.data import load_city
 from twin.cli import main
 from twin.errors import TwinError
-from twin.model import load_scenario
 from twin.paths import scenarios_dir
 from twin.replay import build_trace, replay, scenario_city
+from twin.scenario import load_scenario
 from twin.sources import load_config
 from twin.sync import run_sync
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twin.errors import ConfigError
-from twin.model.scenario import (
+from twin.paths import scenarios_dir
+from twin.scenario import (
     Scenario,
     load_scenario,
     parse_scenario,
     scenario_json_schema,
     schema_path,
 )
-from twin.paths import scenarios_dir
 
 BASE: dict[str, Any] = {
     "name": "t",
@@ -283,6 +285,82 @@ def test_checked_in_schema_is_current() -> None:
     on_disk = json.loads(schema_path().read_text())
     assert on_disk == scenario_json_schema(), (
         "scenarios/scenario.schema.json is stale: run "
-        "`python -c 'from twin.model.scenario import export_schema; export_schema()'`"
+        "`python -c 'from twin.scenario import export_schema; export_schema()'`"
     )
     assert set(on_disk["required"]) >= {"name", "horizon", "zones", "units"}
+
+
+@pytest.mark.exact
+def test_vocabulary_loads_without_the_engine() -> None:
+    code = (
+        "import sys, twin.scenario; "
+        "print(','.join(m for m in ('simpy', 'mesa', 'pyarrow', 'numpy', 'pandas') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.exact
+def test_public_names_are_pinned() -> None:
+    import twin.scenario as vocab
+
+    assert sorted(vocab.__all__) == sorted(
+        [
+            "DEFAULT_AGENCY",
+            "DEFAULT_MAX_INCIDENTS",
+            "HOURS_PER_WEEK",
+            "MAX_COORD_KM",
+            "MAX_MINUTES",
+            "MAX_RATE_PER_HOUR",
+            "MAX_SPEED_KMH",
+            "MIN_SPEED_KMH",
+            "AgencyId",
+            "AgencySpec",
+            "Anchored",
+            "ArrivalSpec",
+            "CheckpointSpec",
+            "DemandSpec",
+            "DetectionSpec",
+            "DeterministicSpec",
+            "DeviceSpec",
+            "DispatchSpec",
+            "DistSpec",
+            "EmpiricalSpec",
+            "ExponentialSpec",
+            "FlowList",
+            "FlowMap",
+            "GammaSpec",
+            "LognormalSpec",
+            "Minutes",
+            "OutageSpec",
+            "PatrolSpec",
+            "PrioritySpec",
+            "QueueSpec",
+            "RunEstimate",
+            "Scenario",
+            "ShiftSpec",
+            "TravelSpec",
+            "UnitId",
+            "UnitSpec",
+            "ZoneId",
+            "ZoneSpec",
+            "check_run_size",
+            "estimate_run",
+            "export_schema",
+            "flow",
+            "format_validation_error",
+            "load_scenario",
+            "parse_scenario",
+            "read_yaml",
+            "render_yaml",
+            "scenario_json_schema",
+            "schema_path",
+            "spec_mean",
+            "write_scenario",
+        ]
+    )
+    for name in vocab.__all__:
+        assert hasattr(vocab, name)

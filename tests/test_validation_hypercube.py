@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from twin.analytics import analyze
-from twin.model import Scenario, load_scenario, run_replications
+from twin.model import run_replications
 from twin.model.outputs import summarize_run
 from twin.paths import scenarios_dir
+from twin.scenario import Scenario, load_scenario
 from twin.statistics import check_against_theory, format_checks
 
 pytestmark = pytest.mark.validation

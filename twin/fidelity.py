@@ -36,8 +36,8 @@ from twin.calibrate.data import CityData, load_city, parse_date
 from twin.calibrate.refine import beat_means
 from twin.calibrate.report import jsonable
 from twin.errors import DataError, TwinError
-from twin.model.scenario import Scenario, load_scenario
 from twin.replay import ReplayResult, replay, scenario_city
+from twin.scenario import Scenario, load_scenario
 from twin.store import Lake
 
 __all__ = [
@@ -226,7 +226,7 @@ def compare_distributions(simulated: np.ndarray, actual: np.ndarray) -> dict[str
 
 
 def _calibration(sc: Scenario) -> dict[str, Any]:
-    cal = (sc.model_extra or {}).get("calibration")
+    cal = sc.calibration
     return cal if isinstance(cal, dict) else {}
 
 

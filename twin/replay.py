@@ -40,7 +40,7 @@ from twin.errors import DataError, TwinError
 from twin.model.engine import RunResult
 from twin.model.outputs import incidents_table, summarize, write_outputs
 from twin.model.runner import run_replications
-from twin.model.scenario import Scenario, load_scenario
+from twin.scenario import Scenario, load_scenario
 
 __all__ = [
     "ReplayResult",
@@ -58,8 +58,7 @@ def scenario_city(scenario: Scenario) -> tuple[str, str]:
         TwinError: When neither tells the city.
 
     """
-    extra = scenario.model_extra or {}
-    cal = extra.get("calibration")
+    cal = scenario.calibration
     if isinstance(cal, dict) and cal.get("city"):
         return str(cal["city"]), str(cal.get("agency") or "")
     prefix = scenario.zone_ids[0].split(":", 1)[0]

@@ -63,7 +63,7 @@ from twin.analytics.hypercube import (
 from twin.errors import TwinError
 
 if TYPE_CHECKING:
-    from twin.model.scenario import Scenario
+    from twin.scenario import Scenario
 
 __all__ = [
     "ANALYTIC_EXIT_CODE",

@@ -65,7 +65,7 @@ from twin.calibrate.travel import (
     travel_matrix,
 )
 from twin.errors import DataError
-from twin.model.scenario import parse_scenario
+from twin.scenario import parse_scenario
 
 __all__ = [
     "AGENCIES",

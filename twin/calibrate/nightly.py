@@ -36,7 +36,7 @@ from twin.calibrate.build import calibrate, response_table, write_calibration
 from twin.calibrate.data import load_city, local_dates
 from twin.calibrate.report import jsonable
 from twin.errors import TwinError
-from twin.model.scenario import parse_scenario
+from twin.scenario import parse_scenario
 
 __all__ = ["CityNight", "NightlyReport", "after_sync", "drift_band"]
 

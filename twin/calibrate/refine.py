@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from twin.model.engine import Simulation
-from twin.model.scenario import parse_scenario
+from twin.scenario import parse_scenario
 
 __all__ = ["beat_means", "refine_police", "relabel_units"]
 

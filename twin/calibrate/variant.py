@@ -15,10 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from twin.errors import ConfigError
-from twin.model.scenario import DEFAULT_AGENCY, load_scenario, parse_scenario
+from twin.scenario import DEFAULT_AGENCY, load_scenario, read_yaml, write_scenario
 
 __all__ = ["add_units"]
 
@@ -54,7 +52,7 @@ def add_units(
         raise ConfigError(f"--add-units must be >= 1, got {n}")
     src = Path(scenario)
     text = src.read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = read_yaml(text, source=str(src))
     sc = load_scenario(src)
     agencies = sc.agency_ids
     agency = agency or (DEFAULT_AGENCY if DEFAULT_AGENCY in agencies else agencies[0])
@@ -106,12 +104,8 @@ def add_units(
     )
     data["description"] = change
     data["assumptions"] = [*data.get("assumptions", []), change]
-    parse_scenario(data, source=str(out))
     head = [f"# {data['name']}: {change}."] + [
         line for line in text.splitlines()[1:] if line.startswith("#")
     ]
-    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
-    dest = Path(out)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text("\n".join(head) + "\n" + body, encoding="utf-8")
+    write_scenario(out, data, header=head)
     return data

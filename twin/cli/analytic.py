@@ -33,7 +33,7 @@ def analytic_cmd(
     from twin.analytics import analyze
     from twin.analytics.scenario_model import METHODS
     from twin.errors import ConfigError
-    from twin.model import load_scenario
+    from twin.scenario import load_scenario
 
     if method not in METHODS:
         raise ConfigError(f"--method {method!r} is unknown; use one of {', '.join(METHODS)}")

@@ -4,7 +4,9 @@
 (:func:`twin.model.simulate`) with a progress bar over replications, writes
 ``DIR/incidents.parquet``, ``DIR/units.parquet``, ``DIR/summary.json`` (and presence and
 time-series tables), and prints the headline figures; ``--json`` prints only the summary.
-``--horizon`` shortens a run (minutes after warm-up) for quick looks and smoke tests.
+``--horizon`` shortens a run (minutes after warm-up) for quick looks and smoke tests. A run
+expected to simulate more than ``--max-incidents`` incidents and checkpoint vehicles (default
+20 million) is refused before it starts, with the estimate.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from twin.scenario import DEFAULT_MAX_INCIDENTS, MAX_MINUTES
 
 __all__ = ["register", "simulate_cmd"]
 
@@ -39,22 +43,37 @@ def simulate_cmd(
             "--horizon", help="Override the horizon (minutes after warm-up).", show_default=False
         ),
     ] = None,
+    max_incidents: Annotated[
+        int,
+        typer.Option(
+            "--max-incidents",
+            help="Refuse a run expected to simulate more incidents + checkpoint vehicles.",
+        ),
+    ] = DEFAULT_MAX_INCIDENTS,
 ) -> None:
     """Simulate a scenario and write incidents, units and a summary."""
     from twin.errors import ConfigError
-    from twin.model import load_scenario, simulate
+    from twin.model import simulate
+    from twin.scenario import check_run_size, load_scenario
 
     sc = load_scenario(scenario)
     if horizon is not None:
-        if not horizon > 0:
-            raise ConfigError(f"--horizon must be > 0 minutes, got {horizon}")
+        if not 0 < horizon <= MAX_MINUTES:
+            raise ConfigError(
+                f"--horizon must be > 0 and <= {MAX_MINUTES:.0f} minutes (ten years), got {horizon}"
+            )
         sc = sc.model_copy(update={"horizon": float(horizon)})
     if replications < 1:
         raise ConfigError(f"--replications must be >= 1, got {replications}")
     if seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {seed}")
+    if max_incidents < 1:
+        raise ConfigError(f"--max-incidents must be >= 1, got {max_incidents}")
+    check_run_size(sc, replications, max_incidents, source=str(scenario))
     if as_json:
-        summary = simulate(sc, seed=seed, replications=replications, out=out)
+        summary = simulate(
+            sc, seed=seed, replications=replications, out=out, max_incidents=max_incidents
+        )
         typer.echo(json.dumps(summary, indent=2))
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -73,6 +92,7 @@ def simulate_cmd(
             replications=replications,
             out=out,
             progress=lambda _r: bar.advance(task),
+            max_incidents=max_incidents,
         )
     _print_summary(summary, out)
 

@@ -1,8 +1,9 @@
-"""The twin engine: scenarios, simulation, outputs.
+"""The twin engine: simulation and outputs (the scenario vocabulary is :mod:`twin.scenario`).
 
 Typical use::
 
-    from twin.model import load_scenario, simulate
+    from twin.model import simulate
+    from twin.scenario import load_scenario
 
     summary = simulate(load_scenario("scenarios/example.yaml"), seed=1, replications=5,
                        out="out/example")
@@ -18,17 +19,12 @@ from __future__ import annotations
 from twin.model.engine import STREAMS, RunResult, Simulation
 from twin.model.outputs import SUMMARY_KEYS, summarize, write_outputs
 from twin.model.runner import run_replications, simulate
-from twin.model.scenario import Scenario, export_schema, load_scenario, parse_scenario
 
 __all__ = [
     "STREAMS",
     "SUMMARY_KEYS",
     "RunResult",
-    "Scenario",
     "Simulation",
-    "export_schema",
-    "load_scenario",
-    "parse_scenario",
     "run_replications",
     "simulate",
     "summarize",

@@ -24,8 +24,8 @@ from mesa.discrete_space import CellAgent, FixedAgent, Network
 from numpy.typing import NDArray
 
 from twin.model.dispatch import Mode
-from twin.model.scenario import HOURS_PER_WEEK
 from twin.model.travel import distance_km, distance_matrix_km
+from twin.scenario import HOURS_PER_WEEK
 
 if TYPE_CHECKING:
     import pandas as pd

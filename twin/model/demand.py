@@ -20,7 +20,7 @@ Sources:
 
 Several agencies: demand comes in (zone, agency) cells (``zones[].rates``); each incident's
 class index (``priority`` in :class:`ArrivalBlock`) points into
-:meth:`~twin.model.scenario.Scenario.class_keys`, which fixes its agency. Dispatch delays and
+:meth:`~twin.scenario.Scenario.class_keys`, which fixes its agency. Dispatch delays and
 trip multipliers (:class:`IncidentExtras`) come from their own streams.
 """
 
@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from twin.errors import DataError
 from twin.model.distributions import Distribution, from_spec
-from twin.model.scenario import DEFAULT_AGENCY, HOURS_PER_WEEK, Scenario
+from twin.scenario import DEFAULT_AGENCY, HOURS_PER_WEEK, Scenario
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Protocol
 
-from twin.model.scenario import Scenario
 from twin.model.travel import TravelModel
+from twin.scenario import Scenario
 
 __all__ = [
     "DISPATCH_POLICIES",

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 from numpy.typing import NDArray
 
-from twin.model.scenario import (
+from twin.scenario import (
     DeterministicSpec,
     DistSpec,
     EmpiricalSpec,
@@ -228,7 +228,7 @@ def from_spec(spec: DistSpec) -> Distribution:
     """Build a distribution from a scenario's tagged spec.
 
     Args:
-        spec: One of the ``*Spec`` models of :mod:`twin.model.scenario`.
+        spec: One of the ``*Spec`` models of :mod:`twin.scenario`.
 
     Returns:
         The matching :class:`Distribution`.

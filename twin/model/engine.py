@@ -54,8 +54,8 @@ from twin.model.demand import (
     service_distributions,
 )
 from twin.model.dispatch import Mode, UnitBoard, build_policy
-from twin.model.scenario import DEFAULT_AGENCY, Scenario
 from twin.model.travel import build_travel, distance_km
+from twin.scenario import DEFAULT_AGENCY, Scenario
 
 if TYPE_CHECKING:
     import pandas as pd

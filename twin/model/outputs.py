@@ -19,7 +19,8 @@ Files written by :func:`write_outputs` into the output folder:
 Kinds of statistics: ``p_wait``, ``p_lost``, ``mean_wait_min``, ``response_min``,
 ``by_priority``, ``dispatch_fractions`` and ``out_of_area_fraction`` are **tallies** over
 incidents received in the window; unit ``utilization`` (busy = dispatched + en route + on scene,
-over on-duty time), ``presence`` and the mean queue length are **time-weighted** over the window.
+over on-duty time), ``presence`` and the mean queue length are **time-weighted** over the window
+(unit ``utilization`` is null when the window received no incident).
 With R > 1 replications each figure is the mean of the per-replication figures and ``ci95``
 holds the half-width of the 95% Student-t interval over replications (dotted metric paths).
 """
@@ -134,9 +135,13 @@ def summarize_run(run: RunResult) -> dict[str, Any]:
         str(level): _tallies(inc, inc["priority"] == level) for level in dict.fromkeys(run.levels)
     }
     units_cols = run.units
+    # A window that received no incident measures no load: its time-weighted utilisation is
+    # only work left over from the warm-up, over a window that may be a nanosecond long
+    # (``horizon: 1e-9`` reported 100% with 0 dispatches), so it is null, not a number.
+    measured = top["incidents"] > 0
     units = {
         uid: {
-            "utilization": float(units_cols["utilization"][i]),
+            "utilization": float(units_cols["utilization"][i]) if measured else None,
             "dispatches": int(units_cols["dispatches"][i]),
         }
         for i, uid in enumerate(run.unit_ids)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from twin.model.scenario import Scenario
+from twin.scenario import Scenario
 
 __all__ = ["TRAVEL_MODELS", "TravelModel", "build_travel", "distance_km", "distance_matrix_km"]
 

@@ -1,10 +1,11 @@
-"""Scenario files: the fixed YAML vocabulary, validated by pydantic.
+"""The scenario: the fixed vocabulary of ``scenarios/*.yaml``, as pydantic models.
 
-A scenario file is data, never code: :func:`load_scenario` reads it with ``yaml.safe_load``,
-validates it into a :class:`Scenario` (defaults, per-field checks, cross-field checks such as
-unknown zone ids or a preference list that misses a unit) and turns every problem into a
-:class:`~twin.errors.ConfigError` naming the file, the field path and the problem. Building the
-simulation from a scenario is a separate step (:mod:`twin.model.engine`).
+A scenario file is data, never code. :class:`Scenario` holds its sections (zones, units,
+priorities, service, travel, dispatch, queue, demand, detection, patrol, checkpoints, devices,
+agencies) with defaults, per-field checks and cross-field checks (unknown zone ids, a
+preference list that misses a unit, coordinates outside the CRS) that name the offending
+field. Reading a file is :mod:`twin.scenario.load`; building the simulation is the engine's
+business (:mod:`twin.model.engine`).
 
 Conventions: durations are in minutes, rates per hour, locations in km on a plane
 (``crs: plane``) or ``[lon, lat]`` (``crs: wgs84``). Simulated time 0 is Monday 00:00 and the
@@ -19,48 +20,46 @@ dispatch}]``; an agency's incidents are served only by its units). See
 ``scenarios/example_agencies.yaml``. ``zones[].shares`` gives a zone its own priority-class mix
 per agency (default: the city-wide ``priorities[].share``).
 
-Nested sections forbid unknown keys so typos are caught (``{dist: exponential, mena: 3}`` is an
-error); the top level and ``demand`` accept extra keys for tools that annotate scenarios.
+Every level refuses unknown keys, the top level and ``demand`` included: tools that annotate a
+scenario use the declared annotation fields (``assumptions``, ``calibration``, ``provenance``,
+``summary``, ``targets``, ``district_zones``, ``zone_facts``, ``checkpoint_sites``, ``meta``),
+which the engine ignores.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, Strict, field_validator, model_validator
 
-from twin.errors import ConfigError
-from twin.model.checkpoints import CheckpointSpec
+from twin.scenario.base import (
+    DEFAULT_AGENCY,
+    HOURS_PER_WEEK,
+    MAX_COORD_KM,
+    MAX_MINUTES,
+    MAX_RATE_PER_HOUR,
+    AgencyId,
+    Duration,
+    Location,
+    NonNegative,
+    Probability,
+    Rate,
+    Spec,
+    Speed,
+    UnitId,
+    ZoneId,
+)
+from twin.scenario.checkpoints import CheckpointSpec
+from twin.scenario.distributions import DistSpec, ExponentialSpec
 
 __all__ = [
-    "DEFAULT_AGENCY",
-    "HOURS_PER_WEEK",
-    "AgencyId",
     "AgencySpec",
     "DemandSpec",
     "DetectionSpec",
-    "DeterministicSpec",
     "DeviceSpec",
     "DispatchSpec",
-    "DistSpec",
-    "EmpiricalSpec",
-    "ExponentialSpec",
-    "GammaSpec",
-    "LognormalSpec",
-    "Minutes",
     "OutageSpec",
     "PatrolSpec",
     "PrioritySpec",
@@ -68,130 +67,18 @@ __all__ = [
     "Scenario",
     "ShiftSpec",
     "TravelSpec",
-    "UnitId",
     "UnitSpec",
-    "ZoneId",
     "ZoneSpec",
-    "export_schema",
-    "format_validation_error",
-    "load_scenario",
-    "parse_scenario",
-    "scenario_json_schema",
-    "schema_path",
 ]
 
-HOURS_PER_WEEK = 168
-
-Minutes = float
-"""A duration or a simulated time, in minutes."""
-
-
-def _to_id(value: Any) -> Any:
-    """Accept ``id: 1`` in YAML as the id ``"1"`` (planners write numeric ids)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    return value
-
-
-DEFAULT_AGENCY = "police"
-"""The agency of units without ``agency`` and of zones' ``rate_per_hour``."""
-
-ZoneId = Annotated[str, BeforeValidator(_to_id), Field(min_length=1)]
-"""A zone id as written in the scenario (``"z1"``)."""
-UnitId = Annotated[str, BeforeValidator(_to_id), Field(min_length=1)]
-"""A unit id as written in the scenario (``"u1"``)."""
-AgencyId = Annotated[str, BeforeValidator(_to_id), Field(min_length=1)]
-"""An agency id (``police``, ``fire``)."""
-_Share = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-class _Spec(BaseModel):
-    """Base of nested specs: unknown keys are errors (typos are caught)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-# --------------------------------------------------------------------------- distributions
-class ExponentialSpec(_Spec):
-    """Exponential durations: ``{dist: exponential, mean: 30}``."""
-
-    dist: Literal["exponential"]
-    mean: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-
-
-class LognormalSpec(_Spec):
-    """Lognormal durations given by their own mean and standard deviation (minutes)."""
-
-    dist: Literal["lognormal"]
-    mean: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-    sd: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-
-
-class GammaSpec(_Spec):
-    """Gamma durations: ``{dist: gamma, shape: 2, scale: 15}`` or ``{dist: gamma, mean, sd}``."""
-
-    dist: Literal["gamma"]
-    shape: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    scale: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    mean: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    sd: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-
-    @model_validator(mode="after")
-    def _one_parametrisation(self) -> GammaSpec:
-        by_shape = self.shape is not None and self.scale is not None
-        by_moments = self.mean is not None and self.sd is not None
-        if by_shape == by_moments:
-            raise ValueError("gamma needs either shape and scale, or mean and sd (not both)")
-        return self
-
-    @property
-    def params(self) -> tuple[float, float]:
-        """Return ``(shape, scale)`` whichever way the spec was written."""
-        if self.shape is not None and self.scale is not None:
-            return self.shape, self.scale
-        assert self.mean is not None
-        assert self.sd is not None
-        shape = (self.mean / self.sd) ** 2
-        return shape, self.mean / shape
-
-
-class DeterministicSpec(_Spec):
-    """A fixed duration: ``{dist: deterministic, value: 20}``."""
-
-    dist: Literal["deterministic"]
-    value: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-class EmpiricalSpec(_Spec):
-    """Draws from observed values, optionally weighted: ``{dist: empirical, values: [...]}``."""
-
-    dist: Literal["empirical"]
-    values: Annotated[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]], Field(min_length=1)]
-    weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
-
-    @model_validator(mode="after")
-    def _weights_match(self) -> EmpiricalSpec:
-        if self.weights is not None:
-            if len(self.weights) != len(self.values):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries but values has {len(self.values)}"
-                )
-            if sum(self.weights) <= 0:
-                raise ValueError("weights must have a positive sum")
-        return self
-
-
-DistSpec = Annotated[
-    ExponentialSpec | LognormalSpec | GammaSpec | DeterministicSpec | EmpiricalSpec,
-    Field(discriminator="dist"),
-]
-"""A tagged distribution spec (``dist`` names the family)."""
+_Share = Probability
+_Level = Annotated[int, Strict(False)]
+"""A priority level as a mapping key: ``1`` in YAML, ``"1"`` in JSON."""
+_PositiveRate = Annotated[float, Field(gt=0, le=MAX_RATE_PER_HOUR, allow_inf_nan=False)]
 
 
 # --------------------------------------------------------------------------- sections
-class ZoneSpec(_Spec):
+class ZoneSpec(Spec):
     """A demand zone: its district, location and call rate.
 
     Attributes:
@@ -222,16 +109,14 @@ class ZoneSpec(_Spec):
 
     id: ZoneId
     district: str = ""
-    location: tuple[
-        Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]
-    ]
-    rate_per_hour: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    profile: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+    location: Location
+    rate_per_hour: _PositiveRate | None = None
+    profile: list[NonNegative] | None = None
     name: str | None = None
-    intra_km: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    rates: dict[AgencyId, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
-    profiles: dict[AgencyId, list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]] | None = None
-    shares: dict[int, _Share] | dict[AgencyId, dict[int, _Share]] | None = None
+    intra_km: Annotated[float, Field(ge=0, le=MAX_COORD_KM, allow_inf_nan=False)] | None = None
+    rates: dict[AgencyId, Rate] | None = None
+    profiles: dict[AgencyId, list[NonNegative]] | None = None
+    shares: dict[_Level, _Share] | dict[AgencyId, dict[_Level, _Share]] | None = None
 
     @field_validator("profile")
     @classmethod
@@ -320,7 +205,7 @@ def _check_profile(v: list[float]) -> None:
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-class ShiftSpec(_Spec):
+class ShiftSpec(Spec):
     """A daily shift: ``{start: "07:00", hours: 10}`` (may run past midnight).
 
     ``start`` is ``"HH:MM"`` or minutes after midnight (YAML reads unquoted ``10:30`` as 630).
@@ -348,7 +233,7 @@ class ShiftSpec(_Spec):
         return float(int(hh) * 60 + int(mm))
 
 
-class UnitSpec(_Spec):
+class UnitSpec(Spec):
     """A patrol unit.
 
     Attributes:
@@ -368,11 +253,11 @@ class UnitSpec(_Spec):
     area: list[ZoneId] | None = None
     shift: ShiftSpec | None = None
     kind: str = "patrol"
-    speed_kmh: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    speed_kmh: Speed | None = None
     agency: AgencyId = DEFAULT_AGENCY
 
 
-class PrioritySpec(_Spec):
+class PrioritySpec(Spec):
     """A priority class: level (1 = most urgent), share of calls, optional on-scene time.
 
     Attributes:
@@ -391,11 +276,11 @@ class PrioritySpec(_Spec):
     share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
     service: DistSpec | None = None
     name: str | None = None
-    travel_factor: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    travel_factor: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 1.0
     dispatch_delay: DistSpec | None = None
 
 
-class TravelSpec(_Spec):
+class TravelSpec(Spec):
     """How long driving takes.
 
     Attributes:
@@ -413,16 +298,14 @@ class TravelSpec(_Spec):
     """
 
     model: Literal["none", "euclidean", "manhattan", "haversine", "matrix"] = "manhattan"
-    speed_kmh: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
-    circuity: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
-    turnout_min: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    matrix: (
-        dict[ZoneId, dict[ZoneId, Annotated[float, Field(ge=0, allow_inf_nan=False)]]] | None
-    ) = None
+    speed_kmh: Speed = 30.0
+    circuity: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 1.0
+    turnout_min: Duration = 0.0
+    matrix: dict[ZoneId, dict[ZoneId, Duration]] | None = None
     noise: DistSpec | None = None
 
 
-class DispatchSpec(_Spec):
+class DispatchSpec(Spec):
     """The dispatch policy: ``closest`` free unit, or a fixed ``preference`` list per zone.
 
     Attributes:
@@ -441,7 +324,7 @@ class DispatchSpec(_Spec):
     delay: DistSpec | None = None
 
 
-class AgencySpec(_Spec):
+class AgencySpec(Spec):
     """An agency's own call classes and dispatch (``agencies: [...]``).
 
     Everything left out is taken from the scenario's top level (``priorities``, ``service``,
@@ -478,7 +361,7 @@ class AgencySpec(_Spec):
     name: str | None = None
 
 
-class QueueSpec(_Spec):
+class QueueSpec(Spec):
     """The call queue: order (``fcfs`` or ``priority``) and capacity (0 = calls lost)."""
 
     discipline: Literal["fcfs", "priority"] = "fcfs"
@@ -490,21 +373,21 @@ class QueueSpec(_Spec):
         return math.inf if self.capacity == "unlimited" else float(self.capacity)
 
 
-class DemandSpec(BaseModel):
+class DemandSpec(Spec):
     """Where incidents come from: ``poisson`` (zone rates) or ``trace`` (a table of arrivals).
 
     A ``trace`` reads ``path`` (CSV or Parquet, relative to the scenario file) with columns
     ``time_min``, ``zone``, ``priority`` and optionally ``service_min``; a trace can also be
-    passed to :class:`~twin.model.engine.Simulation` directly. Extra keys are kept for tools.
+    passed to :class:`~twin.model.engine.Simulation` directly. Unknown keys are refused; a tool
+    that annotates the demand writes under ``meta``.
     """
-
-    model_config = ConfigDict(extra="allow")
 
     source: Literal["poisson", "trace"] = "poisson"
     path: str | None = None
+    meta: dict[str, Any] | None = None
 
 
-class DetectionSpec(_Spec):
+class DetectionSpec(Spec):
     """Delay between an incident happening and the call being received.
 
     Attributes:
@@ -514,10 +397,10 @@ class DetectionSpec(_Spec):
     """
 
     delay: DistSpec | None = None
-    covered_factor: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.25
+    covered_factor: Probability = 0.25
 
 
-class PatrolSpec(_Spec):
+class PatrolSpec(Spec):
     """Idle patrol movement, stepped by mesa at a coarse interval.
 
     Attributes:
@@ -529,16 +412,16 @@ class PatrolSpec(_Spec):
 
     """
 
-    interval_min: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 15.0
+    interval_min: Annotated[float, Field(ge=1, le=MAX_MINUTES, allow_inf_nan=False)] = 15.0
     policy: Literal["area", "network", "post"] = "area"
-    neighbour_km: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    neighbour_km: Annotated[float, Field(gt=0, le=MAX_COORD_KM, allow_inf_nan=False)] | None = None
 
 
-class OutageSpec(_Spec):
+class OutageSpec(Spec):
     """A window of simulated minutes ``[start, end)`` in which a device is down."""
 
-    start: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    end: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    start: Duration
+    end: Annotated[float, Field(gt=0, le=MAX_MINUTES, allow_inf_nan=False)]
 
     @model_validator(mode="after")
     def _ordered(self) -> OutageSpec:
@@ -547,7 +430,7 @@ class OutageSpec(_Spec):
         return self
 
 
-class DeviceSpec(_Spec):
+class DeviceSpec(Spec):
     """A sensing device; cameras shorten detection delay within ``radius_km``.
 
     Attributes:
@@ -564,16 +447,10 @@ class DeviceSpec(_Spec):
     id: str
     kind: Literal["camera", "anpr", "counter"] = "camera"
     zone: ZoneId | None = None
-    location: (
-        tuple[
-            Annotated[float, Field(allow_inf_nan=False)],
-            Annotated[float, Field(allow_inf_nan=False)],
-        ]
-        | None
-    ) = None
-    radius_km: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.5
-    outages: list[OutageSpec] = []
-    covered_factor: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    location: Location | None = None
+    radius_km: Annotated[float, Field(gt=0, le=MAX_COORD_KM, allow_inf_nan=False)] = 0.5
+    outages: list[OutageSpec] = Field(default_factory=list)
+    covered_factor: Probability | None = None
 
     @model_validator(mode="after")
     def _placed(self) -> DeviceSpec:
@@ -586,24 +463,37 @@ def _default_service() -> ExponentialSpec:
     return ExponentialSpec(dist="exponential", mean=30.0)
 
 
-class Scenario(BaseModel):
+class Scenario(Spec):
     """A complete scenario: the fixed vocabulary of ``scenarios/*.yaml``.
 
-    Extra top-level keys are kept (tools may annotate files); nested sections reject unknown
-    keys. Cross-field checks run after the per-field ones and name the offending field.
-    """
+    Unknown keys are refused at every level. Cross-field checks run after the per-field ones
+    and name the offending field. The annotation fields at the end are written by the tools
+    that build scenarios (calibration, the Jiaxing builder, planner variants) and read by
+    replay, fidelity and reports; the engine ignores them.
 
-    model_config = ConfigDict(extra="allow")
+    Attributes:
+        assumptions: What the builder assumed: sentences, or ``{key, value, rationale, ...}``.
+        calibration: How a calibrated scenario was fitted (``city``, ``agency``, ``tz``,
+            ``fit_window``, ``holdout``, ...).
+        provenance: Which builder and inputs made the file.
+        summary: Headline figures of a built scenario (districts, zones, calls per hour, ...).
+        targets: Response-time norms the scenario is judged against.
+        district_zones: ``{district: [zone ids]}`` written once for YAML aliases.
+        zone_facts: Per-zone facts the builder used (population, area, ...).
+        checkpoint_sites: Per-checkpoint facts the builder used.
+        meta: Free annotations of any other tool (keep new tools' notes here).
+
+    """
 
     name: str
     description: str | None = None
     time_unit: Literal["min"] = "min"
-    warmup: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    horizon: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    warmup: Duration = 0.0
+    horizon: Annotated[float, Field(gt=0, le=MAX_MINUTES, allow_inf_nan=False)]
     crs: Literal["plane", "wgs84"] = "plane"
     zones: Annotated[list[ZoneSpec], Field(min_length=1)]
     units: list[UnitSpec]
-    priorities: list[PrioritySpec] = []
+    priorities: list[PrioritySpec] = Field(default_factory=list)
     service: DistSpec = Field(default_factory=_default_service)
     travel: TravelSpec = Field(default_factory=TravelSpec)
     dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
@@ -611,9 +501,19 @@ class Scenario(BaseModel):
     demand: DemandSpec = Field(default_factory=DemandSpec)
     detection: DetectionSpec = Field(default_factory=DetectionSpec)
     patrol: PatrolSpec = Field(default_factory=PatrolSpec)
-    checkpoints: list[CheckpointSpec] = []
-    devices: list[DeviceSpec] = []
-    agencies: list[AgencySpec] = []
+    checkpoints: list[CheckpointSpec] = Field(default_factory=list)
+    devices: list[DeviceSpec] = Field(default_factory=list)
+    agencies: list[AgencySpec] = Field(default_factory=list)
+    # annotations (the engine ignores them)
+    assumptions: list[str | dict[str, Any]] | None = None
+    calibration: dict[str, Any] | None = None
+    provenance: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    targets: dict[str, Any] | None = None
+    district_zones: dict[str, list[ZoneId]] | None = None
+    zone_facts: dict[str, dict[str, Any]] | None = None
+    checkpoint_sites: dict[str, dict[str, Any]] | None = None
+    meta: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -672,11 +572,15 @@ class Scenario(BaseModel):
         if self.crs == "plane" and self.travel.model == "haversine":
             raise ValueError("travel.model: haversine needs crs: wgs84 (locations [lon, lat])")
         if self.crs == "wgs84":
-            for i, zs in enumerate(self.zones):
-                lon, lat = zs.location
-                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            placed: list[tuple[str, tuple[float, float] | None]] = [
+                (f"zones[{i}]", z.location) for i, z in enumerate(self.zones)
+            ]
+            placed += [(f"devices[{i}]", d.location) for i, d in enumerate(self.devices)]
+            for where, loc in placed:
+                if loc is not None and not (-180 <= loc[0] <= 180 and -90 <= loc[1] <= 90):
                     raise ValueError(
-                        f"zones[{i}].location: {list(zs.location)} is not [lon, lat] (crs: wgs84)"
+                        f"{where}.location: {list(loc)} is not [lon, lat] with lon in "
+                        "[-180, 180] and lat in [-90, 90] (crs: wgs84)"
                     )
         if self.travel.model == "matrix":
             if self.travel.matrix is None:
@@ -939,141 +843,3 @@ def _no_duplicates(field: str, ids: list[Any], what: str = "id") -> None:
         if x in seen:
             raise ValueError(f"{field}[{i}]: duplicate {what} {x!r}; each {what} must be unique")
         seen.add(x)
-
-
-# --------------------------------------------------------------------------- loading
-def format_validation_error(exc: ValidationError, source: str, limit: int = 5) -> str:
-    """Turn a pydantic error into one message naming the file, field paths and problems.
-
-    Args:
-        exc: The validation error.
-        source: The file name (or ``"<scenario>"``) to name in the message.
-        limit: At most this many problems are listed.
-
-    Returns:
-        A message like ``"example.yaml: invalid scenario: zones[0].rate_per_hour: ..."``.
-
-    """
-    parts: list[str] = []
-    for err in exc.errors()[:limit]:
-        loc = _loc_str(err.get("loc", ()))
-        msg = str(err.get("msg", "invalid"))
-        msg = msg.removeprefix("Value error, ")
-        if err.get("type") == "extra_forbidden":
-            msg = "unknown key (typo?); remove it or check the spelling"
-        if loc:
-            parts.append(f"{loc}: {msg}")
-        else:
-            parts.append(msg)
-    more = exc.error_count() - limit
-    tail = f" (and {more} more)" if more > 0 else ""
-    return f"{source}: invalid scenario: " + "; ".join(parts) + tail
-
-
-def _loc_str(loc: tuple[Any, ...] | list[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            # drop discriminator tags pydantic inserts ("service.exponential.mean")
-            if part in ("exponential", "lognormal", "gamma", "deterministic", "empirical") and out:
-                continue
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate an already-parsed mapping into a :class:`Scenario`.
-
-    Args:
-        data: The mapping (as ``yaml.safe_load`` returns it).
-        source: Name of the origin, used in error messages.
-
-    Returns:
-        The validated scenario.
-
-    Raises:
-        ConfigError: When the data is not a valid scenario.
-
-    """
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise ConfigError(
-            f"{source}: a scenario must be a mapping of keys (name, horizon, zones, units, ...), "
-            f"got {kind}"
-        )
-    bad_keys = [k for k in data if not isinstance(k, str)]
-    if bad_keys:
-        raise ConfigError(f"{source}: top-level keys must be names, got {bad_keys[0]!r}")
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
-    except (ValueError, TypeError, RecursionError) as exc:  # defensive: odd inputs
-        raise ConfigError(f"{source}: invalid scenario: {exc}") from None
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file.
-
-    Args:
-        path: A YAML scenario file.
-
-    Returns:
-        The validated scenario. ``demand.path`` (a trace file), when relative, is resolved
-        against the scenario file's folder.
-
-    Raises:
-        ConfigError: The file is missing, is not YAML, or is not a valid scenario; the message
-            names the file, the field path and the problem.
-
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: scenario file not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read scenario file ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}".replace("\n", " ")) from None
-    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
-        raise ConfigError(f"{p}: cannot parse YAML: {exc}") from None
-    scenario = parse_scenario(data, source=str(p))
-    if scenario.demand.path and not Path(scenario.demand.path).is_absolute():
-        scenario.demand.path = str((p.parent / scenario.demand.path).resolve())
-    return scenario
-
-
-# --------------------------------------------------------------------------- schema
-def scenario_json_schema() -> dict[str, Any]:
-    """Return the JSON Schema of scenario files (what ``scenarios/scenario.schema.json`` holds)."""
-    schema = Scenario.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "zhian-twin scenario"
-    return schema
-
-
-def schema_path() -> Path:
-    """Return the path of the checked-in schema file."""
-    from twin.paths import scenarios_dir
-
-    return scenarios_dir() / "scenario.schema.json"
-
-
-def export_schema(path: str | Path | None = None) -> Path:
-    """Write the JSON Schema to *path* (default ``scenarios/scenario.schema.json``).
-
-    Args:
-        path: Destination file; the checked-in location when None.
-
-    Returns:
-        The path written.
-
-    """
-    dest = Path(path) if path is not None else schema_path()
-    dest.write_text(json.dumps(scenario_json_schema(), indent=2, sort_keys=True) + "\n")
-    return dest
