@@ -26,8 +26,8 @@ from twin.calibrate.load import (
     twin_lifecycle,
     units_busy_at,
 )
-from twin.model import load_scenario
 from twin.replay import replay
+from twin.scenario import load_scenario
 from twin.sources import load_config
 from twin.store import Lake
 from twin.sync import run_sync

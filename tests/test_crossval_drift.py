@@ -18,8 +18,8 @@ from twin.calibrate.crossval import (
 )
 from twin.calibrate.data import CityData, load_city
 from twin.calibrate.drift import drift_band, flag, window_coverage
-from twin.model.scenario import parse_scenario
 from twin.replay import replay
+from twin.scenario import parse_scenario
 from twin.sources import load_config
 from twin.sync import run_sync
 

@@ -42,7 +42,7 @@ from twin.calibrate.load import (
     twin_lifecycle,
 )
 from twin.calibrate.report import Parameter, jsonable
-from twin.model.scenario import parse_scenario
+from twin.scenario import parse_scenario
 
 __all__ = ["attach", "fit_evidence"]
 

@@ -332,8 +332,8 @@ def cross_validate_replay(
         The :class:`CrossValidation`.
 
     """
-    from twin.model.scenario import parse_scenario
     from twin.replay import replay
+    from twin.scenario import parse_scenario
 
     if calibrate_fn is None:
         from twin.calibrate import calibrate as calibrate_fn

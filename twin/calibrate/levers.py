@@ -84,7 +84,7 @@ def zone_means(
 ) -> pd.DataFrame:
     """Simulate and return per zone x class: ``mean`` response, ``wait``, ``count``."""
     from twin.model import Simulation
-    from twin.model.scenario import parse_scenario
+    from twin.scenario import parse_scenario
 
     data = dict(scenario)
     data["horizon"] = float(weeks) * 10080.0
