@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install run sync simulate test lint bench clean
+.PHONY: install run sync simulate test lint layers bench clean
 
 install: $(VENV)/.installed
 
@@ -36,10 +36,18 @@ run: install
 	$(BIN)/twin simulate scenarios/example.yaml --seed 1 --replications 5 --out $(OUT)/example
 	$(BIN)/twin dashboard --lake $(LAKE) --results $(OUT) --host $(HOST) --port $(PORT)
 
+# LAYERS=0 skips the import-linter contracts (they name the target layout of issue 7)
+LAYERS ?= 1
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check twin flows dashboards
 	$(BIN)/mypy twin flows dashboards
+	@if [ "$(LAYERS)" = "1" ]; then $(MAKE) --no-print-directory layers; fi
+
+# the import rules of LAYOUT.md as import-linter contracts ([tool.importlinter] in pyproject.toml)
+layers: install
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -q -n 2 --dist loadgroup
@@ -48,4 +56,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(LAKE) $(OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(LAKE) $(OUT) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

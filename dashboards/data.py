@@ -26,14 +26,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from twin.cities import CITIES
 from twin.errors import DataError
 from twin.store import Lake as StoreLake
 
 __all__ = [
-    "CITY_TZ",
     "LakeReader",
     "ResultRun",
     "by_priority_frame",
+    "city_tz",
     "dispatch_frame",
     "find_results",
     "load_summary",
@@ -45,12 +46,14 @@ __all__ = [
     "units_frame",
 ]
 
-CITY_TZ: dict[str, str] = {
-    "seattle": "America/Los_Angeles",
-    "sanfrancisco": "America/Los_Angeles",
-    "jiaxing": "Asia/Shanghai",
-}
-"""Local time zone of each known city (hour-of-week and day charts use local time)."""
+
+def city_tz(city: str) -> str:
+    """Local time zone of *city* from :mod:`twin.cities` (UTC for a city it does not know).
+
+    Hour-of-week and day charts use local time.
+    """
+    return CITIES[city].tz if city in CITIES else "UTC"
+
 
 _SKIP_PREFIXES = (".", "_")
 
@@ -192,7 +195,7 @@ class LakeReader:
     def _incident_params(
         city: str, sources: Sequence[str], start: date | None, end: date | None
     ) -> list[Any]:
-        tz = CITY_TZ.get(city, "UTC")
+        tz = city_tz(city)
         srcs = list(sources)
         return [city, srcs, srcs, start, tz, start, end, tz, end]
 
@@ -210,7 +213,7 @@ class LakeReader:
         self, city: str, sources: Sequence[str], start: date | None, end: date | None
     ) -> pd.DataFrame:
         """Count calls by local day of week (0 = Monday) and hour."""
-        tz = CITY_TZ.get(city, "UTC")
+        tz = city_tz(city)
         return self.query(
             f"""
             SELECT isodow(timezone(?, event_time)) - 1 AS dow,
@@ -232,7 +235,7 @@ class LakeReader:
         """Count calls per local day (or week, month) and source; ``day`` is the period start."""
         if grain not in ("day", "week", "month"):
             raise DataError(f"unknown time grain {grain!r}; use day, week or month")
-        tz = CITY_TZ.get(city, "UTC")
+        tz = city_tz(city)
         return self.query(
             f"""
             SELECT date_trunc(?, timezone(?, event_time)::DATE)::DATE AS day, source,

@@ -1,10 +1,16 @@
-"""The nightly sync as Prefect 3 flows: a task per source, then one atomic load per source.
+"""The nightly sync as Prefect 3 flows: thin shells over the one sync loop in :mod:`twin.sync`.
 
-Thin shell over :mod:`twin.sync`: :func:`extract` (a task, retried on I/O errors) runs a source's
-adapter, :func:`sync_sources` (a flow) loads each extract into the lake in load order and
-returns one run report, also published as a Prefect table artifact. :func:`nightly_sync` is
-the deployment entry point: it calls :func:`sync_sources` as a subflow and is where later
-"after sync" steps (recalibrate, replay, fidelity) go, each taking the report.
+:func:`sync_sources` runs :func:`twin.sync.run_sync` with a :class:`PrefectExecutor`, which runs
+each source's extraction as the :func:`extract` task (retried on I/O errors); the loop itself
+(phases, loads, ledger, health) is the library's, the same one the tests' lake fixtures run.
+The flow publishes the report as a table artifact and ends ``Completed`` when every source is
+ok, ``Failed`` (with a message naming each degraded or failed source) otherwise; the report is
+the state's result either way (:func:`report_of`).
+
+:func:`nightly_sync` is the deployment entry point: the sync as a subflow, then the declared
+nightly steps (:data:`NIGHTLY_STEPS`, chosen by name with its ``steps`` parameter), each
+adding entries to the report. Its run is marked the same way, and also ``Failed`` when a step
+failed.
 
 Run once: ``twin sync``; serve nightly: ``twin serve`` (see :func:`serve_nightly`).
 """
@@ -12,55 +18,40 @@ Run once: ``twin sync``; serve nightly: ``twin serve`` (see :func:`serve_nightly
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.deployments.runner import RunnerDeployment
-from prefect.states import State
+from prefect.states import Completed, Failed, State
 
-from twin.errors import TwinError
-from twin.sources import Source, SyncConfig, load_config
+from flows.server import prefect_api
+from twin.errors import ConfigError, TwinError
+from twin.sources import load_config
 from twin.store.lake import Lake
-from twin.sync import (
-    Extract,
-    ProgressCallback,
-    RunReport,
-    SourceResult,
-    city_zones,
-    extract_source,
-    is_zone_source,
-    load_source,
-    new_run_id,
-    phases,
-    record_failure,
-)
+from twin.sync import Extract, ExtractJob, Outcome, ProgressCallback, SourceResult, run_sync
 
 __all__ = [
-    "AFTER_SYNC",
+    "NIGHTLY_STEPS",
+    "NightlyStep",
+    "PrefectExecutor",
     "build_schedule",
     "extract",
     "nightly_deployment",
     "nightly_fidelity",
     "nightly_sync",
-    "prefect_api",
     "progress_hook",
+    "quiet_user_errors",
+    "report_of",
     "serve_nightly",
     "sync_sources",
 ]
-
-AFTER_SYNC: list[Callable[[dict[str, Any], str], None]] = []
-"""Steps :func:`nightly_sync` runs after a sync, in order, as ``step(report, lake_dir)``.
-
-Later features (recalibration, replay, fidelity) append a function here, typically one that
-calls their own subflow.
-"""
 
 _progress_lock = threading.Lock()
 _progress: ProgressCallback | None = None
@@ -68,7 +59,11 @@ _progress: ProgressCallback | None = None
 
 @contextlib.contextmanager
 def progress_hook(callback: ProgressCallback | None) -> Iterator[None]:
-    """Send per-source progress of flows run in this process to *callback*."""
+    """Send per-source progress of flows run in this process to *callback*.
+
+    Flow parameters travel to the Prefect API as JSON, so a callback cannot be one; this hook
+    is the process-local way in (used by ``twin sync``'s progress bars).
+    """
     global _progress
     with _progress_lock:
         previous, _progress = _progress, callback
@@ -77,6 +72,54 @@ def progress_hook(callback: ProgressCallback | None) -> Iterator[None]:
     finally:
         with _progress_lock:
             _progress = previous
+
+
+class _UserErrorFilter(logging.Filter):
+    """Drop console records about user errors; the command reports those itself, in one line.
+
+    Dropped: records carrying a :class:`~twin.errors.TwinError` or an ``OSError`` (bad input,
+    a held lake, an unreadable file: the report or the command's error line names them), and
+    Prefect's "Finished in state Failed(...)" summaries (the record with the exception, or the
+    run report, already says why). Anything else, a bug's traceback above all, still shows;
+    the Prefect API (and its UI) still receives every record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TwinError | OSError):
+            return False
+        if not record.name.startswith("prefect"):
+            return True
+        return not record.getMessage().startswith("Finished in state Failed(")
+
+
+_USER_ERRORS: Final = _UserErrorFilter()
+
+
+@contextlib.contextmanager
+def quiet_user_errors() -> Iterator[None]:
+    """Keep user errors out of Prefect's console output for the block (see ``_UserErrorFilter``).
+
+    Installs the filter on every console handler Prefect configured (the root logger's and its
+    own loggers'); removes it afterwards.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    handlers = {
+        id(h): h
+        for lg in loggers
+        for h in lg.handlers
+        if isinstance(h, PrefectConsoleHandler | logging.StreamHandler)
+    }
+    for handler in handlers.values():
+        handler.addFilter(_USER_ERRORS)
+    try:
+        yield
+    finally:
+        for handler in handlers.values():
+            handler.removeFilter(_USER_ERRORS)
 
 
 def _notify(source: str, phase: str, result: SourceResult | None = None) -> None:
@@ -98,36 +141,72 @@ def _retry_io(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
 
 @task(
     name="extract",
-    task_run_name="extract-{source.name}",
+    task_run_name="extract-{job.name}",
     retries=2,
     retry_delay_seconds=1,
     retry_condition_fn=_retry_io,
     cache_policy=NO_CACHE,
 )
-def extract(
-    config: SyncConfig,
-    source: Source,
-    run_id: str,
-    zones: pa.Table | None = None,
-    watermark: str | None = None,
-) -> Extract:
-    """Run one source's adapter over its input (retried on I/O errors).
+def extract(job: ExtractJob) -> Extract:
+    """Run one source's extraction (retried on I/O errors, not on bad input).
 
     Args:
-        config: The sync config.
-        source: The source.
-        run_id: The run id.
-        zones: The city's zones for point sources.
-        watermark: The source's last watermark (incremental API pulls).
+        job: The source's extraction job (:class:`twin.sync.ExtractJob`).
 
     Returns:
         The source's extract.
 
     """
-    _notify(source.name, "start")
-    out = extract_source(config, source, run_id=run_id, zones=zones, watermark=watermark)
-    _notify(source.name, "extracted")
-    return out
+    return job()
+
+
+class PrefectExecutor:
+    """Runs a phase's extractions as concurrent :func:`extract` tasks (inside a flow run)."""
+
+    def run(self, jobs: Sequence[ExtractJob]) -> Iterator[Outcome]:
+        """Submit every job, then yield each outcome in job order as it finishes."""
+        futures = [extract.submit(job) for job in jobs]
+        for job, future in zip(jobs, futures, strict=True):
+            outcome = future.result(raise_on_failure=False)
+            if isinstance(outcome, Extract | Exception):
+                yield outcome
+            else:
+                yield TwinError(f"source {job.name!r}: extraction returned {outcome!r}")
+
+
+def _final_state(report: dict[str, Any], extra: Sequence[str] = ()) -> State[Any]:
+    """``Completed`` when every source is ok and no step failed, else ``Failed``; data: report."""
+    problems = [
+        f"{name} {r['status']}: {'; '.join(r.get('reasons') or [r.get('error') or '?'])}"
+        for name, r in report["sources"].items()
+        if r["status"] != "ok"
+    ]
+    problems += list(extra)
+    if problems:
+        message = f"sync run {report['run_id']}: {len(problems)} problem(s): " + " | ".join(
+            problems
+        )
+        return Failed(message=message, data=report)
+    return Completed(
+        message=f"sync run {report['run_id']}: {len(report['sources'])} source(s) ok",
+        data=report,
+    )
+
+
+def report_of(state: State[Any]) -> dict[str, Any]:
+    """Return the run report a sync flow run ended with (Completed or Failed).
+
+    Raises:
+        TwinError: The flow run raised it (a user error: another sync holds the lake, a bad
+            config) -- or any other exception the run raised.
+
+    """
+    data = state.result(raise_on_failure=False)
+    if isinstance(data, BaseException):
+        raise data
+    if not isinstance(data, dict) or "sources" not in data:
+        raise TwinError(f"the sync flow ended {state.type.value} without a report: {state.message}")
+    return data
 
 
 @flow(name="sync-sources", log_prints=True)
@@ -135,8 +214,8 @@ def sync_sources(
     config_path: str | None = None,
     lake_dir: str | None = None,
     only: list[str] | None = None,
-) -> dict[str, Any]:
-    """Sync every enabled source into the lake and return the run report.
+) -> State[Any]:
+    """Sync every enabled source into the lake (the loop of :func:`twin.sync.run_sync`).
 
     Args:
         config_path: The sync config file (the bundled default when None).
@@ -144,57 +223,41 @@ def sync_sources(
         only: Sync only these sources.
 
     Returns:
-        ``{"run_id": ..., "sources": {NAME: {rows_in, rows_ok, ..., status}}}``.
+        ``Completed`` or ``Failed`` (some source degraded or failed); its result is the report
+        ``{"run_id", "status", "sources": {NAME: {rows_in, ..., status, reasons}}}``. Call with
+        ``return_state=True`` and read it with :func:`report_of`.
 
     """
     config = load_config(config_path)
-    lake = Lake(lake_dir)
-    report = RunReport(run_id=new_run_id())
-    with lake.lock():
-        for phase in phases(config, only):
-            zones: dict[str, pa.Table | None] = {}
-            if not is_zone_source(phase[0]):
-                zones = {c.name: city_zones(lake, c.name) for c in config.cities}
-            started = dt.datetime.now(dt.UTC)
-            futures = {
-                s.name: extract.submit(
-                    config, s, report.run_id, zones.get(s.city), lake.last_watermark(s.name)
-                )
-                for s in phase
-            }
-            for name, future in futures.items():
-                outcome = future.result(raise_on_failure=False)
-                try:
-                    if isinstance(outcome, BaseException):
-                        raise outcome
-                    if not isinstance(outcome, Extract):
-                        raise TwinError(f"source {name!r}: extraction returned {outcome!r}")
-                    result = load_source(lake, outcome, run_id=report.run_id)
-                except Exception as exc:
-                    result = record_failure(
-                        lake, name, run_id=report.run_id, error=exc, started=started
-                    )
-                report.sources[name] = result
-                _notify(name, "done", result)
-    _publish(report)
-    return report.to_dict()
+    report = run_sync(config, lake_dir, executor=PrefectExecutor(), progress=_notify, only=only)
+    _publish(report.to_dict())
+    return _final_state(report.to_dict())
 
 
-def _publish(report: RunReport) -> None:
+def _publish(report: dict[str, Any]) -> None:
     """Attach the report to the flow run as a table artifact (best effort)."""
     try:
         from prefect.artifacts import create_table_artifact
 
-        rows = [{"source": n, **r.to_dict()} for n, r in report.sources.items()]
+        rows = [
+            {
+                "source": n,
+                **{k: v for k, v in r.items() if k != "reasons"},
+                "reasons": "; ".join(r["reasons"]),
+            }
+            for n, r in report["sources"].items()
+        ]
+        bad = sum(1 for r in report["sources"].values() if r["status"] != "ok")
         create_table_artifact(
             key="sync-report",
             table=rows,
-            description=f"Sync run {report.run_id}: {len(report.failed)} failed source(s)",
+            description=f"Sync run {report['run_id']}: {report['status']}, {bad} source(s) not ok",
         )
     except Exception:  # an artifact is a convenience; the report is returned regardless
         return
 
 
+# ------------------------------------------------------------------ nightly steps
 @task(name="nightly-fidelity", cache_policy=NO_CACHE)
 def nightly_fidelity(lake_dir: str, out_dir: str) -> dict[str, Any]:
     """Recalibrate, replay the newest day, store its fidelity score and flag drift.
@@ -207,49 +270,95 @@ def nightly_fidelity(lake_dir: str, out_dir: str) -> dict[str, Any]:
         The nightly report (``drift`` True when a score left its usual band).
 
     """
-    from twin.calibrate import after_sync
+    from twin.nightly import after_sync
 
     return after_sync(lake_dir, out_dir).to_dict()
+
+
+def _fidelity_step(report: dict[str, Any], lake_dir: str, out_dir: str) -> dict[str, Any]:
+    nightly = nightly_fidelity(lake_dir, out_dir)
+    return {"nightly": nightly, "drift": bool(nightly.get("drift", False))}
+
+
+@dataclass(frozen=True)
+class NightlyStep:
+    """A step of the nightly flow after the sync.
+
+    Attributes:
+        name: The name the ``steps`` parameter uses.
+        run: ``run(report, lake_dir, out_dir)`` returns entries to add to the run report; an
+            exception is reported under ``<name>`` as ``{"error": ...}`` and fails the run.
+        description: What it does.
+
+    """
+
+    name: str
+    run: Callable[[dict[str, Any], str, str], dict[str, Any]]
+    description: str
+
+
+NIGHTLY_STEPS: Final[tuple[NightlyStep, ...]] = (
+    NightlyStep(
+        "fidelity",
+        _fidelity_step,
+        "recalibrate, replay the newest day, store its fidelity score, flag drift "
+        "(report: `nightly`, `drift`)",
+    ),
+)
+"""The nightly steps, in the order they run. Add a step here (not at run time)."""
+
+
+def _steps(names: Sequence[str] | None) -> list[NightlyStep]:
+    if names is None:
+        return list(NIGHTLY_STEPS)
+    known = {s.name: s for s in NIGHTLY_STEPS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"steps: unknown nightly step(s) {unknown}; known: {', '.join(known) or 'none'}"
+        )
+    return [s for s in NIGHTLY_STEPS if s.name in names]
 
 
 @flow(name="nightly-sync")
 def nightly_sync(
     config_path: str | None = None,
     lake_dir: str | None = None,
-    fidelity: bool = True,
+    steps: list[str] | None = None,
     out_dir: str | None = None,
-) -> dict[str, Any]:
-    """Sync every source, score the twin, then run the registered after-sync steps.
+) -> State[Any]:
+    """Sync every source, then run the declared nightly steps; mark the run by the outcome.
 
-    This is the nightly deployment. After the sync it recalibrates, replays the newest day and
-    stores the fidelity score in the lake (:func:`nightly_fidelity`); the run report gains a
-    ``nightly`` entry and a top-level ``drift`` flag. A failure there is reported, not raised:
-    the synced lake stays as it is.
+    This is the nightly deployment. The sync runs as a subflow (:func:`sync_sources`); then each
+    step of :data:`NIGHTLY_STEPS` chosen by *steps* runs on the synced lake (also after a
+    partly failed sync: the lake holds every source that loaded). A step's failure is reported
+    under its name, never raised.
 
     Args:
         config_path: The sync config file (the bundled default when None).
         lake_dir: The lake directory.
-        fidelity: Run the recalibrate/replay/fidelity step after the sync.
-        out_dir: Where the nightly step writes its scenarios and replays
-            (default ``<lake>/../out/nightly``).
+        steps: Names of the nightly steps to run (all of :data:`NIGHTLY_STEPS` when None;
+            ``[]`` for none).
+        out_dir: Where the steps write their outputs (default ``<lake>/../out/nightly``).
 
     Returns:
-        The sync run report, with ``nightly`` and ``drift`` when ``fidelity`` is on.
+        ``Completed``, or ``Failed`` when a source is degraded or failed or a step failed; the
+        result is the sync report plus the steps' entries (read it with :func:`report_of`).
 
     """
-    report = sync_sources(config_path=config_path, lake_dir=lake_dir)
+    chosen = _steps(steps)
+    report = report_of(sync_sources(config_path=config_path, lake_dir=lake_dir, return_state=True))
     lake = str(Lake(lake_dir).root)
-    if fidelity:
-        target = out_dir or str(Path(lake).resolve().parent / "out" / "nightly")
+    target = out_dir or str(Path(lake).resolve().parent / "out" / "nightly")
+    failures: list[str] = []
+    for step in chosen:
         try:
-            nightly = nightly_fidelity(lake, target)
-        except Exception as exc:  # reported in the run report; the sync itself succeeded
-            nightly = {"error": f"{type(exc).__name__}: {exc}", "drift": False}
-        report["nightly"] = nightly
-        report["drift"] = bool(nightly.get("drift", False))
-    for step in AFTER_SYNC:
-        step(report, lake)
-    return report
+            report.update(step.run(report, lake, target))
+        except Exception as exc:  # reported in the run report; the synced lake stays as it is
+            message = exc.message if isinstance(exc, TwinError) else f"{type(exc).__name__}: {exc}"
+            report[step.name] = {"error": message}
+            failures.append(f"step {step.name} failed: {message}")
+    return _final_state(report, failures)
 
 
 def nightly_deployment(
@@ -290,70 +399,6 @@ def nightly_deployment(
     return deployment
 
 
-@contextlib.contextmanager
-def prefect_api(port: int = 4200, *, timeout: float = 120.0) -> Iterator[str]:
-    """Make sure a Prefect API with a scheduler is reachable; yield its URL.
-
-    The temporary API Prefect starts on its own runs no scheduler, so scheduled runs would never
-    fire. When ``PREFECT_API_URL`` is unset this starts ``prefect server start`` on
-    ``127.0.0.1:<port>`` (API, scheduler and UI; nothing leaves the machine) for the duration of
-    the block and stops it afterwards.
-
-    Args:
-        port: Port of the local server.
-        timeout: Seconds to wait for it to answer.
-
-    Raises:
-        TwinError: The server did not come up (port in use, ...).
-
-    """
-    import subprocess
-    import sys
-    import tempfile
-    import time
-    import urllib.request
-
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    existing = PREFECT_API_URL.value()
-    if existing:
-        yield str(existing)
-        return
-    url = f"http://127.0.0.1:{port}/api"
-    exe = Path(sys.executable).with_name("prefect")
-    cmd = [str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    tail = log.read()[-1500:]
-                    raise TwinError(
-                        f"the local Prefect server on 127.0.0.1:{port} exited "
-                        f"(code {proc.returncode}); is the port in use? Use --port. Log:\n{tail}"
-                    )
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TwinError(f"the local Prefect server on {url} did not answer in time")
-                time.sleep(0.5)
-            with temporary_settings(updates={PREFECT_API_URL: url}):
-                yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def serve_nightly(
     config_path: str | None = None,
     lake_dir: str | None = None,
@@ -367,7 +412,8 @@ def serve_nightly(
     """Serve the nightly deployment on its cron schedule until interrupted (no cloud account).
 
     Uses ``PREFECT_API_URL`` when set, otherwise a local server on ``127.0.0.1:<port>`` (see
-    :func:`prefect_api`); its UI shows the runs. SIGTERM stops it like Ctrl-C.
+    :func:`flows.server.prefect_api`, which dies with this process); its UI shows the runs.
+    SIGTERM stops it like Ctrl-C.
 
     Args:
         config_path: The sync config file.

@@ -33,6 +33,8 @@ def test_public_names_are_pinned() -> None:
         "batch_means",
         "check_against_theory",
         "format_checks",
+        "half_width",
+        "largest_remainder",
         "mean_ci",
         "metric_value",
         "t_quantile",

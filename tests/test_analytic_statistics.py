@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from twin.statistics import batch_means, mean_ci, t_quantile
+from twin.statistics import batch_means, half_width, largest_remainder, mean_ci, t_quantile
 
 
 @pytest.mark.exact
@@ -51,3 +51,28 @@ def test_ci_coverage_is_near_nominal() -> None:
         m, h = mean_ci(rng.normal(5.0, 2.0, 10))
         hits += abs(m - 5.0) <= h
     assert 0.93 <= hits / 2000 <= 0.97
+
+
+@pytest.mark.exact
+def test_largest_remainder_by_hand() -> None:
+    # quotas 4.6, 3.3, 2.1: floors 4, 3, 2 and the one seat left goes to the largest remainder
+    assert largest_remainder(10, [46, 33, 21]) == [5, 3, 2]
+    # a tie in remainders goes to the earlier key
+    assert largest_remainder(1, [1, 1]) == [1, 0]
+    # no weight at all: equal shares
+    assert largest_remainder(4, [0, 0]) == [2, 2]
+    # a minimum of one seat each takes the seat the largest remainder would have had
+    assert largest_remainder(10, [5, 4.9, 0.1]) == [5, 5, 0]
+    assert largest_remainder(10, [5, 4.9, 0.1], minimum=1) == [5, 4, 1]
+    # the minimum overshoots: the seat comes back from the key furthest above its quota
+    assert largest_remainder(4, [10, 0.1, 0.1], minimum=1) == [3, 0, 1]
+
+
+@pytest.mark.exact
+def test_half_width_is_the_t_formula() -> None:
+    x = [1.0, 2.0, 4.0]
+    expected = t_quantile(0.95, 2) * np.std(x, ddof=1) / math.sqrt(3)
+    assert half_width(x) == pytest.approx(expected, rel=1e-15)
+    assert mean_ci(x)[1] == half_width(x)
+    with pytest.raises(ValueError, match="two values"):
+        half_width([1.0])

@@ -16,9 +16,10 @@ from twin.calibrate import calibrate, write_calibration
 from twin.calibrate.demand import dirichlet_strength, fit_demand, hour_of_week
 from twin.calibrate.fleet import fleet_for_utilisation, priority_waits, shift_fleet
 from twin.calibrate.service import fit_duration
-from twin.calibrate.travel import expected_min_distance, fit_drive_time, haversine_km
+from twin.calibrate.travel import expected_min_distance, fit_drive_time
 from twin.cli import main
 from twin.errors import ConfigError, DataError
+from twin.geo import haversine_km
 from twin.scenario import load_scenario
 from twin.sources import load_config
 from twin.sync import run_sync

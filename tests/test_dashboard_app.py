@@ -24,7 +24,7 @@ from shapely.geometry import box
 from dashboards import ids
 from dashboards.data import LakeReader, match_zone_counts
 from twin.errors import DataError
-from twin.ingest.schemas import SCHEMAS
+from twin.schemas import SCHEMAS
 from twin.store import Lake
 
 UTC = dt.UTC

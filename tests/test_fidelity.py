@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import yaml
 
-from twin.calibrate import after_sync, calibrate, write_calibration
-from twin.calibrate.nightly import drift_band
+from twin.calibrate import calibrate, write_calibration
 from twin.cli import main
 from twin.errors import TwinError
 from twin.fidelity import compare_distributions, fidelity, fidelity_history, store_fidelity
+from twin.nightly import after_sync, drift_band
 from twin.sources import load_config
 from twin.sync import run_sync
 

@@ -12,12 +12,20 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.testing.utilities import prefect_test_harness
 from test_sync import tiny_csv, write_config, write_csv
 
-from flows.sync import build_schedule, extract, nightly_deployment, nightly_sync, sync_sources
+from flows.sync import (
+    build_schedule,
+    extract,
+    nightly_deployment,
+    nightly_sync,
+    report_of,
+    sync_sources,
+)
 from twin.cli import main
 from twin.errors import ConfigError, DataError
 from twin.ingest.base import AdapterContext, AdapterOutput
 from twin.sources import load_config
 from twin.store import Lake
+from twin.sync import ExtractJob
 
 
 @pytest.fixture(scope="session")
@@ -38,25 +46,28 @@ def tiny_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
 
 @pytest.mark.e2e
 def test_nightly_flow_reports_each_source_and_fails_one_alone(
-    prefect_api: None, tiny_setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    prefect_api: None, tiny_setup: tuple[Path, Path]
 ) -> None:
     cfg, lake = tiny_setup
     write_config(
         cfg.parent, extra="  - {name: gone, adapter: tiny_csv, path: gone.csv, city: testville}\n"
     )
-    seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        "flows.sync.AFTER_SYNC",
-        [lambda report, lake_dir: seen.append((report["run_id"], lake_dir))],
-    )
-    report = nightly_sync(config_path=str(cfg), lake_dir=str(lake), fidelity=False)
-    assert set(report) == {"run_id", "sources"}
-    assert seen == [(report["run_id"], str(lake))]  # after-sync steps get the report
+    state = nightly_sync(config_path=str(cfg), lake_dir=str(lake), steps=[], return_state=True)
+    report = report_of(state)
+    assert set(report) == {"run_id", "status", "sources"}  # no nightly step ran
+    # the flow run is marked Failed, in the API too, with a message naming the source and why
+    assert state.is_failed()
+    assert "gone failed:" in (state.message or "")
+    assert "gone.csv does not exist" in (state.message or "")
     with get_client(sync_client=True) as client:
+        stored = client.read_flow_run(state.state_details.flow_run_id)  # type: ignore[arg-type]
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["sync-report"]))
         )
+    assert stored.state is not None
+    assert stored.state.is_failed()
     assert any(report["run_id"] in (a.description or "") for a in artifacts)
+    assert report["status"] == "failed"
     assert report["sources"]["alpha"] == {
         "rows_in": 2,
         "rows_ok": 1,
@@ -64,14 +75,21 @@ def test_nightly_flow_reports_each_source_and_fails_one_alone(
         "rows_duplicate": 0,
         "rows_new": 1,
         "status": "ok",
+        "reasons": [],
     }
     assert report["sources"]["beta"]["status"] == "ok"
     assert report["sources"]["gone"]["status"] == "failed"
     assert "gone.csv does not exist" in report["sources"]["gone"]["error"]
-    second = sync_sources(config_path=str(cfg), lake_dir=str(lake), only=["alpha", "beta"])
-    assert {n: r["rows_new"] for n, r in second["sources"].items()} == {"alpha": 0, "beta": 0}
+    second = sync_sources(
+        config_path=str(cfg), lake_dir=str(lake), only=["alpha", "beta"], return_state=True
+    )
+    assert second.is_completed()
+    again = report_of(second)
+    assert {n: r["rows_new"] for n, r in again["sources"].items()} == {"alpha": 0, "beta": 0}
     runs = Lake(lake).query("SELECT DISTINCT run_id FROM runs").num_rows
     assert runs == 2
+    with pytest.raises(ConfigError, match="unknown nightly step"):
+        nightly_sync(config_path=str(cfg), lake_dir=str(lake), steps=["nope"])
 
 
 def flaky_adapter(counter: Path, failures: int, exc: type[Exception]):  # type: ignore[no-untyped-def]
@@ -98,11 +116,16 @@ def test_extract_task_retries_io_errors_but_not_bad_input(
     write_config(
         cfg.parent,
         extra=(
-            "  - {name: io, adapter: flaky_io, path: a.csv, city: testville}\n"
+            "  - {name: io, adapter: flaky_io, path: a.csv, city: testville,\n"
+            "     health: {max_quarantined_share: 0.5}}\n"
             "  - {name: bad, adapter: flaky_bad, path: a.csv, city: testville}\n"
         ),
     )
-    report = sync_sources(config_path=str(cfg), lake_dir=str(lake), only=["io", "bad"])
+    report = report_of(
+        sync_sources(
+            config_path=str(cfg), lake_dir=str(lake), only=["io", "bad"], return_state=True
+        )
+    )
     assert report["sources"]["io"]["status"] == "ok"
     assert io_calls.read_text() == "3"  # two I/O failures, retried twice
     assert report["sources"]["bad"]["status"] == "failed"
@@ -114,7 +137,7 @@ def test_extract_task_retries_io_errors_but_not_bad_input(
 def test_extract_task_logic_without_a_flow_run(tiny_setup: tuple[Path, Path]) -> None:
     cfg, _ = tiny_setup
     config = load_config(cfg)
-    out = extract.fn(config, config.source("beta"), "run-1")
+    out = extract.fn(ExtractJob(config, config.source("beta"), "run-1"))
     assert (out.rows_in, out.rows_ok) == (1, 1)
     assert out.tables["incidents"].column("incident_id").to_pylist() == ["beta:7"]
 
@@ -135,8 +158,12 @@ def test_cli_sync_prints_progress_and_exits_1_on_a_failed_source(
     assert "beta" in out
     (cfg.parent / "data" / "a.csv").unlink()
     assert main(["sync", "--config", str(cfg), "--lake", str(lake), "--json"]) == 1
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # stdout: only the report
     assert report["sources"]["alpha"]["status"] == "failed"
+    (line,) = captured.err.splitlines()  # one line per source that is not ok
+    assert line.startswith("error: alpha failed: ")
+    assert "a.csv does not exist" in line
     assert report["sources"]["beta"] == {
         "rows_in": 1,
         "rows_ok": 1,
@@ -144,6 +171,7 @@ def test_cli_sync_prints_progress_and_exits_1_on_a_failed_source(
         "rows_duplicate": 0,
         "rows_new": 0,
         "status": "ok",
+        "reasons": [],
     }
 
 

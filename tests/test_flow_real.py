@@ -37,13 +37,22 @@ def test_cli_json_on_the_real_data_accounts_for_every_row(
     lake = tmp_path / "lake"
     assert main(["sync", "--lake", str(lake), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)  # nothing but the JSON on stdout
-    assert set(report) == {"run_id", "sources"}
+    assert set(report) == {"run_id", "status", "sources"}
+    assert report["status"] == "ok"  # every source healthy (spd_avg_response: 20% threshold)
     expected = {s.name for s in load_config().enabled_sources()}
     assert set(report["sources"]) == expected
-    keys = {"rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_new", "status"}
+    keys = {
+        "rows_in",
+        "rows_ok",
+        "rows_quarantined",
+        "rows_duplicate",
+        "rows_new",
+        "status",
+        "reasons",
+    }
     for name, r in report["sources"].items():
         assert set(r) == keys, name
-        assert r["status"] == "ok", name
+        assert (r["status"], r["reasons"]) == ("ok", []), name
         assert r["rows_in"] == r["rows_ok"] + r["rows_quarantined"] + r["rows_duplicate"], name
         assert r["rows_in"] > 0, name
         assert 0 < r["rows_new"] <= r["rows_ok"], name  # input rows, not records

@@ -16,7 +16,7 @@ from shapely.geometry import shape
 
 from twin.ingest.base import AdapterContext, AdapterOutput
 from twin.ingest.registry import ADAPTERS, TABLES, get_adapter
-from twin.ingest.schemas import QUARANTINE, SCHEMAS
+from twin.schemas import QUARANTINE, SCHEMAS
 
 SEATTLE_BBOX = (-122.50, 47.45, -122.20, 47.78)
 SF_BBOX = (-122.55, 37.68, -122.34, 37.84)

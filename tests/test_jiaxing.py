@@ -1,7 +1,8 @@
-"""The Jiaxing baseline builder on the real boundary file, and the checked-in scenario."""
+"""The Jiaxing builder on the real districts synced into a lake, and the checked-in file."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -13,35 +14,38 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from twin.cities.jiaxing.build import COMMAND, build_jiaxing_scenario, render_scenario_yaml
+from twin.cities.jiaxing.facts import CHECKPOINT_SITES, DISTRICTS, PTU_TEAMS, STATION_GROUPS
+from twin.cities.jiaxing.geometry import JiaxingLayout, _sainte_lague, build_jiaxing_layout
+from twin.cli import main
 from twin.errors import ConfigError, DataError
-from twin.jiaxing import (
-    CHECKPOINT_SITES,
-    DISTRICTS,
-    PTU_TEAMS,
-    STATION_GROUPS,
-    JiaxingLayout,
-    LocalProjection,
-    _largest_remainder,
-    _sainte_lague,
-    build_jiaxing_layout,
-    build_jiaxing_scenario,
-    main,
-    render_scenario_yaml,
-)
+from twin.geo import LocalProjection
+from twin.model.checkpoints import CheckpointSpec
 from twin.paths import scenarios_dir
-from twin.scenario import CheckpointSpec, load_scenario, parse_scenario
+from twin.scenario import load_scenario, parse_scenario
+from twin.sources import load_config
+from twin.statistics import largest_remainder
+from twin.sync import run_sync
 
 CHECKED_IN = scenarios_dir() / "jiaxing_baseline.yaml"
 
 
 @pytest.fixture(scope="module")
-def layout(data_dir: Path) -> JiaxingLayout:
-    return build_jiaxing_layout(data_dir)
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake holding only Jiaxing's districts, synced from the real boundary file."""
+    root = tmp_path_factory.mktemp("jx") / "lake"
+    run_sync(load_config(), root, only=["jiaxing_districts"], durable=False)
+    return root
 
 
 @pytest.fixture(scope="module")
-def scenario(data_dir: Path) -> dict[str, Any]:
-    return build_jiaxing_scenario(data_dir)
+def layout(lake: Path) -> JiaxingLayout:
+    return build_jiaxing_layout(lake)
+
+
+@pytest.fixture(scope="module")
+def scenario(lake: Path) -> dict[str, Any]:
+    return build_jiaxing_scenario(lake)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -150,7 +154,7 @@ def test_station_groups_are_apportioned_by_demand(scenario: dict[str, Any]) -> N
 @pytest.mark.exact
 def test_apportionment_rules_by_hand() -> None:
     # Hamilton: quotas 4.6, 3.3, 2.1 -> floors 4, 3, 2 (9) + the largest remainder (0.6)
-    assert _largest_remainder(10, [46, 33, 21]) == [5, 3, 2]
+    assert largest_remainder(10, [46, 33, 21]) == [5, 3, 2]
     # Sainte-Laguë, next seat to max d / (2 s + 1): on 10, 7, 1 seats go a (10), b (7),
     # a (10/3 = 3.3 > 7/3 = 2.3), b (7/3 = 2.3 > 10/5 = 2)
     assert _sainte_lague(4, [10.0, 7.0, 1.0], [0, 0, 0]) == [2, 2, 0]
@@ -183,8 +187,7 @@ def test_checked_in_yaml_equals_the_builder_output(scenario: dict[str, Any]) -> 
     expected = render_scenario_yaml(scenario)
     actual = CHECKED_IN.read_text(encoding="utf-8")
     assert actual == expected, (
-        "scenarios/jiaxing_baseline.yaml is stale: regenerate it with "
-        "`python -m twin.jiaxing --out scenarios/jiaxing_baseline.yaml`"
+        f"scenarios/jiaxing_baseline.yaml is stale: regenerate it with `{COMMAND}`"
     )
 
 
@@ -219,16 +222,17 @@ def test_file_loads_and_keeps_every_assumption(scenario: dict[str, Any]) -> None
     assert yaml.safe_load(text) == scenario
 
 
-@pytest.mark.exact
-def test_main_writes_the_same_file(tmp_path: Path, data_dir: Path) -> None:
+@pytest.mark.e2e
+def test_twin_calibrate_writes_the_same_file(tmp_path: Path, lake: Path) -> None:
     out = tmp_path / "sub" / "jx.yaml"
-    assert main(["--out", str(out), "--data-dir", str(data_dir)]) == 0
+    assert main(["calibrate", "--city", "jiaxing", "--lake", str(lake), "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == CHECKED_IN.read_text(encoding="utf-8")
+    assert (tmp_path / "sub" / "jx.fit.json").exists()  # the fit report lists the assumptions
 
 
 @pytest.mark.exact
-def test_a_coarser_grid_makes_fewer_larger_zones(data_dir: Path, scenario: dict[str, Any]) -> None:
-    coarse = build_jiaxing_scenario(data_dir, zone_km=6.0)
+def test_a_coarser_grid_makes_fewer_larger_zones(lake: Path, scenario: dict[str, Any]) -> None:
+    coarse = build_jiaxing_scenario(lake, zone_km=6.0)
     assert len(coarse["zones"]) < len(scenario["zones"])
     parse_scenario(coarse, source="coarse")
     assert len(coarse["units"]) == 361
@@ -236,19 +240,28 @@ def test_a_coarser_grid_makes_fewer_larger_zones(data_dir: Path, scenario: dict[
 
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.exact
-def test_missing_boundary_file_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"330400_full\.json.*TWIN_DATA_DIR"):
-        build_jiaxing_scenario(tmp_path)
+def test_empty_lake_names_the_sync(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"twin sync .*jiaxing_districts"):
+        build_jiaxing_scenario(tmp_path / "nolake")
 
 
 @pytest.mark.exact
-def test_boundary_file_without_a_district_is_rejected(tmp_path: Path) -> None:
+def test_lake_without_a_district_is_rejected(tmp_path: Path, data_dir: Path) -> None:
+    # a real sync of a boundary file that lost Nanhu: the lake holds six districts
+    raw = json.loads((data_dir / "jiaxing" / "330400_full.json").read_text(encoding="utf-8"))
+    raw["features"] = [f for f in raw["features"] if f["properties"]["adcode"] != 330402]
     (tmp_path / "jiaxing").mkdir()
-    (tmp_path / "jiaxing" / "330400_full.json").write_text(
-        '{"type": "FeatureCollection", "features": []}', encoding="utf-8"
+    (tmp_path / "jiaxing" / "330400_full.json").write_text(json.dumps(raw), encoding="utf-8")
+    cfg = tmp_path / "sources.yaml"
+    cfg.write_text(
+        f"data_dir: {tmp_path}\ncities:\n  - name: jiaxing\nsources:\n"
+        "  - {name: jiaxing_districts, adapter: jiaxing_districts, "
+        "path: jiaxing/330400_full.json, city: jiaxing}\n",
+        encoding="utf-8",
     )
+    run_sync(load_config(cfg), tmp_path / "lake", durable=False)
     with pytest.raises(DataError, match="330402 Nanhu"):
-        build_jiaxing_layout(tmp_path)
+        build_jiaxing_layout(tmp_path / "lake")
 
 
 @pytest.mark.exact
@@ -261,20 +274,20 @@ def test_boundary_file_without_a_district_is_rejected(tmp_path: Path) -> None:
         ({"speed_kmh": -1.0}, "speed_kmh"),
     ],
 )
-def test_bad_parameters_raise_config_errors(
-    data_dir: Path, kwargs: dict[str, Any], match: str
-) -> None:
+def test_bad_parameters_raise_config_errors(lake: Path, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        build_jiaxing_scenario(data_dir, **kwargs)
+        build_jiaxing_scenario(lake, **kwargs)
 
 
 @pytest.mark.exact
-def test_main_reports_errors_without_a_traceback(
+def test_cli_reports_errors_without_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--out", str(tmp_path / "x.yaml"), "--data-dir", str(tmp_path)]) == 2
-    assert "330400_full.json" in capsys.readouterr().err
-    assert not (tmp_path / "x.yaml").exists()
+    out = tmp_path / "x.yaml"
+    code = main(["calibrate", "--city", "jiaxing", "--lake", str(tmp_path), "--out", str(out)])
+    assert code == 2
+    assert "jiaxing_districts" in capsys.readouterr().err
+    assert not out.exists()
 
 
 # --------------------------------------------------------------------------- projection

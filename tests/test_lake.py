@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twin.errors import DataError, TwinError
-from twin.ingest.schemas import INCIDENTS, QUARANTINE, RUNS, SCHEMAS
+from twin.schemas import INCIDENTS, QUARANTINE, RUNS, SCHEMAS
 from twin.store import Lake, query
 
 UTC = dt.UTC

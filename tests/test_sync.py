@@ -25,7 +25,7 @@ import pytest
 
 from twin.errors import ConfigError
 from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason
-from twin.ingest.schemas import INCIDENTS, QUARANTINE, SCHEMAS
+from twin.schemas import INCIDENTS, QUARANTINE, SCHEMAS
 from twin.sources import load_config
 from twin.store import Lake
 from twin.store.lake import CRASH_ENV
@@ -139,7 +139,9 @@ def write_config(root: Path, *, extra: str = "") -> Path:
             cities:
               - {name: testville, tz: UTC, bbox: [-1, -1, 1, 1]}
             sources:
-              - {name: alpha, adapter: tiny_csv, path: a.csv, city: testville}
+              # alpha quarantines 2 of its 6 rows on purpose: its threshold is 50%
+              - {name: alpha, adapter: tiny_csv, path: a.csv, health: {max_quarantined_share: 0.5},
+                 city: testville}
               - {name: beta, adapter: tiny_csv, path: drop, city: testville, kind: csv_drop}
             """
         )
@@ -191,6 +193,7 @@ def test_sync_accounts_for_every_row_and_is_idempotent(setup: tuple[Path, Path])
             "rows_duplicate": 1,
             "rows_new": 3,
             "status": "ok",
+            "reasons": [],
         },
         "beta": {
             "rows_in": 2,
@@ -199,6 +202,7 @@ def test_sync_accounts_for_every_row_and_is_idempotent(setup: tuple[Path, Path])
             "rows_duplicate": 0,
             "rows_new": 2,
             "status": "ok",
+            "reasons": [],
         },
     }
     before = data_snapshot(lake_dir)

@@ -1,16 +1,18 @@
 """Fidelity: score the twin against reality on data not used for fitting, and keep the scores.
 
-Two checks, chosen by the scenario's city:
+Two checks; the scenario's city (:mod:`twin.cities`) says which (its ``scoring``):
 
-* **San Francisco** (per call): the held-out days are replayed (:func:`twin.replay.replay`) and
-  the simulated dispatch -> on-scene times of the first unit are compared with the actual ones:
-  relative error of the median and of the 90th percentile (target: both within 10 %), the
-  two-sample Kolmogorov-Smirnov distance, and the share of actual values inside the simulated
-  90 % band (5th-95th percentile of the simulated values; 0.90 is ideal).
-* **Seattle police** (per beat): the scenario is simulated with Poisson demand and its mean
-  response per beat x priority is compared with the published average response of the years
-  of ``[start, end]`` (priorities 1 and 2; beat x priority cells with at least 30 simulated
-  calls): mean absolute percentage error per priority (target: within 15 %).
+* **replay** (per call; San Francisco): the held-out days are replayed
+  (:func:`twin.replay.replay`) and the simulated dispatch -> on-scene times of the first unit
+  are compared with the actual ones: relative error of the median and of the 90th percentile
+  (target: both within 10 %), the two-sample Kolmogorov-Smirnov distance, and the share of
+  actual values inside the simulated 90 % band (5th-95th percentile of the simulated values;
+  0.90 is ideal).
+* **published_means** (per zone; Seattle police): the scenario is simulated with Poisson demand
+  and its mean response per beat x priority is compared with the published average response of
+  the years of ``[start, end]`` (the city's ``response_means`` table; priorities 1 and 2; beat x
+  priority cells with at least 30 simulated calls): mean absolute percentage error per priority
+  (target: within 15 %).
 
 The score of a run (:attr:`FidelityResult.score`, smaller is better) is the worse of the two
 headline errors. :func:`store_fidelity` appends every metric as a row of the lake table
@@ -31,10 +33,10 @@ import pandas as pd
 import pyarrow as pa
 from scipy import stats
 
-from twin.calibrate.build import response_table
 from twin.calibrate.data import CityData, load_city, parse_date
 from twin.calibrate.refine import beat_means
 from twin.calibrate.report import jsonable
+from twin.cities import City, city_of_scenario
 from twin.errors import DataError, TwinError
 from twin.replay import ReplayResult, replay, scenario_city
 from twin.scenario import Scenario, load_scenario
@@ -50,6 +52,7 @@ __all__ = [
     "fidelity",
     "fidelity_history",
     "replay_fidelity",
+    "response_figures",
     "store_fidelity",
 ]
 
@@ -304,7 +307,24 @@ def replay_fidelity(sc: Scenario, res: ReplayResult) -> FidelityResult:
     )
 
 
-def _seattle_fidelity(
+def response_figures(the_city: City, data: CityData) -> pd.DataFrame:
+    """Return the city's published response table (``year, zone_id, klass, mean_min``).
+
+    Raises:
+        DataError: When the city publishes none or the lake has no ``response_stats``.
+
+    """
+    if the_city.response_means is None:
+        raise DataError(f"fidelity: {the_city.title} has no published response table")
+    if data.response_stats is None:
+        raise DataError(
+            f"fidelity: the lake has no response_stats table for {the_city.name}; sync its "
+            f"sources ({', '.join(the_city.sources)})"
+        )
+    return the_city.response_means(data.response_stats)
+
+
+def _published_means_fidelity(
     sc: Scenario,
     data: CityData,
     start: date,
@@ -314,33 +334,31 @@ def _seattle_fidelity(
     weeks: int,
     min_calls: int,
 ) -> FidelityResult:
+    the_city = city_of_scenario(sc)
     city, agency = scenario_city(sc)
-    if agency == "all" and "police" in sc.agency_ids:
-        agency = "police"
-    if agency != "police":
+    scored = the_city.scored_agency
+    if agency == "all" and scored in sc.agency_ids:
+        agency = str(scored)
+    if agency != scored:
         raise TwinError(
-            f"fidelity: Seattle {agency} has no observed response times in the lake (the "
-            "Seattle Fire 911 feed carries only dispatch times); nothing to compare with"
+            f"fidelity: {the_city.title} {agency} has no observed response times in the lake "
+            f"(only {scored} has published response figures); nothing to compare with"
         )
-    if data.response_stats is None:
-        raise DataError(
-            "fidelity: the lake has no response_stats table; sync the spd_avg_response source"
-        )
-    table = response_table(data.response_stats)
+    table = response_figures(the_city, data)
     years = set(range(start.year, end.year + 1))
     obs = table.loc[table["year"].isin(years) & table["klass"].isin([1, 2])]
     if obs.empty:
         have = sorted(set(table["year"]))
         raise TwinError(
-            f"fidelity: no Seattle response figures for {sorted(years)} (the table has "
-            f"{have[0]}..{have[-1]}); choose --start/--end within those years"
+            f"fidelity: no {the_city.title} response figures for {sorted(years)} (the table "
+            f"has {have[0]}..{have[-1]}); choose --start/--end within those years"
         )
     obs_means = pd.DataFrame(
         obs.groupby(["zone_id", "klass"])["mean_min"].mean().reset_index()
     ).set_axis(["zone_id", "priority", "mean_obs"], axis=1)
     data_sc = sc.model_dump(mode="json", exclude_none=True)
     sim = beat_means(
-        data_sc, horizon=weeks * 10080.0, seed=seed, replications=replications, agency="police"
+        data_sc, horizon=weeks * 10080.0, seed=seed, replications=replications, agency=agency
     )
     j = sim.merge(obs_means, on=["zone_id", "priority"])
     j = j.loc[j["count"] >= min_calls]
@@ -363,7 +381,7 @@ def _seattle_fidelity(
     notes = [
         f"simulated {weeks} weeks x {replications} replication(s) with Poisson demand; cells "
         f"with at least {min_calls} simulated calls of the priority",
-        f"observed: SPD average response of {sorted(years)} (mean over those years)",
+        f"observed: {the_city.title} average response of {sorted(years)} (mean over those years)",
     ]
     if in_sample:
         notes.append(f"{fit_year} was used for fitting: an in-sample check")
@@ -385,7 +403,7 @@ def _seattle_fidelity(
     )
 
 
-def _sf_fidelity(
+def _replay_fidelity(
     sc: Scenario,
     data: CityData,
     lake_dir: Path | str,
@@ -417,9 +435,9 @@ def fidelity(
         start: First local date (``YYYY-MM-DD``).
         end: Last local date (inclusive).
         seed: Seed.
-        replications: Replications (San Francisco: replays; Seattle: Poisson runs).
-        weeks: Seattle: simulated weeks per replication.
-        min_calls: Seattle: least simulated calls for a beat x priority cell to count.
+        replications: Replications (replay scoring: replays; published means: Poisson runs).
+        weeks: Published means: simulated weeks per replication.
+        min_calls: Published means: least simulated calls for a zone x class cell to count.
 
     Returns:
         The :class:`FidelityResult`.
@@ -435,11 +453,15 @@ def fidelity(
         raise DataError("fidelity: --start and --end are required")
     if d1 < d0:
         raise DataError(f"fidelity: --end {d1} is before --start {d0}")
-    city, _ = scenario_city(sc)
-    data = load_city(lake_dir, city)
-    if city == "sanfrancisco":
-        return _sf_fidelity(sc, data, lake_dir, d0, d1, seed, replications)
-    return _seattle_fidelity(sc, data, d0, d1, seed, replications, weeks, min_calls)
+    the_city = city_of_scenario(sc)
+    if the_city.scoring == "none":
+        raise TwinError(
+            f"fidelity: {the_city.title} has no observed response in the lake; nothing to score"
+        )
+    data = load_city(lake_dir, the_city.name)
+    if the_city.scoring == "replay":
+        return _replay_fidelity(sc, data, lake_dir, d0, d1, seed, replications)
+    return _published_means_fidelity(sc, data, d0, d1, seed, replications, weeks, min_calls)
 
 
 def store_fidelity(lake_dir: Path | str, result: FidelityResult, run_id: str | None = None) -> int:

@@ -3,8 +3,10 @@
 :func:`replay` takes a scenario (its fleet, travel, dispatch and queue), reads the incidents of
 ``[start, end]`` (local dates of the scenario's city) from the lake and runs them through the
 engine as a trace: real receive times, zones and priorities, and real on-scene durations where
-the data have them (San Francisco: first unit on scene -> available; Seattle police: on scene ->
-cleared). The day before ``start`` is replayed as warm-up so the fleet is not idle at midnight.
+the data have them (the first unit's on scene -> available where the lake has unit life cycles,
+else the incident's on scene -> cleared). The city (time zone, how its priorities become the
+scenario's classes) is looked up in :mod:`twin.cities`. The day before ``start`` is replayed
+as warm-up so the fleet is not idle at midnight.
 Outputs are those of ``twin simulate`` (``incidents.parquet``, ``units.parquet``,
 ``summary.json``...) plus ``replay.parquet``: one row per incident and replication with the
 simulated life cycle beside the actual one (``actual_*`` columns, null where unknown), and
@@ -18,7 +20,8 @@ compared as a response.
 
 A scenario with several agencies (the combined Seattle file) replays every agency's incidents
 (``agency: all``): each trace row carries its ``agency`` and is answered only by that agency's
-units; priorities are mapped per agency (SPD classes for police, the single class for fire).
+units; priorities are mapped per agency by the city's ``priority_levels`` (SPD classes for
+Seattle police, the single class for fire).
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from twin.calibrate.build import first_units, seattle_class
-from twin.calibrate.data import CityData, load_city, local_dates, parse_date
+from twin.calibrate.data import CityData, first_units, load_city, local_dates, parse_date
 from twin.calibrate.report import jsonable
+from twin.cities import city_of_scenario, get_city, scenario_agency
 from twin.errors import DataError, TwinError
 from twin.model.engine import RunResult
 from twin.model.outputs import incidents_table, summarize, write_outputs
@@ -55,19 +58,10 @@ def scenario_city(scenario: Scenario) -> tuple[str, str]:
     """Return ``(city, agency)`` of a scenario (its ``calibration`` block, else its zone ids).
 
     Raises:
-        TwinError: When neither tells the city.
+        TwinError: When neither tells a known city.
 
     """
-    cal = scenario.calibration
-    if isinstance(cal, dict) and cal.get("city"):
-        return str(cal["city"]), str(cal.get("agency") or "")
-    prefix = scenario.zone_ids[0].split(":", 1)[0]
-    if prefix in ("seattle", "sanfrancisco"):
-        return prefix, "police" if prefix == "seattle" else "fire"
-    raise TwinError(
-        f"scenario {scenario.name!r}: cannot tell its city (no calibration.city and zone ids "
-        "are not '<city>:...'); calibrate it with `twin calibrate` first"
-    )
+    return city_of_scenario(scenario).name, scenario_agency(scenario)
 
 
 @dataclass
@@ -129,6 +123,7 @@ def build_trace(
 
     """
     tz = data.tz
+    levels_of = get_city(data.city).priority_levels
     inc = data.incidents
     multi = scenario.multi_agency
     if agency and agency != "all":
@@ -173,11 +168,7 @@ def build_trace(
         levels = [p.level for p in specs] or [1]
         shares = np.array([p.share for p in specs]) if specs else None
         data_ag = ag if multi else agency
-        raw = (
-            seattle_class(window.loc[rows, "priority"])
-            if data.city == "seattle" and data_ag == "police"
-            else pd.to_numeric(window.loc[rows, "priority"], errors="coerce")
-        ).astype("float64")
+        raw = levels_of(data_ag, window.loc[rows, "priority"]).astype("float64")
         ok = raw.isin(levels)
         if len(levels) == 1:
             raw[:] = float(levels[0])  # a single-class agency takes every call

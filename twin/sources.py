@@ -6,7 +6,7 @@ keys. The bundled default (``twin/data/sources.yaml``) reads the embedded open d
 
     default_city: seattle
     cities:
-      - {name: seattle, tz: America/Los_Angeles, bbox: [-122.5, 47.45, -122.2, 47.78]}
+      - {name: seattle}     # tz and bbox from twin.cities
     sources:
       - name: seattle_fire_911
         adapter: seattle_fire_911
@@ -34,6 +34,7 @@ from twin.paths import default_data_dir
 __all__ = [
     "DEFAULT_CONFIG",
     "City",
+    "Health",
     "Source",
     "SyncConfig",
     "known_adapters",
@@ -54,7 +55,11 @@ def known_adapters() -> list[str]:
 
 
 class City(BaseModel):
-    """A city: its name, local time zone and bounding box.
+    """A city the sync feeds: its name, local time zone and bounding box.
+
+    For a city of :mod:`twin.cities` (the one home of city facts) ``tz`` and ``bbox`` come
+    from there when omitted; a ``tz`` given anyway must agree with it, a ``bbox`` overrides the
+    quarantine box. A city unknown to :mod:`twin.cities` (sync only) must give both.
 
     Attributes:
         name: City key used by sources and tables (``seattle``).
@@ -66,8 +71,27 @@ class City(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    tz: str
-    bbox: tuple[float, float, float, float]
+    tz: str = ""
+    bbox: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_twin_cities(cls, data: Any) -> Any:
+        from twin.cities import CITIES
+
+        if not isinstance(data, dict) or data.get("name") not in CITIES:
+            if isinstance(data, dict) and ("tz" not in data or "bbox" not in data):
+                raise ValueError(
+                    f"city {data.get('name')!r} is not in twin.cities: give its tz and bbox"
+                )
+            return data
+        known = CITIES[data["name"]]
+        if "tz" in data and data["tz"] != known.tz:
+            raise ValueError(
+                f"tz {data['tz']!r} disagrees with twin.cities ({known.name}: {known.tz}); "
+                "leave tz out"
+            )
+        return {"tz": known.tz, "bbox": known.bbox, **data}
 
     @field_validator("tz")
     @classmethod
@@ -89,6 +113,30 @@ class City(BaseModel):
         return value
 
 
+class Health(BaseModel):
+    """When a source's run counts as ``degraded`` (see ``twin.sync.assess_health``).
+
+    Attributes:
+        max_quarantined_share: Degraded when more than this share of the rows read is
+            quarantined (0..1; default 5%).
+        max_quarantine_jump: Degraded when the quarantined share exceeds the median share of
+            the source's recent runs by more than this (absolute, 0..1; default 2 percentage
+            points) and by more than that median itself (it at least doubled).
+        history: How many recent runs form that median (at least ``min_history`` needed).
+        min_history: Fewer earlier runs than this: no jump check.
+        allow_empty: Landing 0 rows is fine (otherwise degraded).
+
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_quarantined_share: float = Field(default=0.05, ge=0, le=1)
+    max_quarantine_jump: float = Field(default=0.02, ge=0, le=1)
+    history: int = Field(default=5, ge=1, le=100)
+    min_history: int = Field(default=3, ge=1, le=100)
+    allow_empty: bool = False
+
+
 class Source(BaseModel):
     """One source feeding the lake.
 
@@ -101,6 +149,7 @@ class Source(BaseModel):
         enabled: Disabled sources are skipped.
         options: Adapter-specific options (column mapping, API settings, ...).
         kind: ``file`` (a file export), ``csv_drop`` (a drop folder) or ``socrata`` (an API).
+        health: When a run of this source counts as degraded.
 
     """
 
@@ -113,6 +162,7 @@ class Source(BaseModel):
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
     kind: Literal["file", "socrata", "csv_drop"] = "file"
+    health: Health = Field(default_factory=Health)
 
     @field_validator("adapter")
     @classmethod

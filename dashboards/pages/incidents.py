@@ -13,7 +13,7 @@ from dash import Input, Output, callback, dcc, html
 from dashboards import ids
 from dashboards.components import fmt, graph, guarded, kpi_cards, notice, page_header
 from dashboards.context import current
-from dashboards.data import CITY_TZ, LakeReader, match_zone_counts, period_grain
+from dashboards.data import LakeReader, city_tz, match_zone_counts, period_grain
 from dashboards.figures import (
     daily_counts_figure,
     hour_of_week_figure,
@@ -40,7 +40,7 @@ def _city_options(overview: pd.DataFrame) -> list[dict[str, str]]:
 
 def _city_controls(overview: pd.DataFrame, city: str) -> tuple[list[str], str | None, str | None]:
     part = overview[overview["city"] == city]
-    tz = CITY_TZ.get(city, "UTC")
+    tz = city_tz(city)
     first = _local_day(part["first"].min(), tz) if not part.empty else None
     last = _local_day(part["last"].max(), tz) if not part.empty else None
     return sorted(part["source"].astype(str).tolist()), first, last
@@ -132,7 +132,7 @@ def _span(lake: LakeReader, city: str, args: tuple[Any, ...]) -> tuple[date | No
     part = overview[overview["city"] == city]
     if sources:
         part = part[part["source"].isin(sources)]
-    tz = CITY_TZ.get(city, "UTC")
+    tz = city_tz(city)
     first, last = _local_day(part["first"].min(), tz), _local_day(part["last"].max(), tz)
     return (
         start or (date.fromisoformat(first) if first else None),
@@ -185,7 +185,7 @@ def update(
             ("calls in no mapped zone", fmt(unmatched)),
         ]
     )
-    tz = CITY_TZ.get(city, "UTC")
+    tz = city_tz(city)
     grain = period_grain(*_span(lake, city, args))
     return (
         kpis,

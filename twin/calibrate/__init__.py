@@ -1,23 +1,21 @@
-"""Calibration: build a scenario of a real city from the lake, with a fit report.
+"""Calibration: city-agnostic fitters that build a scenario of a real city from the lake.
 
-Public entry points: :func:`calibrate` (lake -> :class:`Calibration`: scenario mapping, YAML
-text, :class:`FitReport`), :func:`write_calibration`, and :func:`after_sync` (the nightly
-recalibrate / replay / score / drift loop).
+The fitters (:mod:`.data`, :mod:`.demand`, :mod:`.service`, :mod:`.travel`, :mod:`.fleet`,
+:mod:`.refine`, :mod:`.report`) know no city; each city's recipe in ``twin/cities/<city>/build``
+combines them through :mod:`.assemble`. Public entry points: :func:`calibrate` (lake ->
+:class:`Calibration`: scenario mapping, YAML text, :class:`FitReport`; the city is looked up in
+:mod:`twin.cities`) and :func:`write_calibration`.
 """
 
 from __future__ import annotations
 
-from twin.calibrate.build import AGENCIES, Calibration, calibrate, write_calibration
-from twin.calibrate.nightly import NightlyReport, after_sync
+from twin.calibrate.assemble import Calibration, calibrate, write_calibration
 from twin.calibrate.report import FitReport, Parameter
 
 __all__ = [
-    "AGENCIES",
     "Calibration",
     "FitReport",
-    "NightlyReport",
     "Parameter",
-    "after_sync",
     "calibrate",
     "write_calibration",
 ]

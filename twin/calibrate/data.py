@@ -18,24 +18,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from twin.cities import CITIES, get_city
 from twin.errors import DataError
 from twin.store import Lake
 
 __all__ = [
-    "CITY_TZ",
     "CityData",
     "default_holdout",
+    "first_units",
     "load_city",
     "local_dates",
     "parse_date",
     "split_days",
 ]
-
-CITY_TZ: dict[str, str] = {
-    "seattle": "America/Los_Angeles",
-    "sanfrancisco": "America/Los_Angeles",
-}
-"""Time zone of each city the calibration knows."""
 
 _TS_COLS = (
     "event_time",
@@ -86,7 +81,7 @@ def load_city(lake_dir: Path | str, city: str) -> CityData:
 
     Args:
         lake_dir: The lake directory.
-        city: City key (``seattle``, ``sanfrancisco``).
+        city: City key (one of :data:`twin.cities.CITIES`; its time zone comes from there).
 
     Returns:
         The :class:`CityData`.
@@ -101,9 +96,9 @@ def load_city(lake_dir: Path | str, city: str) -> CityData:
         raise DataError(
             f"{root}: the lake is empty or missing; run `twin sync --lake {root}` first"
         )
-    if city not in CITY_TZ:
+    if city not in CITIES:
         raise DataError(
-            f"city {city!r}: unknown to the calibration; choose one of {sorted(CITY_TZ)}"
+            f"city {city!r}: unknown to the calibration; choose one of {sorted(CITIES)}"
         )
     con = lake.connect()
     try:
@@ -131,7 +126,7 @@ def load_city(lake_dir: Path | str, city: str) -> CityData:
         con.close()
     return CityData(
         city=city,
-        tz=CITY_TZ[city],
+        tz=get_city(city).tz,
         incidents=_utc(inc),
         unit_responses=_utc(units),
         zones=zones,
@@ -217,3 +212,11 @@ def split_days(data: CityData, start: date | None, end: date | None) -> tuple[Ci
 def day_after(d: date) -> date:
     """Return the next calendar day."""
     return d + timedelta(days=1)
+
+
+def first_units(units: pd.DataFrame) -> pd.DataFrame:
+    """Return each call's first dispatched unit (lowest ``sequence``, then earliest dispatch)."""
+    if units.empty:
+        return units
+    u = units.sort_values(["incident_id", "sequence", "dispatched"], na_position="last")
+    return u.drop_duplicates("incident_id", keep="first").reset_index(drop=True)

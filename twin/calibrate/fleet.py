@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.analytics.erlang import erlang_c
+from twin.statistics import largest_remainder
 
 __all__ = [
     "SPD_SHIFT_STARTS_H",
@@ -303,19 +304,8 @@ def shift_fleet(
         rate[key] = float(sum(sel) / len(sel))
     load = {k: r * busy_min / 60.0 for k, r in rate.items()}
     slots = units_24h * len(starts_h)
-    total = sum(load.values())
-    if total <= 0:
-        raw = {k: slots / len(keys) for k in keys}
-    else:
-        raw = {k: slots * v / total for k, v in load.items()}
-    counts = {k: max(1, math.floor(v)) for k, v in raw.items()}
-    rest = slots - sum(counts.values())
-    order = sorted(keys, key=lambda k: raw[k] - math.floor(raw[k]), reverse=True)
-    for k in order[: max(0, rest)]:
-        counts[k] += 1
-    while sum(counts.values()) > slots:  # the one-unit minimum overshot: trim the largest
-        k = max(counts, key=lambda k: counts[k] - raw[k])
-        counts[k] -= 1
+    seats = largest_remainder(slots, [load[k] for k in keys], minimum=1)
+    counts = dict(zip(keys, seats, strict=True))
     return ShiftFleet(
         district=district,
         units_24h=units_24h,

@@ -20,6 +20,7 @@ import pandas as pd
 
 from twin.model.engine import Simulation
 from twin.scenario import parse_scenario
+from twin.statistics import largest_remainder
 
 __all__ = ["beat_means", "refine_police", "relabel_units"]
 
@@ -83,12 +84,9 @@ def relabel_units(
     units: list[dict[str, Any]] = []
     for d in sorted(fleet):
         beats = beats_of[d]
-        total = sum(rates[z] for z in beats) or 1.0
-        raw = {z: fleet[d] * rates[z] / total for z in beats}
-        alloc = {z: int(np.floor(v)) for z, v in raw.items()}
-        rest = fleet[d] - sum(alloc.values())
-        for z in sorted(raw, key=lambda z: raw[z] - alloc[z], reverse=True)[:rest]:
-            alloc[z] += 1
+        alloc = dict(
+            zip(beats, largest_remainder(fleet[d], [rates[z] for z in beats]), strict=True)
+        )
         i = 0
         for z in sorted(alloc):
             for _ in range(alloc[z]):

@@ -22,6 +22,7 @@ __all__ = [
     "durations_min",
     "fit_by_group",
     "fit_duration",
+    "unit_utilisation",
 ]
 
 CANDIDATES: tuple[str, ...] = ("exponential", "lognormal", "gamma")
@@ -82,6 +83,20 @@ def durations_min(start: pd.Series, end: pd.Series) -> pd.Series:
     s = pd.to_datetime(start, utc=True)
     e = pd.to_datetime(end, utc=True)
     return (e - s).dt.total_seconds() / 60.0
+
+
+def unit_utilisation(units: pd.DataFrame) -> dict[str, float]:
+    """Mean share of time a unit is busy (dispatched -> available) over the data's span."""
+    busy = durations_min(units["dispatched"], units["available"]).clip(lower=0, upper=24 * 60)
+    span_min = (units["received"].max() - units["received"].min()).total_seconds() / 60
+    n_units = units["unit_id"].nunique()
+    if span_min <= 0 or n_units == 0:
+        return {"utilisation": float("nan"), "units": float(n_units), "span_days": 0.0}
+    return {
+        "utilisation": float(busy.sum() / (n_units * span_min)),
+        "units": float(n_units),
+        "span_days": span_min / 1440,
+    }
 
 
 def _spec(name: str, mean: float, sd: float) -> dict[str, Any]:

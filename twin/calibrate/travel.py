@@ -26,19 +26,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from twin.geo import haversine_km
+
 __all__ = [
-    "EARTH_RADIUS_KM",
     "INTRA_PATROL",
     "INTRA_POST",
     "DriveFit",
     "expected_min_distance",
     "fit_beat_response",
     "fit_drive_time",
-    "haversine_km",
     "travel_matrix",
 ]
-
-EARTH_RADIUS_KM = 6371.0088
 
 INTRA_PATROL = 0.5214
 """Mean distance between two uniform points of a unit square: a patrolling unit and a call in
@@ -46,18 +44,6 @@ the same zone are ``INTRA_PATROL * sqrt(area)`` apart on average."""
 INTRA_POST = 0.3826
 """Mean distance from the centre of a unit square to a uniform point: a unit at its post (the
 zone's centre) is ``INTRA_POST * sqrt(area)`` from a call in its zone on average."""
-
-
-def haversine_km(
-    lon1: np.ndarray | float,
-    lat1: np.ndarray | float,
-    lon2: np.ndarray | float,
-    lat2: np.ndarray | float,
-) -> np.ndarray:
-    """Return great-circle distances in km between points given in degrees (vectorised)."""
-    lo1, la1, lo2, la2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
-    a = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1))))
 
 
 @dataclass

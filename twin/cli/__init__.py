@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     """
     try:
-        app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
+        # non-standalone click returns a command's `typer.Exit(code)` instead of raising it
+        code = app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
     except TwinError as exc:
         _error(exc.message)
         return exc.exit_code
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,9 @@ def _lake(lake: Path | None) -> Path:
 
 
 def calibrate_cmd(
-    city: Annotated[str, typer.Option("--city", help="seattle or sanfrancisco.")],
+    city: Annotated[
+        str, typer.Option("--city", help="A city of twin.cities (seattle, sanfrancisco, jiaxing).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Scenario YAML file to write.")],
     lake: LakeOpt = None,
     agency: Annotated[

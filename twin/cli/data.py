@@ -1,9 +1,12 @@
 """CLI commands for the 'data' area: ``twin sync`` and ``twin serve`` (see :mod:`twin.cli`).
 
 ``twin sync`` runs the Prefect sync flow once with a progress bar per source and prints the run
-report (``--json``: only the report, as JSON). It exits 0 when every source loaded and 1 when
-any source failed (the report still says which and why). ``twin serve`` serves the nightly
-deployment on a cron schedule until interrupted.
+report (``--json``: only the report, as JSON, on stdout). It exits 0 when every source is ok and
+1 when any source is degraded or failed, with one ``error: <source> <status>: <reasons>`` line
+each on stderr. ``twin serve`` serves the nightly deployment on a cron schedule until
+interrupted. The Prefect server either command starts dies with it (SIGKILL included, see
+:mod:`flows.server`), and user errors print one line, never a traceback (Prefect's console
+logging of them is filtered, see :func:`flows.sync.quiet_user_errors`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from twin.errors import TwinError
 
 __all__ = ["register"]
 
@@ -69,26 +70,34 @@ def sync(
     target.root.mkdir(parents=True, exist_ok=True)  # an unusable path fails here, as a message
     target.check_schema()  # an older lake stops here with a message, before Prefect starts
     _prefect_env()
-    from flows.sync import progress_hook, sync_sources
+    from flows.server import prefect_api
+    from flows.sync import progress_hook, quiet_user_errors, report_of, sync_sources
 
     kwargs: dict[str, Any] = {
         "config_path": str(config) if config else None,
         "lake_dir": str(lake) if lake else None,
         "only": list(source) if source else None,
+        "return_state": True,
     }
+    # a server of our own that dies with this command (Prefect's temporary one would not)
+    with quiet_user_errors(), prefect_api(None, ui=False):
+        if as_json:
+            report = report_of(sync_sources(**kwargs))
+        else:
+            report = _with_progress(names, lambda: report_of(sync_sources(**kwargs)), progress_hook)
     if as_json:
-        report = sync_sources(**kwargs)
         typer.echo(json.dumps(report, indent=2))
     else:
-        report = _with_progress(names, lambda: sync_sources(**kwargs), progress_hook)
         _print_report(report)
-    failed = [n for n, r in report["sources"].items() if r["status"] != "ok"]
-    if failed:  # the report is printed; the exit code says not everything loaded
-        raise TwinError(
-            f"sync run {report['run_id']}: {len(failed)} source(s) failed: {', '.join(failed)} "
-            "(see the report for why; the other sources loaded)",
-            exit_code=1,
-        )
+    problems = [
+        f"{n} {r['status']}: {'; '.join(r.get('reasons') or [r.get('error') or '?'])}"
+        for n, r in report["sources"].items()
+        if r["status"] != "ok"
+    ]
+    for line in problems:  # one line per source, on stderr (stdout keeps the report)
+        typer.echo(f"error: {line}", err=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 def _with_progress(names: list[str], run: Any, progress_hook: Any) -> dict[str, Any]:
@@ -116,9 +125,10 @@ def _with_progress(names: list[str], run: Any, progress_hook: Any) -> dict[str, 
             elif phase == "extracted":
                 bar.update(task, completed=2, status="loading")
             elif result is not None:
-                status = (
-                    f"ok, {result.rows_new:,} new" if result.status == "ok" else "[red]failed[/]"
-                )
+                status = {
+                    "ok": f"ok, {result.rows_new:,} new",
+                    "degraded": f"[yellow]degraded[/], {result.rows_new:,} new",
+                }.get(result.status, f"[red]{result.status}[/]")
                 bar.start_task(task)
                 bar.update(task, completed=3, status=status)
 
@@ -129,6 +139,7 @@ def _with_progress(names: list[str], run: Any, progress_hook: Any) -> dict[str, 
 
 def _print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"sync run {report['run_id']}")
@@ -146,12 +157,19 @@ def _print_report(report: dict[str, Any]) -> None:
             f"{r['rows_new']:,}",
             r["status"] if r["status"] == "ok" else f"[red]{r['status']}[/]",
         )
-        if "error" in r:
-            errors.append(f"[red]{name}:[/] {r['error']}")
+        for reason in r.get("reasons") or []:
+            errors.append(f"[red]{name}:[/] {escape(reason)}")
     console = Console()
     console.print(table)
     for line in errors:
         console.print(line, highlight=False, soft_wrap=True)
+    for found in report.get("interrupted", []):
+        console.print(
+            f"[yellow]note:[/] run {found['run_id']} was killed mid-run; recorded "
+            f"{', '.join(found['sources'])} as interrupted in the runs ledger",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def serve(
@@ -176,22 +194,23 @@ def serve(
 
     cfg = load_config(config)
     _prefect_env()
-    from flows.sync import build_schedule, serve_nightly
+    from flows.sync import build_schedule, quiet_user_errors, serve_nightly
 
     build_schedule(cron, tz or cfg.home_city.tz)  # fail fast on a bad --cron/--tz
 
     def ready(url: str) -> None:
         typer.echo(f"Prefect API at {url}; the UI is at {url.removesuffix('/api')}", err=True)
 
-    serve_nightly(
-        str(config) if config else None,
-        str(lake) if lake else None,
-        cron=cron,
-        tz=tz,
-        name=name,
-        port=port,
-        on_ready=ready,
-    )
+    with quiet_user_errors():
+        serve_nightly(
+            str(config) if config else None,
+            str(lake) if lake else None,
+            cron=cron,
+            tz=tz,
+            name=name,
+            port=port,
+            on_ready=ready,
+        )
 
 
 def register(app: typer.Typer) -> None:

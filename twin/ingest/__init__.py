@@ -2,7 +2,7 @@
 
 Modules:
 
-* ``base`` / ``schemas``: the adapter contract and the canonical table schemas;
+* ``base``: the adapter contract (the canonical table schemas are :mod:`twin.schemas`);
 * ``registry``: adapter name -> function (``get_adapter``), tables per adapter;
 * ``seattle``, ``sanfrancisco``, ``jiaxing_districts``, ``csvdrop``, ``socrata``: the adapters;
 * ``incidents``: the shared incident pipeline (ids, duplicates, times, coordinates, zones);

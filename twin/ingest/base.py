@@ -1,7 +1,7 @@
 """The adapter contract shared by every source.
 
 An adapter is a pure function ``(path, ctx) -> AdapterOutput``: it reads one raw file and
-returns canonical tables (``twin.ingest.schemas``) plus the rows it rejected, each with a
+returns canonical tables (``twin.schemas``) plus the rows it rejected, each with a
 reason. The store and the sync flow only see this contract.
 
 Accounting (checked by the sync for every source and run)::

@@ -38,7 +38,6 @@ import pyarrow as pa
 import pyarrow.compute as _pc
 
 from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason
-from twin.ingest.schemas import INCIDENTS, QUARANTINE, SCHEMAS
 from twin.ingest.spatial import ZoneIndex
 from twin.ingest.timeconv import Nonexistent, ParsedTimes, parse_times
 from twin.ingest.validate import (
@@ -52,6 +51,7 @@ from twin.ingest.validate import (
     parse_floats,
     timestamps_to_int,
 )
+from twin.schemas import INCIDENTS, QUARANTINE, SCHEMAS
 
 pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it untyped
 

@@ -100,7 +100,7 @@ def row_grain(adapter: str) -> tuple[str, tuple[str, ...]]:
         The table and its columns.
 
     """
-    from twin.ingest.schemas import KEYS
+    from twin.schemas import KEYS
 
     if adapter in ROW_GRAIN:
         return ROW_GRAIN[adapter]

@@ -37,7 +37,6 @@ import pyarrow.compute as _pc
 from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason
 from twin.ingest.incidents import _location_lonlat, _text, empty_output, watermark_of
 from twin.ingest.readers import read_csv_strings
-from twin.ingest.schemas import INCIDENTS, UNIT_RESPONSES
 from twin.ingest.timeconv import parse_times
 from twin.ingest.validate import (
     Triage,
@@ -46,6 +45,7 @@ from twin.ingest.validate import (
     outside_bbox,
     timestamps_to_int,
 )
+from twin.schemas import INCIDENTS, UNIT_RESPONSES
 
 pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it untyped
 

@@ -35,10 +35,10 @@ from twin.ingest.incidents import (
     zone_index,
 )
 from twin.ingest.readers import check_columns, read_csv_strings, read_json, records_to_table
-from twin.ingest.schemas import DEVICE_READINGS, DEVICES, SCHEMAS
 from twin.ingest.timeconv import parse_times
 from twin.ingest.validate import Triage, classify_duplicates, outside_bbox, parse_floats
 from twin.ingest.zonefiles import read_features, zones_from_features
+from twin.schemas import DEVICE_READINGS, DEVICES, SCHEMAS
 
 pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it untyped
 

@@ -32,12 +32,12 @@ import pyarrow as pa
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from twin.ingest.schemas import ZONES
+from twin.geo import KM_PER_DEGREE
+from twin.schemas import ZONES
 
 __all__ = ["PER_ZONE_MAX", "ZoneAssignment", "ZoneIndex", "area_km2", "make_zones_table"]
 
-_EARTH_R_KM = 6371.0088
-_M_PER_DEG = np.radians(1.0) * _EARTH_R_KM * 1000.0
+_M_PER_DEG = KM_PER_DEGREE * 1000.0
 _UNKNOWN = -2  # memo miss (distinct from -1, "in no zone")
 _MEMO_MAX = 2_000_000
 PER_ZONE_MAX = 256
@@ -57,8 +57,8 @@ def area_km2(geom: BaseGeometry) -> float:
 
     """
     lat0 = np.radians(geom.centroid.y)
-    kx = np.radians(1.0) * _EARTH_R_KM * np.cos(lat0)
-    ky = np.radians(1.0) * _EARTH_R_KM
+    kx = KM_PER_DEGREE * np.cos(lat0)
+    ky = KM_PER_DEGREE
 
     def scale(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.column_stack([coords[:, 0] * kx, coords[:, 1] * ky])

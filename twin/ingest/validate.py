@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as _pc
 
 from twin.ingest.base import AdapterOutput
-from twin.ingest.schemas import QUARANTINE
+from twin.schemas import QUARANTINE
 
 pc: Any = _pc  # the pyarrow-stubs overloads reject valid kernel calls; use it untyped
 

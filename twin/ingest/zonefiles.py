@@ -21,9 +21,9 @@ from shapely.geometry.base import BaseGeometry
 from twin.errors import DataError
 from twin.ingest.base import AdapterContext, AdapterOutput, QuarantineReason
 from twin.ingest.readers import read_json, records_to_table
-from twin.ingest.schemas import ZONES
 from twin.ingest.spatial import make_zones_table
 from twin.ingest.validate import Triage, classify_duplicates
+from twin.schemas import ZONES
 
 __all__ = ["polygon_of", "read_features", "zones_from_features"]
 

@@ -54,6 +54,7 @@ from numpy.typing import NDArray
 
 from twin.model.distributions import from_spec
 from twin.scenario import CheckpointSpec
+from twin.statistics import half_width
 
 __all__ = [
     "CheckpointAgent",
@@ -617,9 +618,6 @@ def run_checkpoint(
     out: dict[str, Any] = dict(runs[0])
     ci: dict[str, float] = {}
     if replications > 1:
-        from scipy import stats
-
-        tq = float(stats.t.ppf(0.975, replications - 1))
         for key, val in runs[0].items():
             if key in _FIXED_KPIS or isinstance(val, bool) or not isinstance(val, int | float):
                 continue
@@ -629,7 +627,7 @@ def run_checkpoint(
                 continue
             x = np.asarray(vals, dtype=float)
             out[key] = float(x.mean())
-            ci[key] = float(tq * x.std(ddof=1) / math.sqrt(replications))
+            ci[key] = half_width(x, 0.95)
         out["ci95"] = ci
     out["checkpoint"] = spec.id
     out["seed"] = seed

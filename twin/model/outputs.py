@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from twin.model.engine import RunResult
+from twin.statistics import half_width
 
 __all__ = [
     "CI_METRICS",
@@ -270,10 +271,6 @@ def summarize(runs: Sequence[RunResult]) -> dict[str, Any]:
 
 def confidence_halfwidths(per: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Return the 95% Student-t half-width over replications for :data:`CI_METRICS`."""
-    from scipy import stats
-
-    r = len(per)
-    tq = float(stats.t.ppf(0.975, r - 1))
     flat = [_leaves(p) for p in per]
     ci: dict[str, float] = {}
     for path in flat[0]:
@@ -282,8 +279,7 @@ def confidence_halfwidths(per: Sequence[dict[str, Any]]) -> dict[str, float]:
         vals = [f.get(path) for f in flat]
         if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in vals):
             continue
-        x = np.asarray(vals, dtype=np.float64)
-        ci[path] = float(tq * x.std(ddof=1) / math.sqrt(r))
+        ci[path] = half_width(np.asarray(vals, dtype=np.float64), 0.95)
     return ci
 
 

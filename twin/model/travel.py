@@ -17,11 +17,10 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from twin.geo import distance_matrix_km, great_circle_km
 from twin.scenario import Scenario
 
 __all__ = ["TRAVEL_MODELS", "TravelModel", "build_travel", "distance_km", "distance_matrix_km"]
-
-EARTH_RADIUS_KM = 6371.0088
 
 DistanceFn = Callable[[float, float, float, float], float]
 
@@ -34,13 +33,6 @@ def _manhattan(x1: float, y1: float, x2: float, y2: float) -> float:
     return abs(x2 - x1) + abs(y2 - y1)
 
 
-def _haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
-
-
 def _zero(x1: float, y1: float, x2: float, y2: float) -> float:
     return 0.0
 
@@ -49,40 +41,16 @@ TRAVEL_MODELS: dict[str, DistanceFn | None] = {
     "none": _zero,
     "euclidean": _euclid,
     "manhattan": _manhattan,
-    "haversine": _haversine,
+    "haversine": great_circle_km,
     "matrix": None,
 }
 """Registry: model name -> distance function in km (None: times come from a matrix)."""
 
 
-def distance_matrix_km(model: str, locations: list[tuple[float, float]]) -> NDArray[np.float64]:
-    """Return the n x n distances (km) between *locations* under a coordinate *model*.
-
-    Vectorised equivalent of applying the model's distance function to every pair.
-    """
-    xy = np.asarray(locations, dtype=np.float64).reshape(-1, 2)
-    x, y = xy[:, 0], xy[:, 1]
-    dx = x[None, :] - x[:, None]
-    dy = y[None, :] - y[:, None]
-    if model == "none":
-        return np.zeros((xy.shape[0], xy.shape[0]))
-    if model == "euclidean":
-        return np.hypot(dx, dy)
-    if model == "manhattan":
-        return np.abs(dx) + np.abs(dy)
-    if model == "haversine":
-        lat = np.radians(y)
-        dp = lat[None, :] - lat[:, None]
-        dl = np.radians(dx)
-        a = np.sin(dp / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dl / 2) ** 2
-        return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-    raise ValueError(f"no coordinate distance for travel model {model!r}")
-
-
 def distance_km(crs: str, a: tuple[float, float], b: tuple[float, float]) -> float:
     """Straight-line distance in km between two locations of a scenario's ``crs``."""
     if crs == "wgs84":
-        return _haversine(a[0], a[1], b[0], b[1])
+        return great_circle_km(a[0], a[1], b[0], b[1])
     return _euclid(a[0], a[1], b[0], b[1])
 
 

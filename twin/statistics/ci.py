@@ -12,9 +12,8 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
-__all__ = ["batch_means", "mean_ci", "t_quantile"]
+__all__ = ["batch_means", "half_width", "mean_ci", "t_quantile"]
 
 
 def t_quantile(level: float, dof: int) -> float:
@@ -29,7 +28,30 @@ def t_quantile(level: float, dof: int) -> float:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if dof < 1:
         raise ValueError(f"degrees of freedom must be >= 1, got {dof}")
+    from scipy import stats  # loaded on first use: the engine imports this module
+
     return float(stats.t.ppf(0.5 + level / 2.0, dof))
+
+
+def half_width(values: ArrayLike, level: float = 0.95) -> float:
+    """Return the half-width ``t_{(1+level)/2, n-1} * s / sqrt(n)`` of the mean of *values*.
+
+    Every value counts (a NaN makes the half-width NaN; :func:`mean_ci` drops NaNs first).
+    This is the one formula behind the replication ``ci95`` of the engine's summaries, the
+    checkpoint KPIs and the validation tier.
+
+    Args:
+        values: One estimate per replication (at least two).
+        level: Confidence level in (0, 1).
+
+    Raises:
+        ValueError: With fewer than two values or a level outside (0, 1).
+
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size < 2:
+        raise ValueError(f"half_width needs at least two values, got {x.size}")
+    return float(t_quantile(level, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
 
 
 def mean_ci(values: ArrayLike, level: float = 0.95) -> tuple[float, float]:
@@ -58,8 +80,7 @@ def mean_ci(values: ArrayLike, level: float = 0.95) -> tuple[float, float]:
         if not 0 < level < 1:
             raise ValueError(f"level must be in (0, 1), got {level}")
         return mean, math.nan
-    half = t_quantile(level, arr.size - 1) * float(arr.std(ddof=1)) / math.sqrt(arr.size)
-    return mean, half
+    return mean, half_width(arr, level)
 
 
 def batch_means(values: ArrayLike, batches: int = 20, level: float = 0.95) -> tuple[float, float]:

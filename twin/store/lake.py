@@ -56,8 +56,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from twin.errors import DataError, TwinError
-from twin.ingest.schemas import DATE_COLUMN, KEYS, QUARANTINE, RUNS, SCHEMAS
 from twin.paths import default_lake_dir
+from twin.schemas import DATE_COLUMN, KEYS, QUARANTINE, RUNS, SCHEMAS
 
 __all__ = [
     "CRASH_ENV",
@@ -321,9 +321,9 @@ class Lake:
             con.close()
 
     def last_watermark(self, source: str) -> str | None:
-        """Return the watermark of *source*'s newest successful run, or None."""
+        """Return the watermark of *source*'s newest landed (ok or degraded) run, or None."""
         rows = self.query(
-            "SELECT watermark FROM runs WHERE source = ? AND status = 'ok' "
+            "SELECT watermark FROM runs WHERE source = ? AND status IN ('ok', 'degraded') "
             "AND watermark IS NOT NULL ORDER BY started DESC, run_id DESC LIMIT 1",
             [source],
         )

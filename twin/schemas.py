@@ -165,8 +165,8 @@ RUNS: Final = _schema(
         pa.field("rows_new", pa.int64(), nullable=False),
         pa.field("started", UTC_TS, nullable=False),
         pa.field("ended", UTC_TS),
-        pa.field("status", pa.string(), nullable=False),  # ok | failed
-        pa.field("error", pa.string()),
+        pa.field("status", pa.string(), nullable=False),  # ok | degraded | failed | interrupted
+        pa.field("error", pa.string()),  # why the status is not ok (reasons joined by "; ")
     ]
 )
 

@@ -2,16 +2,18 @@
 
 :func:`after_sync` is what the nightly flow calls once the sync has committed::
 
-    from twin.calibrate.nightly import after_sync
+    from twin.nightly import after_sync
     report = after_sync(lake_dir, out_dir="out/nightly")
     if report.drift: ...   # raise the flag in the run report
 
-For each city (default: San Francisco, whose calls carry a full life cycle) it
+For each city (default: every city with a ``nightly_agency`` in :mod:`twin.cities`: San
+Francisco, whose calls carry a full life cycle) it
 
 1. recalibrates from the lake, holding out the newest local day with incidents;
-2. replays that day under the fresh scenario and scores it (:func:`twin.fidelity.fidelity`;
-   the replay outputs go to ``out_dir/<city>/replay``, the scenario and fit report to
-   ``out_dir/<city>/``);
+2. replays that day under the fresh scenario and scores it the city's way (its ``scoring``:
+   ``replay`` scores the replayed day per call; ``published_means`` scores the newest year of
+   the city's published response table, see :mod:`twin.fidelity`); the replay outputs go to
+   ``out_dir/<city>/replay``, the scenario and fit report to ``out_dir/<city>/``;
 3. stores the scores in the lake table ``fidelity``;
 4. compares the score (smaller is better) with its usual band: mean +- ``k_sd`` standard
    deviations of the stored history of the same city and agency when there are at least
@@ -19,8 +21,7 @@ For each city (default: San Francisco, whose calls carry a full life cycle) it
    a gross failure is flagged until a history exists, because the San Francisco p90 error is
    structurally large, see :mod:`twin.fidelity`). A score outside the band sets ``drift``.
 
-Seattle police has no per-call response, so its nightly score is the beat-level check against
-the newest year of the published response table (documented in :mod:`twin.fidelity`).
+The loop looks each city up (:func:`twin.cities.get_city`); it never branches on a name.
 """
 
 from __future__ import annotations
@@ -32,13 +33,28 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from twin.calibrate.build import calibrate, response_table, write_calibration
+from twin.calibrate import calibrate, write_calibration
 from twin.calibrate.data import load_city, local_dates
 from twin.calibrate.report import jsonable
+from twin.cities import CITIES, get_city
 from twin.errors import TwinError
-from twin.scenario import parse_scenario
+from twin.fidelity import (
+    FidelityResult,
+    fidelity,
+    fidelity_history,
+    replay_fidelity,
+    response_figures,
+    store_fidelity,
+)
+from twin.replay import replay
+from twin.scenario import Scenario, parse_scenario
 
-__all__ = ["CityNight", "NightlyReport", "after_sync", "drift_band"]
+__all__ = ["NIGHTLY_CITIES", "CityNight", "NightlyReport", "after_sync", "drift_band"]
+
+NIGHTLY_CITIES: tuple[tuple[str, str], ...] = tuple(
+    (c.name, c.nightly_agency) for c in CITIES.values() if c.nightly_agency
+)
+"""``(city, agency)`` pairs the nightly loop scores by default (the cities' ``nightly_agency``)."""
 
 
 def drift_band(
@@ -138,11 +154,50 @@ def _newest_day(lake_dir: Path | str, city: str, agency: str) -> date:
     return max(local_dates(inc["event_time"], data.tz))
 
 
+def _score_night(
+    sc: Scenario,
+    lake_dir: Path | str,
+    city: str,
+    day: date,
+    dest: Path,
+    night: CityNight,
+    seed: int,
+    replications: int,
+    weeks: int,
+) -> FidelityResult:
+    """Replay the newest *day* under *sc* and score it the city's way (its ``scoring``)."""
+    the_city = get_city(city)
+    if the_city.scoring == "replay":
+        rep = replay(
+            sc, lake_dir, day, day, out_dir=dest / "replay", seed=seed, replications=replications
+        )
+        return replay_fidelity(sc, rep)
+    if the_city.scoring == "none":
+        raise TwinError(f"nightly: {city} has no observed response to score against")
+    data = load_city(lake_dir, city)
+    if data.response_stats is None:
+        raise TwinError(f"nightly: {city} has no response_stats to score against")
+    year = int(response_figures(the_city, data)["year"].max())
+    try:
+        replay(sc, lake_dir, day, day, out_dir=dest / "replay", seed=seed, replications=1)
+    except TwinError as exc:  # a day outside the scenario's zones, say
+        night.error = f"replay skipped: {exc}"
+    return fidelity(
+        sc,
+        lake_dir,
+        date(year, 1, 1),
+        date(year, 12, 31),
+        seed=seed,
+        replications=replications,
+        weeks=weeks,
+    )
+
+
 def after_sync(
     lake_dir: Path | str,
     out_dir: Path | str,
     *,
-    cities: tuple[tuple[str, str], ...] = (("sanfrancisco", "fire"),),
+    cities: tuple[tuple[str, str], ...] = NIGHTLY_CITIES,
     seed: int = 1,
     replications: int = 2,
     k_sd: float = 3.0,
@@ -161,17 +216,13 @@ def after_sync(
         k_sd: Band width in standard deviations of the history.
         min_history: Earlier scores needed before the band comes from history.
         fixed_max: Upper end of the fixed band used with a short history.
-        seattle_weeks: Simulated weeks for the Seattle beat-level score.
+        seattle_weeks: Simulated weeks of a ``published_means`` score (Seattle's beats).
 
     Returns:
         The :class:`NightlyReport` (``drift`` True when a score left its band). A city that
         fails (no data) is reported with its error and no drift; the others still run.
 
     """
-    # imported here: twin.fidelity and twin.replay import twin.calibrate themselves
-    from twin.fidelity import fidelity, fidelity_history, replay_fidelity, store_fidelity
-    from twin.replay import replay
-
     run_id = "nightly-" + uuid.uuid4().hex[:10]
     out = Path(out_dir)
     results: list[CityNight] = []
@@ -194,37 +245,9 @@ def after_sync(
             paths = write_calibration(cal, dest / f"{city}_{agency}_nightly.yaml")
             night.scenario_path = str(paths[0])
             sc = parse_scenario(cal.scenario, source=str(paths[0]))
-            if city == "sanfrancisco":
-                rep = replay(
-                    sc,
-                    lake_dir,
-                    day,
-                    day,
-                    out_dir=dest / "replay",
-                    seed=seed,
-                    replications=replications,
-                )
-                fid = replay_fidelity(sc, rep)
-            else:
-                data = load_city(lake_dir, city)
-                if data.response_stats is None:
-                    raise TwinError("nightly: seattle has no response_stats to score against")
-                year = int(response_table(data.response_stats)["year"].max())
-                try:
-                    replay(
-                        sc, lake_dir, day, day, out_dir=dest / "replay", seed=seed, replications=1
-                    )
-                except TwinError as exc:  # a day outside the scenario's zones, say
-                    night.error = f"replay skipped: {exc}"
-                fid = fidelity(
-                    sc,
-                    lake_dir,
-                    date(year, 1, 1),
-                    date(year, 12, 31),
-                    seed=seed,
-                    replications=replications,
-                    weeks=seattle_weeks,
-                )
+            fid = _score_night(
+                sc, lake_dir, city, day, dest, night, seed, replications, seattle_weeks
+            )
             history = [
                 float(v)
                 for v in fidelity_history(lake_dir, city, agency, nightly_only=True)[
