@@ -10,14 +10,10 @@ import pandas as pd
 import pytest
 
 from twin.calibrate import calibrate
-from twin.calibrate.crossval import (
-    CrossValidation,
-    cross_validate_replay,
-    day_blocks,
-    score_replay,
-)
+from twin.calibrate.crossval import CrossValidation, day_blocks, score_replay
 from twin.calibrate.data import CityData, load_city
 from twin.calibrate.drift import drift_band, flag, window_coverage
+from twin.evidence import cross_validate_replay
 from twin.replay import replay
 from twin.scenario import parse_scenario
 from twin.sources import load_config
@@ -169,3 +165,27 @@ def test_seeded_band_flags_a_degraded_night_and_passes_a_normal_one(
     bad_sc = parse_scenario(worse, source="degraded night")
     bad = score_replay(replay(bad_sc, lake, "2020-04-20", "2020-04-20", seed=4, data=sf).records)
     assert flag(bad["score"], band), (bad["score"], band)
+
+
+@pytest.mark.slow
+def test_fidelity_scores_only_covered_days_and_refuses_empty_windows(
+    lake: Path, tmp_path: Path
+) -> None:
+    from twin.calibrate import write_calibration
+    from twin.errors import TwinError
+    from twin.fidelity import fidelity
+
+    cal = calibrate(
+        lake, "sanfrancisco", holdout_start="2020-04-15", holdout_end="2020-04-20", refine_rounds=0
+    )
+    path = write_calibration(cal, tmp_path / "sf.yaml")[0]
+    res = fidelity(path, lake, "2020-04-15", "2020-05-02", replications=1)
+    assert (str(res.start), str(res.end)) == ("2020-04-15", "2020-04-20")
+    cov = res.details["coverage"]
+    assert cov["partial"]
+    assert len(cov["covered_days"]) == 6
+    assert any("scored on 6 of 18 days" in n for n in res.notes)
+    rows = res.rows("t").to_pydict()
+    assert set(rows["window_end"]) == {"2020-04-20"}  # stored under the covered span
+    with pytest.raises(TwinError, match="refused"):
+        fidelity(path, lake, "2021-01-01", "2021-01-03", replications=1)

@@ -1,19 +1,20 @@
 """The fit report's evidence: load-response curves, out-of-period scores and the lever check.
 
 :func:`fit_evidence` takes a finished calibration and measures what the issue asks the fit
-report to show, choosing the checks by the data the city has (never by its name):
+report to show, choosing the checks by the city's kind of data (its ``scoring`` in
+:mod:`twin.cities`; never by its name):
 
-* **per-call life cycle** (calls with received, dispatched and on-scene times, units'
-  dispatched -> available): the fit days are replayed under the scenario; the real and the
-  twin load-response curves (by calls in the previous hour and by units busy) are compared
-  bin by bin (:func:`twin.calibrate.load.compare_curves`, stated tolerance) and each
+* **per-call life cycle** (``replay`` scoring: calls with received, dispatched and on-scene
+  times, units' dispatched -> available): the fit days are replayed under the scenario; the
+  real and the twin load-response curves (by calls in the previous hour and by units busy) are
+  compared bin by bin (:func:`twin.calibrate.load.compare_curves`, stated tolerance) and each
   priority's response is decomposed into processing, queueing, turnout and travel, real and
   twin; optionally the calibration is cross-validated on day blocks
   (:func:`twin.calibrate.crossval.cross_validate_replay`).
-* **published means per zone and class** (a ``response_stats`` table): the twin's zone curve
-  (zones binned by call volume) against the published one of the fit year
-  (:func:`twin.calibrate.levers.zone_curve_check`), the lever check (one unit fewer / more
-  per district x watch group) and the MAPE of every published year from the same run
+* **published means per zone and class** (``published_means`` scoring, a ``response_stats``
+  table): the twin's zone curve (zones binned by call volume) against the published one of the
+  fit year (:func:`twin.calibrate.levers.zone_curve_check`), the lever check (one unit fewer /
+  more per district x watch group) and the MAPE of every published year from the same run
   (:func:`twin.calibrate.crossval.score_years`).
 
 :func:`attach` puts the result into the calibration's fit report (``details['evidence']``
@@ -23,14 +24,23 @@ plus one ``check:`` line per headline), so ``twin calibrate`` writes it with the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from twin.calibrate.build import Calibration, response_table
-from twin.calibrate.crossval import cross_validate_replay, score_years
+from twin.calibrate.assemble import Calibration, calibrate
+from twin.calibrate.crossval import (
+    CrossValidation,
+    Fold,
+    curve_rows,
+    day_blocks,
+    day_scores,
+    score_replay,
+    score_years,
+)
 from twin.calibrate.data import CityData, load_city, local_dates
 from twin.calibrate.levers import lever_check, zone_curve_check, zone_means
 from twin.calibrate.load import (
@@ -42,9 +52,11 @@ from twin.calibrate.load import (
     twin_lifecycle,
 )
 from twin.calibrate.report import Parameter, jsonable
+from twin.cities import get_city
+from twin.replay import replay
 from twin.scenario import parse_scenario
 
-__all__ = ["attach", "fit_evidence"]
+__all__ = ["attach", "cross_validate_replay", "fit_evidence"]
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -54,8 +66,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _lifecycle_evidence(
     scenario: Mapping[str, Any], data: CityData, *, seed: int, bins: int
 ) -> dict[str, Any]:
-    from twin.replay import replay
-
     cal = scenario.get("calibration") or {}
     fw = cal.get("fit_window") or {}
     days = local_dates(data.incidents["event_time"], data.tz)
@@ -101,8 +111,10 @@ def _published_evidence(
     seed: int,
     levers: bool,
 ) -> dict[str, Any]:
-    assert data.response_stats is not None
-    obs = response_table(data.response_stats)
+    the_city = get_city(data.city)
+    if the_city.response_means is None or data.response_stats is None:
+        return {"kind": "published means per zone and class", "error": "no published table"}
+    obs = the_city.response_means(data.response_stats)
     cal = scenario.get("calibration") or {}
     fit_year = cal.get("response_fit_year") or int(obs["year"].max())
     inc = data.incidents
@@ -133,6 +145,102 @@ def _published_evidence(
     return out
 
 
+def cross_validate_replay(
+    lake_dir: Path | str,
+    city: str,
+    *,
+    variants: Mapping[str, Mapping[str, Any]] | None = None,
+    n_blocks: int = 2,
+    replications: int = 1,
+    seed: int = 1,
+    data: CityData | None = None,
+    calibrate_fn: Callable[..., Any] | None = None,
+    curve_loads: Sequence[str] = ("calls_prev_hour", "units_busy"),
+    curve_bins: int = 5,
+    span: tuple[date, date] | None = None,
+    in_sample: bool = True,
+    curves: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> CrossValidation:
+    """Fit on all blocks but one, replay and score the held-out block; every block, every variant.
+
+    Args:
+        lake_dir: The lake.
+        city: A city whose calls carry a per-call life cycle (replayable).
+        variants: Name -> keyword arguments of the calibration (default: one variant,
+            ``{"refine_rounds": 3}``).
+        n_blocks: Consecutive day blocks (2: fit week A score week B, and the reverse).
+        replications: Replay replications per score.
+        seed: Replay seed.
+        data: The city's tables when already loaded.
+        calibrate_fn: The calibration function (default :func:`twin.calibrate.calibrate`).
+        curve_loads: Load measures of the held-out load-response comparison.
+        curve_bins: Bins of that comparison.
+        span: Only days within ``[first, last]`` make the blocks (e.g. every day before the
+            night to be scored; the fits may still use days outside the span).
+        in_sample: Also replay and score the fit days (``Fold.in_sample`` stays empty
+            otherwise; the choice then uses out-of-sample scores only).
+        curves: Also compare the held-out load-response curves and decompose.
+        progress: Called with a short line before each fit and replay.
+
+    Returns:
+        The :class:`CrossValidation`.
+
+    """
+    if calibrate_fn is None:
+        calibrate_fn = calibrate
+    data = data or load_city(lake_dir, city)
+    variants = variants or {"refine3": {"refine_rounds": 3}}
+    blocks = day_blocks(data, n_blocks, span)
+    life = call_lifecycle(data.incidents, data.unit_responses, data.tz) if curves else None
+    say = progress or (lambda _s: None)
+    folds: list[Fold] = []
+    for vname, kw in variants.items():
+        for i, (t0, t1) in enumerate(blocks):
+            fit_blocks = [b for j, b in enumerate(blocks) if j != i]
+            f0, f1 = fit_blocks[0][0], fit_blocks[-1][1]
+            say(f"{vname}: fit {f0}..{f1} (hold out {t0}..{t1})")
+            cal = calibrate_fn(lake_dir, city, holdout_start=t0, holdout_end=t1, **dict(kw))
+            sc = parse_scenario(cal.scenario, source=f"cv {vname} fold {i}")
+            say(f"{vname}: replay held-out {t0}..{t1}")
+            out = replay(sc, lake_dir, t0, t1, seed=seed, replications=replications, data=data)
+            scores_out = score_replay(out.records)
+            scores_in: dict[str, Any] = {}
+            if in_sample:
+                # in sample: the first fit block
+                i0, i1 = fit_blocks[0]
+                say(f"{vname}: replay fit days {i0}..{i1}")
+                ins = replay(sc, lake_dir, i0, i1, seed=seed, replications=replications, data=data)
+                scores_in = score_replay(ins.records)
+            rows: list[dict[str, Any]] = []
+            decomposition: list[dict[str, Any]] = []
+            if life is not None:
+                calls = set(out.records["incident_id"].astype(str))
+                real = life.loc[life["call"].isin(calls)]
+                tz0 = pd.Timestamp(out.summary["replay"]["t_zero_utc"]).tz_convert(data.tz)
+                twin = twin_lifecycle(
+                    out.records, t_zero_hour_of_week=int(tz0.day_of_week * 24 + tz0.hour)
+                )
+                rows = curve_rows(real, twin, curve_loads, curve_bins)
+                decomposition = [
+                    {str(k): v for k, v in r.items()}
+                    for r in twin_decompose(twin).to_dict("records")
+                ]
+            folds.append(
+                Fold(
+                    variant=vname,
+                    fit_days=(str(f0), str(f1)),
+                    test_days=(str(t0), str(t1)),
+                    in_sample=scores_in,
+                    out_of_sample=scores_out,
+                    curve=rows,
+                    decomposition=decomposition,
+                    day_scores=day_scores(out.records, data.tz),
+                )
+            )
+    return CrossValidation(city=city, folds=folds)
+
+
 def fit_evidence(
     lake_dir: Path | str,
     calibration: Calibration,
@@ -153,8 +261,8 @@ def fit_evidence(
         lake_dir: The lake the calibration read.
         calibration: The calibration.
         data: The city's tables when already loaded.
-        agency: Agency scored against published means (default: the first agency of the
-            scenario whose units are on watches, else the first).
+        agency: Agency scored against published means (default: the city's
+            ``scored_agency``).
         cross_validate: Cross-validate life-cycle cities on two day blocks.
         variants: Calibration variants tried by the cross-validation (default
             ``refine1``/``refine3``).
@@ -174,8 +282,7 @@ def fit_evidence(
     say = progress or (lambda _s: None)
     data = data or load_city(lake_dir, city)
     out: dict[str, Any] = {"city": city}
-    has_life = not data.unit_responses.empty and data.incidents["received"].notna().any()
-    if has_life and not sc.get("agencies"):
+    if get_city(city).scoring == "replay":
         say("evidence: replaying the fit days for the load-response curve")
         out["life_cycle"] = _lifecycle_evidence(sc, data, seed=seed, bins=bins)
         if cross_validate:
@@ -192,12 +299,11 @@ def fit_evidence(
             for f in d["folds"]:
                 f.pop("curve", None)
             out["cross_validation"] = d
-    if data.response_stats is not None:
-        ag = agency
-        if ag is None:
-            ids = [a["id"] for a in sc.get("agencies") or []]
-            shifted = {u.get("agency") for u in sc["units"] if u.get("shift")}
-            ag = next((a for a in ids if a in shifted), ids[0] if ids else None)
+    the_city = get_city(city)
+    if the_city.scoring == "published_means" and data.response_stats is not None:
+        ag = agency or the_city.scored_agency
+        if not sc.get("agencies"):
+            ag = None  # a single-agency scenario: all its calls
         say(f"evidence: zone curve, years and levers of {ag or 'the scenario'}")
         out["published"] = _published_evidence(sc, data, ag, weeks=weeks, seed=seed, levers=levers)
     return jsonable(out)

@@ -5,9 +5,10 @@ it where it was *not* fitted:
 
 * :func:`day_blocks` cuts a city's observed days into consecutive blocks (two weeks of the
   San Francisco fortnight, say).
-* :func:`cross_validate_replay` fits the city once per block with that block held out, replays
-  the held-out block (out of sample) and the fit days (in sample) under the fitted scenario,
-  and scores both with :func:`score_replay` — per call, **paired**: only calls whose actual
+* :func:`twin.evidence.cross_validate_replay` fits the city once per block with that block
+  held out, replays the held-out block (out of sample) and the fit days (in sample) under the
+  fitted scenario, and scores both with :func:`score_replay` — per call, **paired**: only calls
+  whose actual
   dispatch -> on scene is known are compared (a call cancelled before arrival has no actual
   value; its simulated one is left out too). Several calibration *variants* (keyword sets
   for :func:`twin.calibrate.calibrate`) can be tried; :class:`CrossValidation` names the one
@@ -23,28 +24,24 @@ part of every fold's result.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from twin.calibrate.data import CityData, load_city, local_dates
+from twin.calibrate.data import CityData, local_dates
 from twin.calibrate.load import (
-    call_lifecycle,
     compare_curves,
     load_response_curve,
-    twin_decompose,
-    twin_lifecycle,
 )
 
 __all__ = [
     "CrossValidation",
     "Fold",
-    "cross_validate_replay",
+    "curve_rows",
     "day_blocks",
     "day_scores",
     "score_replay",
@@ -271,9 +268,10 @@ class CrossValidation:
         return "\n".join(lines)
 
 
-def _curve_rows(
+def curve_rows(
     real: pd.DataFrame, twin: pd.DataFrame, loads: Sequence[str], bins: int
 ) -> list[dict[str, Any]]:
+    """Compare real and twin load-response curves for every load, priority and duration."""
     rows: list[dict[str, Any]] = []
     for load in loads:
         rc = load_response_curve(real, load, bins=bins)
@@ -288,106 +286,6 @@ def _curve_rows(
                 d["twin_medians"] = [b["twin_median"] for b in c.bins]
                 rows.append(d)
     return rows
-
-
-def cross_validate_replay(
-    lake_dir: Path | str,
-    city: str,
-    *,
-    variants: Mapping[str, Mapping[str, Any]] | None = None,
-    n_blocks: int = 2,
-    replications: int = 1,
-    seed: int = 1,
-    data: CityData | None = None,
-    calibrate_fn: Callable[..., Any] | None = None,
-    curve_loads: Sequence[str] = ("calls_prev_hour", "units_busy"),
-    curve_bins: int = 5,
-    span: tuple[date, date] | None = None,
-    in_sample: bool = True,
-    curves: bool = True,
-    progress: Callable[[str], None] | None = None,
-) -> CrossValidation:
-    """Fit on all blocks but one, replay and score the held-out block; every block, every variant.
-
-    Args:
-        lake_dir: The lake.
-        city: A city whose calls carry a per-call life cycle (replayable).
-        variants: Name -> keyword arguments of the calibration (default: one variant,
-            ``{"refine_rounds": 3}``).
-        n_blocks: Consecutive day blocks (2: fit week A score week B, and the reverse).
-        replications: Replay replications per score.
-        seed: Replay seed.
-        data: The city's tables when already loaded.
-        calibrate_fn: The calibration function (default :func:`twin.calibrate.calibrate`).
-        curve_loads: Load measures of the held-out load-response comparison.
-        curve_bins: Bins of that comparison.
-        span: Only days within ``[first, last]`` make the blocks (e.g. every day before the
-            night to be scored; the fits may still use days outside the span).
-        in_sample: Also replay and score the fit days (``Fold.in_sample`` stays empty
-            otherwise; the choice then uses out-of-sample scores only).
-        curves: Also compare the held-out load-response curves and decompose.
-        progress: Called with a short line before each fit and replay.
-
-    Returns:
-        The :class:`CrossValidation`.
-
-    """
-    from twin.replay import replay
-    from twin.scenario import parse_scenario
-
-    if calibrate_fn is None:
-        from twin.calibrate import calibrate as calibrate_fn
-    assert calibrate_fn is not None
-    data = data or load_city(lake_dir, city)
-    variants = variants or {"refine3": {"refine_rounds": 3}}
-    blocks = day_blocks(data, n_blocks, span)
-    life = call_lifecycle(data.incidents, data.unit_responses, data.tz) if curves else None
-    say = progress or (lambda _s: None)
-    folds: list[Fold] = []
-    for vname, kw in variants.items():
-        for i, (t0, t1) in enumerate(blocks):
-            fit_blocks = [b for j, b in enumerate(blocks) if j != i]
-            f0, f1 = fit_blocks[0][0], fit_blocks[-1][1]
-            say(f"{vname}: fit {f0}..{f1} (hold out {t0}..{t1})")
-            cal = calibrate_fn(lake_dir, city, holdout_start=t0, holdout_end=t1, **dict(kw))
-            sc = parse_scenario(cal.scenario, source=f"cv {vname} fold {i}")
-            say(f"{vname}: replay held-out {t0}..{t1}")
-            out = replay(sc, lake_dir, t0, t1, seed=seed, replications=replications, data=data)
-            scores_out = score_replay(out.records)
-            scores_in: dict[str, Any] = {}
-            if in_sample:
-                # in sample: the first fit block
-                i0, i1 = fit_blocks[0]
-                say(f"{vname}: replay fit days {i0}..{i1}")
-                ins = replay(sc, lake_dir, i0, i1, seed=seed, replications=replications, data=data)
-                scores_in = score_replay(ins.records)
-            curve_rows: list[dict[str, Any]] = []
-            decomposition: list[dict[str, Any]] = []
-            if life is not None:
-                calls = set(out.records["incident_id"].astype(str))
-                real = life.loc[life["call"].isin(calls)]
-                tz0 = pd.Timestamp(out.summary["replay"]["t_zero_utc"]).tz_convert(data.tz)
-                twin = twin_lifecycle(
-                    out.records, t_zero_hour_of_week=int(tz0.day_of_week * 24 + tz0.hour)
-                )
-                curve_rows = _curve_rows(real, twin, curve_loads, curve_bins)
-                decomposition = [
-                    {str(k): v for k, v in r.items()}
-                    for r in twin_decompose(twin).to_dict("records")
-                ]
-            folds.append(
-                Fold(
-                    variant=vname,
-                    fit_days=(str(f0), str(f1)),
-                    test_days=(str(t0), str(t1)),
-                    in_sample=scores_in,
-                    out_of_sample=scores_out,
-                    curve=curve_rows,
-                    decomposition=decomposition,
-                    day_scores=day_scores(out.records, data.tz),
-                )
-            )
-    return CrossValidation(city=city, folds=folds)
 
 
 def score_years(
