@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench_sync", "bench_engine"]
+BENCHES = ["bench_sync", "bench_engine", "bench_city_year"]
 
 
 def main(argv: list[str]) -> int:

@@ -29,6 +29,7 @@ def test_public_api_is_pinned() -> None:
         "SUMMARY_KEYS",
         "RunResult",
         "Simulation",
+        "Summary",
         "run_replications",
         "simulate",
         "summarize",

@@ -2,7 +2,7 @@
 
 :func:`analyze` checks the scenario against the models' assumptions, then solves Erlang B/C or
 Larson's hypercube model and returns a dict with the same keys as the engine's summary
-(:data:`twin.model.outputs.SUMMARY_KEYS`), plus ``method`` and ``notes``.
+(:data:`twin.model.summary.SUMMARY_KEYS`), plus ``method`` and ``notes``.
 
 Assumptions (each violation is reported by :func:`check_assumptions`, naming the field):
 
@@ -17,9 +17,13 @@ Assumptions (each violation is reported by :func:`check_assumptions`, naming the
   infinite queue), 0 (Erlang B / hypercube loss system) or ``K`` waiting places (M/M/c/c+K /
   hypercube with a finite queue; with the priority discipline per-class waits are then not
   given).
-* Dispatch is ``preference`` or ``closest``. For ``closest`` the preference lists are the
-  units ordered by driving time from their posts to the zone (ties to the lower unit index,
-  as the engine does); travel only orders the units.
+* The scenario's rules have a theory: :func:`check_assumptions` asks each rule's registry
+  (dispatch policies, travel models, demand sources, patrol policies; see
+  :mod:`twin.model.registry`) and refuses, by name, a rule registered without one. Dispatch
+  policies give the hypercube their preference lists
+  (``hypercube_preferences``): for ``closest`` the units ordered by driving time from their
+  posts to the zone (ties to the lower unit index, as the engine does), for ``preference`` the
+  scenario's lists; travel only orders the units.
 * Checkpoint watch-list hits (``watchlist_hit_probability`` h > 0) are Poisson only when the
   checkpoint's vehicle arrivals are Poisson with a constant rate r (no ``arrivals.profile``,
   ``process: poisson``): the hits are then a thinned Poisson stream of rate r x h, added to
@@ -61,6 +65,11 @@ from twin.analytics.hypercube import (
     hypercube_exact,
 )
 from twin.errors import TwinError
+from twin.model.demand import DEMAND_SOURCES
+from twin.model.dispatch import DISPATCH_POLICIES
+from twin.model.patrol import PATROL_POLICIES
+from twin.model.registry import Registry
+from twin.model.travel import TRAVEL_MODELS, build_travel
 
 if TYPE_CHECKING:
     from twin.scenario import Scenario
@@ -228,24 +237,40 @@ def _class_rates(scenario: Scenario) -> dict[int, float]:
     return out
 
 
-def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
-    """Check a scenario against the analytic models' assumptions.
-
-    Args:
-        scenario: A validated scenario.
-
-    Returns:
-        ``(failures, notes)``: failures name the field and why it breaks the model (empty when
-        the scenario is within the assumptions); notes are caveats that do not stop the model.
-
-    """
-    failures: list[str] = []
-    notes: list[str] = []
-    if scenario.demand.source != "poisson":
-        failures.append(
-            f"demand.source: {scenario.demand.source!r}; the models need Poisson demand "
-            "(source: poisson)"
+def _rule_failure(registry: Registry[Any], field: str, name: str) -> str | None:
+    """Return why the rule *name* has no analytic model, or None when it has one."""
+    if name not in registry:
+        return (
+            f"{field}: {name!r} is not a registered {registry.kind} (known: {', '.join(registry)})"
         )
+    if registry.theory(name) is None:
+        known = [n for n in registry if registry.theory(n) is not None]
+        return (
+            f"{field}: {registry.kind} {name!r} has no analytic model (the models cover "
+            f"{', '.join(known)}); simulate it instead"
+        )
+    return None
+
+
+def _check_rules(scenario: Scenario, failures: list[str]) -> None:
+    """Ask each rule's registry whether a theory supports the scenario's choice."""
+    rules: list[tuple[Registry[Any], str, str]] = [
+        (DEMAND_SOURCES, "demand.source", scenario.demand.source),
+        (TRAVEL_MODELS, "travel.model", scenario.travel.model),
+        (PATROL_POLICIES, "patrol.policy", scenario.patrol.policy),
+        (DISPATCH_POLICIES, "dispatch.policy", scenario.dispatch.policy),
+    ]
+    for i, a in enumerate(scenario.agencies):
+        if a.dispatch is not None:
+            rules.append((DISPATCH_POLICIES, f"agencies[{i}].dispatch.policy", a.dispatch.policy))
+    for registry, where, name in rules:
+        why = _rule_failure(registry, where, name)
+        if why is not None:
+            failures.append(why)
+
+
+def _check_demand(scenario: Scenario, failures: list[str]) -> None:
+    """Constant-rate Poisson demand, one agency."""
     for i, z in enumerate(scenario.zones):
         if z.profile is not None:
             failures.append(
@@ -264,6 +289,10 @@ def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
             "models take one fleet answering one demand (analyse each agency as its own "
             "scenario)"
         )
+
+
+def _check_delays(scenario: Scenario, failures: list[str]) -> None:
+    """No dispatch delay; no random or class-specific driving when there is driving."""
     if scenario.uses_dispatch_delay:
         where = ["dispatch.delay"] if scenario.dispatch.delay is not None else []
         where += [
@@ -293,15 +322,10 @@ def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
                     "driving speeds are not part of the models (remove it or use travel: "
                     "{model: none})"
                 )
-    mean = _service_mean(scenario, failures)
-    _check_zone_shares(scenario, failures)
-    for i, u in enumerate(scenario.units):
-        if u.shift is not None:
-            failures.append(
-                f"units[{i}].shift: unit {u.id!r} works a shift; the models need a constant "
-                "fleet (remove shift)"
-            )
-    cap = scenario.queue.capacity
+
+
+def _check_checkpoints(scenario: Scenario, failures: list[str]) -> None:
+    """Watch-list hits must be a constant-rate Poisson stream."""
     for i, cp in enumerate(scenario.checkpoints):
         if not cp.watchlist_hit_probability:
             continue
@@ -317,7 +341,11 @@ def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
                 f"{cp.arrivals.process} vehicle arrivals, so its watch-list hits are not "
                 "Poisson (use process: poisson or set watchlist_hit_probability to 0)"
             )
-    hit_rate = sum(r for r in _hit_rates(scenario).values())
+
+
+def _notes(scenario: Scenario, hit_rate: float) -> list[str]:
+    """Caveats that do not stop the models."""
+    notes: list[str] = []
     if hit_rate > 0:
         notes.append(
             f"checkpoints: watch-list hits add {hit_rate:.4g} interception calls per hour "
@@ -325,15 +353,6 @@ def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
         )
     if scenario.checkpoints:
         notes.append("checkpoint KPIs are not modelled analytically (checkpoints: {})")
-    if mean is not None and cap == "unlimited":
-        load = (scenario.total_rate_per_hour + hit_rate) / 60.0 * mean
-        n = len(scenario.units)
-        if load >= n:
-            failures.append(
-                f"queue.capacity: unlimited but the offered load {load:.3g} Erlangs "
-                f"(rates x service.mean {mean:g} min) is >= {n} units: the queue grows without "
-                "bound; add units or lower the rates"
-            )
     if scenario.travel.model != "none" or scenario.travel.turnout_min > 0:
         notes.append(
             "travel: the model treats on-scene time as the service time; the engine also counts "
@@ -352,7 +371,44 @@ def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
         )
     if scenario.detection.delay is not None:
         notes.append("detection: delays shift arrivals; times are measured from the received call")
-    return failures, notes
+    return notes
+
+
+def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
+    """Check a scenario against the analytic models' assumptions.
+
+    Args:
+        scenario: A validated scenario.
+
+    Returns:
+        ``(failures, notes)``: failures name the field and why it breaks the model (empty when
+        the scenario is within the assumptions); notes are caveats that do not stop the model.
+
+    """
+    failures: list[str] = []
+    _check_rules(scenario, failures)
+    _check_demand(scenario, failures)
+    _check_delays(scenario, failures)
+    mean = _service_mean(scenario, failures)
+    _check_zone_shares(scenario, failures)
+    for i, u in enumerate(scenario.units):
+        if u.shift is not None:
+            failures.append(
+                f"units[{i}].shift: unit {u.id!r} works a shift; the models need a constant "
+                "fleet (remove shift)"
+            )
+    _check_checkpoints(scenario, failures)
+    hit_rate = sum(r for r in _hit_rates(scenario).values())
+    if mean is not None and scenario.queue.capacity == "unlimited":
+        load = (scenario.total_rate_per_hour + hit_rate) / 60.0 * mean
+        n = len(scenario.units)
+        if load >= n:
+            failures.append(
+                f"queue.capacity: unlimited but the offered load {load:.3g} Erlangs "
+                f"(rates x service.mean {mean:g} min) is >= {n} units: the queue grows without "
+                "bound; add units or lower the rates"
+            )
+    return failures, _notes(scenario, hit_rate)
 
 
 def hypercube_inputs(scenario: Scenario) -> HypercubeInputs:
@@ -371,12 +427,9 @@ def hypercube_inputs(scenario: Scenario) -> HypercubeInputs:
     failures, notes = check_assumptions(scenario)
     if failures:
         raise AssumptionError(scenario.name, failures)
-    from twin.model.travel import build_travel
-
     zone_ids = scenario.zone_ids
     unit_ids = scenario.unit_ids
     zidx = {z: j for j, z in enumerate(zone_ids)}
-    uidx = {u: n for n, u in enumerate(unit_ids)}
     hits = _hit_rates(scenario)
     rates = np.array([(z.total_rate + hits.get(z.id, 0.0)) / 60.0 for z in scenario.zones])
     times = np.asarray(build_travel(scenario).times, dtype=float)
@@ -384,14 +437,7 @@ def hypercube_inputs(scenario: Scenario) -> HypercubeInputs:
     factor = np.array([base_speed / u.speed_kmh if u.speed_kmh else 1.0 for u in scenario.units])
     posts = np.array([zidx[u.post] for u in scenario.units])
     travel = times[posts, :] * factor[:, None]  # (N, J)
-    if scenario.dispatch.policy == "preference":
-        prefs_map = scenario.dispatch.preferences or {}
-        prefs = [[uidx[u] for u in prefs_map[z]] for z in zone_ids]
-    else:
-        # stable sort by driving time: ties keep the lower unit index, as the engine does
-        prefs = [
-            [int(n) for n in np.argsort(travel[:, j], kind="stable")] for j in range(len(zone_ids))
-        ]
+    prefs = DISPATCH_POLICIES.get(scenario.dispatch.policy).hypercube_preferences(scenario, travel)
     areas: list[list[int]] = []
     for n, u in enumerate(scenario.units):
         if u.area is not None:
@@ -449,38 +495,20 @@ def _response(
     return {"mean": fleet.mean_wait + turnout + mean_travel, "p50": None, "p90": None}
 
 
-def analyze(scenario: Scenario, method: Method = "auto") -> dict[str, Any]:
-    """Answer a scenario with queueing theory, in the engine summary's keys.
+@dataclass(frozen=True)
+class _Solution:
+    """Per-unit figures of the chosen model."""
 
-    Args:
-        scenario: A validated scenario within the assumptions (see the module docstring).
-        method: ``auto`` (Erlang for one unit, the exact hypercube up to
-            :data:`EXACT_AUTO_MAX_UNITS` units, Larson's approximation above), ``erlang``
-            (fleet-level figures only; per-unit figures are the fleet average and
-            ``dispatch_fractions`` is null), ``hypercube_exact`` or ``hypercube_approx``.
+    label: str
+    utilization: NDArray[np.float64]
+    share: NDArray[np.float64]
+    fractions: dict[str, dict[str, float]] | None
+    out_of_area: float | None
+    mean_travel: float | None
 
-    Returns:
-        A dict with the summary keys (``seed`` and ``replications`` null, ``incidents`` the
-        expected count over the horizon, unit ``dispatches`` expected counts, ``presence``
-        null, ``checkpoints`` empty), plus ``method`` (``erlang_c``, ``erlang_b``, ``mmck``
-        (finite queue), ``hypercube_exact`` or ``hypercube_approx``) and ``notes``. Waits are
-        over dispatched (not lost) calls, as in the engine.
 
-    Raises:
-        AssumptionError: When an assumption fails (exit code 3 in the CLI).
-        TwinError: On an unknown method or a fleet too large for the exact model.
-
-    """
-    if method not in METHODS:
-        raise TwinError(f"unknown analytic method {method!r}; use one of {', '.join(METHODS)}")
-    inp = hypercube_inputs(scenario)
-    n_units = len(inp.unit_ids)
-    capacity = None if scenario.queue.capacity == "unlimited" else int(scenario.queue.capacity)
-    lam = float(inp.rates.sum())
-    mu = inp.service_rate
-    horizon = float(scenario.horizon)
-    travel_none = scenario.travel.model == "none"
-    turnout = float(scenario.travel.turnout_min)
+def _pick_method(scenario: Scenario, method: Method, n_units: int) -> Method:
+    """Resolve ``auto`` and check the exact model's size limit."""
     if method == "auto":
         if n_units == 1:
             method = "erlang"
@@ -493,41 +521,62 @@ def analyze(scenario: Scenario, method: Method = "auto") -> dict[str, Any]:
             f"{scenario.name}: the exact hypercube handles at most {MAX_EXACT_UNITS} units "
             f"(this fleet has {n_units}); use --method hypercube_approx"
         )
-    fleet = _fleet(lam, mu, n_units, capacity)
-    served_rate = lam * (1.0 - fleet.p_lost)
+    return method
 
-    result: HypercubeResult | None = None
+
+def _solve(method: Method, inp: HypercubeInputs, fleet: _Fleet, capacity: int | None) -> _Solution:
+    """Per-unit figures: the fleet average (``erlang``) or the hypercube's."""
+    n_units = len(inp.unit_ids)
+    mu = inp.service_rate
     if method == "erlang":
-        label = fleet.label
-        util = np.full(n_units, served_rate / mu / n_units)
-        share = np.full(n_units, 1.0 / n_units)
-        fractions: dict[str, dict[str, float]] | None = None
-        ooa: float | None = None
-        mean_travel: float | None = None
-    else:
-        solver = hypercube_exact if method == "hypercube_exact" else hypercube_approx
-        result = solver(
-            inp.rates,
-            inp.preferences,
-            mu,
-            queue=capacity != 0,
-            capacity=capacity,
-            home_areas=inp.home_areas,
-            travel=inp.travel,
+        served_rate = float(inp.rates.sum()) * (1.0 - fleet.p_lost)
+        return _Solution(
+            fleet.label,
+            np.full(n_units, served_rate / mu / n_units),
+            np.full(n_units, 1.0 / n_units),
+            None,
+            None,
+            None,
         )
-        label = result.method
-        util = result.utilizations
-        share = result.dispatch_fractions.sum(axis=1)
-        fractions = {
-            u: {z: float(result.dispatch_fractions[n, j]) for j, z in enumerate(inp.zone_ids)}
-            for n, u in enumerate(inp.unit_ids)
-        }
-        ooa = result.out_of_area_fraction
-        mean_travel = result.mean_travel
-    response = _response(fleet, mean_travel, travel_none, turnout)
+    solver = hypercube_exact if method == "hypercube_exact" else hypercube_approx
+    result: HypercubeResult = solver(
+        inp.rates,
+        inp.preferences,
+        mu,
+        queue=capacity != 0,
+        capacity=capacity,
+        home_areas=inp.home_areas,
+        travel=inp.travel,
+    )
+    fractions = {
+        u: {z: float(result.dispatch_fractions[n, j]) for j, z in enumerate(inp.zone_ids)}
+        for n, u in enumerate(inp.unit_ids)
+    }
+    return _Solution(
+        result.method,
+        result.utilizations,
+        result.dispatch_fractions.sum(axis=1),
+        fractions,
+        result.out_of_area_fraction,
+        result.mean_travel,
+    )
 
+
+def _by_priority(
+    scenario: Scenario,
+    fleet: _Fleet,
+    response: dict[str, float | None],
+    n_units: int,
+    mu: float,
+    mean_travel: float | None,
+) -> dict[str, dict[str, Any]]:
+    """Per-class figures: the fleet's under FCFS; Cobham's mean waits under priority."""
     levels = scenario.priority_levels()
     class_rates = _class_rates(scenario)  # per hour
+    capacity = None if scenario.queue.capacity == "unlimited" else int(scenario.queue.capacity)
+    horizon = float(scenario.horizon)
+    travel_none = scenario.travel.model == "none"
+    turnout = float(scenario.travel.turnout_min)
     by_priority: dict[str, dict[str, Any]] = {}
     prio_queue = len(levels) > 1 and scenario.queue.discipline == "priority"
     cobham = prio_queue and capacity is None
@@ -554,12 +603,55 @@ def analyze(scenario: Scenario, method: Method = "auto") -> dict[str, Any]:
                 resp_mean = wk + turnout + (mean_travel or 0.0)
             entry["response_min"] = {"mean": resp_mean, "p50": None, "p90": None}
         by_priority[str(level)] = entry
-    by_priority = {str(lv): by_priority[str(lv)] for lv in levels}  # scenario order
-    if prio_queue:
-        response = {"mean": response["mean"], "p50": None, "p90": None}
+    return {str(lv): by_priority[str(lv)] for lv in levels}  # scenario order
 
+
+def analyze(scenario: Scenario, method: Method = "auto") -> dict[str, Any]:
+    """Answer a scenario with queueing theory, in the engine summary's keys.
+
+    Args:
+        scenario: A validated scenario within the assumptions (see the module docstring).
+        method: ``auto`` (Erlang for one unit, the exact hypercube up to
+            :data:`EXACT_AUTO_MAX_UNITS` units, Larson's approximation above), ``erlang``
+            (fleet-level figures only; per-unit figures are the fleet average and
+            ``dispatch_fractions`` is null), ``hypercube_exact`` or ``hypercube_approx``.
+
+    Returns:
+        A dict with the summary keys (``seed`` and ``replications`` null, ``incidents`` the
+        expected count over the horizon, unit ``dispatches`` expected counts, ``presence``
+        null, ``checkpoints`` empty), plus ``method`` (``erlang_c``, ``erlang_b``, ``mmck``
+        (finite queue), ``hypercube_exact`` or ``hypercube_approx``) and ``notes``. Waits are
+        over dispatched (not lost) calls, as in the engine.
+
+    Raises:
+        AssumptionError: When an assumption fails, including a rule (dispatch policy, travel
+            model, demand source, patrol policy) whose registry names no theory for it (exit
+            code 3 in the CLI).
+        TwinError: On an unknown method or a fleet too large for the exact model.
+
+    """
+    if method not in METHODS:
+        raise TwinError(f"unknown analytic method {method!r}; use one of {', '.join(METHODS)}")
+    inp = hypercube_inputs(scenario)
+    n_units = len(inp.unit_ids)
+    method = _pick_method(scenario, method, n_units)
+    capacity = None if scenario.queue.capacity == "unlimited" else int(scenario.queue.capacity)
+    lam = float(inp.rates.sum())
+    mu = inp.service_rate
+    horizon = float(scenario.horizon)
+    fleet = _fleet(lam, mu, n_units, capacity)
+    served_rate = lam * (1.0 - fleet.p_lost)
+    sol = _solve(method, inp, fleet, capacity)
+    travel_none = scenario.travel.model == "none"
+    response = _response(fleet, sol.mean_travel, travel_none, float(scenario.travel.turnout_min))
+    by_priority = _by_priority(scenario, fleet, response, n_units, mu, sol.mean_travel)
+    if len(scenario.priority_levels()) > 1 and scenario.queue.discipline == "priority":
+        response = {"mean": response["mean"], "p50": None, "p90": None}
     units = {
-        u: {"utilization": float(util[n]), "dispatches": float(served_rate * horizon * share[n])}
+        u: {
+            "utilization": float(sol.utilization[n]),
+            "dispatches": float(served_rate * horizon * sol.share[n]),
+        }
         for n, u in enumerate(inp.unit_ids)
     }
     return {
@@ -573,10 +665,10 @@ def analyze(scenario: Scenario, method: Method = "auto") -> dict[str, Any]:
         "response_min": response,
         "by_priority": by_priority,
         "units": units,
-        "dispatch_fractions": fractions,
-        "out_of_area_fraction": ooa,
+        "dispatch_fractions": sol.fractions,
+        "out_of_area_fraction": sol.out_of_area,
         "presence": None,
         "checkpoints": {},
-        "method": label,
+        "method": sol.label,
         "notes": inp.notes,
     }

@@ -3,40 +3,52 @@
 mesa earns its place at a coarse interval (``patrol.interval_min``, default 15 simulated
 minutes): idle units patrol between zones, patrol presence per zone and hour of week is
 accumulated, device states follow their outage windows, and a ``DataCollector`` snapshots the
-model. Nothing here runs per event: the simpy engine (:mod:`twin.model.engine`) owns the hot
-path and the unit table; agents read and move their unit through it.
+model. Nothing here runs per event: the simpy engine (:mod:`twin.model.engine`) owns the clock
+and the hot path; the :class:`~twin.model.board.UnitBoard` owns unit state, and agents read and
+move their unit only through its public methods. The model knows the engine only through the
+small :class:`Host` protocol (no import of the engine).
+
+Each step is array-based: the patrol policy (:mod:`twin.model.patrol`) moves all patrolling
+units with one vectorised draw, and presence is added from the board's state and zone arrays.
+Agents keep identity (unit id, area, cell on the zone network) and answer for their own unit
+(:attr:`UnitAgent.state`); :meth:`UnitAgent.patrol` is the per-agent form of the same move,
+kept as the reference the array step is tested against (``TwinModel(step_agents=True)``).
 
 Patrol presence (the "police visible on the street" rate) is a time-weighted statistic: each
-step counts the idle on-duty units in each zone for the step's interval, so ``presence[z, h] /
-exposure[h]`` is the mean number of units patrolling zone *z* during hour-of-week *h*.
+step counts the patrolling on-duty units in each zone for the step's interval, so
+``presence[z, h] / exposure[h]`` is the mean number of units patrolling zone *z* during
+hour-of-week *h*.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import mesa
 import networkx as nx
 import numpy as np
+import simpy
 from mesa.agent import AgentSet
 from mesa.discrete_space import CellAgent, FixedAgent, Network
 from numpy.typing import NDArray
 
-from twin.model.dispatch import Mode
+from twin.model.board import UnitBoard, UnitState
+from twin.model.checkpoints import CheckpointAgent
+from twin.model.patrol import build_patrol
 from twin.model.travel import distance_km, distance_matrix_km
-from twin.scenario import HOURS_PER_WEEK
+from twin.scenario import HOURS_PER_WEEK, Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from twin.model.checkpoints import CheckpointAgent
-    from twin.model.engine import Simulation
 
 __all__ = [
     "SNAPSHOT_COLUMNS",
     "DeviceAgent",
     "DeviceState",
+    "Host",
+    "Snapshot",
     "TwinModel",
     "UnitAgent",
     "UnitState",
@@ -48,15 +60,53 @@ SNAPSHOT_COLUMNS = ("time_min", "patrolling", "busy", "returning", "off_duty", "
 """Columns of the DataCollector snapshots (``timeseries.parquet``)."""
 
 
-class UnitState(Enum):
-    """What a unit is doing (derived from the engine's unit table at step time)."""
+class Snapshot(NamedTuple):
+    """One DataCollector row (:data:`SNAPSHOT_COLUMNS`): the model at a mesa step.
 
-    OFF_DUTY = "off_duty"
-    PATROL = "patrol"
-    DISPATCHED = "dispatched"
-    EN_ROUTE = "en_route"
-    ON_SCENE = "on_scene"
-    RETURNING = "returning"
+    Immutable, so the DataCollector's defensive deep copy is the row itself.
+    """
+
+    time_min: float
+    patrolling: int
+    busy: int
+    returning: int
+    off_duty: int
+    queued: int
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Snapshot:
+        """Return the row itself (an immutable tuple of numbers)."""
+        return self
+
+
+_OFF, _PATROL, _DISP, _RET = (
+    int(UnitState.OFF_DUTY),
+    int(UnitState.PATROL),
+    int(UnitState.DISPATCHED),
+    int(UnitState.RETURNING),
+)
+
+
+class Host(Protocol):
+    """What the mesa model needs from the engine that drives it."""
+
+    scenario: Scenario
+    board: UnitBoard
+    env: simpy.Environment
+    streams: dict[str, np.random.Generator]
+    warmup: float
+    end: float
+    zone_index: dict[str, int]
+    in_area: NDArray[np.bool_]
+
+    def queued(self) -> int:
+        """Return how many calls wait for a unit now."""
+        ...
+
+    def inject_incident(
+        self, time_min: float, zone: str, priority: int, origin: str = "injected"
+    ) -> None:
+        """Create an incident now (a checkpoint's watch-list hit)."""
+        ...
 
 
 class DeviceState(Enum):
@@ -101,11 +151,11 @@ def zone_network(
 
 
 class UnitAgent(CellAgent):
-    """A patrol unit; its state and position live in the engine's unit table.
+    """A patrol unit; its state and position live on the unit board.
 
     Args:
         model: The twin's mesa model.
-        index: The unit's index in the engine.
+        index: The unit's index on the board.
         unit_id: The scenario's unit id.
         area: Zone indices of its response area (where it patrols under ``policy: area``).
 
@@ -116,57 +166,39 @@ class UnitAgent(CellAgent):
         self.index = index
         self.unit_id = unit_id
         self.area = area
-        self._area_set = set(area)
-        self._zone = model.sim.board.post[index]
+        self._zone = model.board.post_of(index)
         self.cell = model.grid[self._zone]
 
     @property
     def state(self) -> UnitState:
         """Return the unit's state now."""
-        sim = self.model.sim
-        b = sim.board
-        u = self.index
-        m = b.mode[u]
-        now = sim.env.now
-        if m == Mode.OFF:
-            return UnitState.OFF_DUTY
-        if m == Mode.BUSY:
-            if now < sim.u_enroute[u]:
-                return UnitState.DISPATCHED
-            if now < sim.u_onscene[u]:
-                return UnitState.EN_ROUTE
-            return UnitState.ON_SCENE
-        if m == Mode.RETURNING and now < b.ret_end[u]:
-            return UnitState.RETURNING
-        return UnitState.PATROL
-
-    def patrol(self, policy: str) -> None:
-        """Move an idle unit one hop (``area``: inside its area; ``network``: anywhere)."""
         model: TwinModel = self.model
-        b = model.sim.board
-        u = self.index
-        if b.mode[u] != Mode.IDLE or policy == "post":
-            return
-        here = b.zone[u]
-        options = [c for c in model.graph.neighbors(here)]
-        if policy == "area":
-            options = [z for z in options if z in self._area_set]
-            if here not in self._area_set:  # head back into the area
-                options = sorted(self._area_set)
-        options.append(here)
-        options.sort()
-        nxt = options[int(model.rng_patrol.integers(len(options)))]
-        if nxt != here:
-            b.zone[u] = nxt
+        return model.board.state_at(self.index, model.host.env.now)
 
-    def sync_cell(self) -> None:
-        """Place the agent on the cell of its current zone.
+    def patrol(self) -> None:
+        """Move the unit one hop if it patrols: the per-agent form of the patrol step.
 
-        Called at mesa steps for patrolling units only, so ``cell`` is where the unit last
-        patrolled (a busy unit's position is the engine's business).
+        The array step (:meth:`~twin.model.patrol.PatrolPolicy.step`) does the same for all
+        units at once; this form is the reference it is tested against.
         """
         model: TwinModel = self.model
-        z = model.sim.board.zone[self.index]
+        b = model.board
+        u = self.index
+        if b.state(u) is not UnitState.PATROL:
+            return
+        here = b.zone_of(u)
+        options = model.patrol.options(u, here)
+        nxt = options[int(model.rng_patrol.integers(len(options)))]
+        if nxt != here:
+            b.move(np.asarray([u]), np.asarray([nxt]))
+
+    def sync_cell(self) -> None:
+        """Place the agent on the cell of its zone if it patrols (else keep its last cell)."""
+        model: TwinModel = self.model
+        b = model.board
+        if b.state(self.index) is not UnitState.PATROL:
+            return
+        z = b.zone_of(self.index)
         if z != self._zone:
             self._zone = z
             self.cell = model.grid[z]
@@ -202,109 +234,119 @@ class TwinModel(mesa.Model):
     """The mesa model of one simulation: a zone network with unit, device, checkpoint agents.
 
     Args:
-        sim: The engine that owns the clock and the unit table.
+        host: The engine that owns the clock (and, through its board, the unit state).
         collect: Whether the ``DataCollector`` keeps snapshots.
+        step_agents: Move patrolling units agent by agent (:meth:`UnitAgent.patrol`, the
+            reference) instead of the array step; same draws, same moves, slower.
 
     """
 
-    def __init__(self, sim: Simulation, collect: bool = True) -> None:
-        patrol_rng = sim.streams["patrol"]
+    def __init__(self, host: Host, collect: bool = True, step_agents: bool = False) -> None:
+        patrol_rng = host.streams["patrol"]
         super().__init__(rng=int(patrol_rng.integers(2**63 - 1)))
-        self.sim = sim
-        sc = sim.scenario
+        self.host = host
+        self.board = host.board
+        sc = host.scenario
         self.rng_patrol = patrol_rng
         self.interval = float(sc.patrol.interval_min)
-        self.policy = sc.patrol.policy
         locs = [(float(z.location[0]), float(z.location[1])) for z in sc.zones]
         self.graph = zone_network(locs, sc.crs, sc.patrol.neighbour_km)
         self.grid = Network(self.graph, random=self.random)
-        n_z = len(locs)
-        self.units: list[UnitAgent] = []
-        for u, spec in enumerate(sc.units):
-            area = [int(z) for z in np.flatnonzero(sim.in_area[u])] or [sim.board.post[u]]
-            self.units.append(UnitAgent(self, u, spec.id, area))
+        areas = [
+            [int(z) for z in np.flatnonzero(host.in_area[u])] or [self.board.post_of(u)]
+            for u in range(self.board.n)
+        ]
+        posts = [self.board.post_of(u) for u in range(self.board.n)]
+        self.patrol = build_patrol(sc.patrol.policy, self.graph, areas, posts)
+        self.step_agents = step_agents
+        self.units = [UnitAgent(self, u, spec.id, areas[u]) for u, spec in enumerate(sc.units)]
         self.unit_set = AgentSet(self.units, random=self.random)
-        self.devices: list[DeviceAgent] = []
-        for d in sc.devices:
-            if d.zone is not None:
-                zi = sim.zone_index[d.zone]
-            else:
-                assert d.location is not None
-                dl = (float(d.location[0]), float(d.location[1]))
-                zi = int(np.argmin([distance_km(sc.crs, dl, zl) for zl in locs]))
-            self.devices.append(DeviceAgent(self, d.id, zi, [(o.start, o.end) for o in d.outages]))
-        self.checkpoint_agents: list[CheckpointAgent] = []
-        if sc.checkpoints:
-            from twin.model.checkpoints import CheckpointAgent
-
-            cp_seq = np.random.SeedSequence(int(sim.streams["checkpoints"].integers(2**63 - 1)))
-            for cspec, child in zip(sc.checkpoints, cp_seq.spawn(len(sc.checkpoints)), strict=True):
-                origin = f"checkpoint:{cspec.id}"
-
-                def _hit(t: float, zone: str, priority: int, _o: str = origin) -> None:
-                    sim.inject_incident(t, zone, priority, origin=_o)
-
-                self.checkpoint_agents.append(
-                    CheckpointAgent(
-                        self,
-                        cspec,
-                        sim.env,
-                        rng=np.random.default_rng(child),
-                        on_hit=_hit,
-                        warmup_min=sim.warmup,
-                    )
-                )
-        self.presence = np.zeros((n_z, HOURS_PER_WEEK))
+        self.devices = [
+            DeviceAgent(
+                self,
+                d.id,
+                self._device_zone(d.zone, d.location, locs),
+                [(o.start, o.end) for o in d.outages],
+            )
+            for d in sc.devices
+        ]
+        self.checkpoint_agents = self._checkpoints()
+        self.presence = np.zeros((len(locs), HOURS_PER_WEEK))
         self.exposure = np.zeros(HOURS_PER_WEEK)
         self.collect = collect
-        self._snap: tuple[float, int, int, int, int, int] = (0.0, 0, 0, 0, 0, 0)
+        self._snap = Snapshot(0.0, 0, 0, 0, 0, 0)
         # one reporter holding the whole snapshot: mesa deep-copies each reporter's value
-        self.datacollector = mesa.DataCollector(model_reporters={"snapshot": lambda m: m._snap})
+        self.datacollector = mesa.DataCollector(model_reporters={"snapshot": _snapshot_row})
 
-    def count_mode(self, mode: Mode) -> int:
-        """Return how many units are in *mode* now.
+    def _device_zone(self, zone: str | None, location: Any, locs: list[tuple[float, float]]) -> int:
+        if zone is not None:
+            return self.host.zone_index[zone]
+        dl = (float(location[0]), float(location[1]))
+        return int(np.argmin([distance_km(self.host.scenario.crs, dl, zl) for zl in locs]))
 
-        Returning units that reached their post are settled at each step, so between steps
-        some 'returning' units may already be at their post.
-        """
-        return self.sim.board.mode.count(int(mode))
+    def _checkpoints(self) -> list[CheckpointAgent]:
+        host = self.host
+        specs = host.scenario.checkpoints
+        if not specs:
+            return []
+        cp_seq = np.random.SeedSequence(int(host.streams["checkpoints"].integers(2**63 - 1)))
+        out = []
+        for cspec, child in zip(specs, cp_seq.spawn(len(specs)), strict=True):
+            out.append(
+                CheckpointAgent(
+                    self,
+                    cspec,
+                    host.env,
+                    rng=np.random.default_rng(child),
+                    on_hit=_injector(host, f"checkpoint:{cspec.id}"),
+                    warmup_min=host.warmup,
+                )
+            )
+        return out
+
+    def count_state(self, state: UnitState) -> int:
+        """Return how many units are stored in *state* now (see :meth:`UnitBoard.count`)."""
+        return self.board.count(state)
 
     def step(self) -> None:
         """One coarse step: settle returns, patrol, presence, devices, snapshot."""
-        sim = self.sim
-        now = sim.env.now
-        sim.settle_returns(now)
-        b = sim.board
-        moving = self.policy != "post"
-        if moving:
-            self.unit_set.do("patrol", self.policy)  # bulk work through an AgentSet
-            sim.refresh_away()
-        idle = int(Mode.IDLE)
-        if sim.warmup <= now < sim.end:
+        host = self.host
+        now = host.env.now
+        b = self.board
+        b.settle(now)
+        states = b.state_view()  # live views: moves change zones, not states
+        zones = b.zone_view()
+        if self.patrol.moves:
+            if self.step_agents:
+                self.unit_set.do("patrol")  # the per-agent reference
+            else:
+                self.patrol.step(b, self.rng_patrol, states, zones)
+        if host.warmup <= now < host.end:
             how = int(now // 60.0) % HOURS_PER_WEEK
-            dt = min(self.interval, sim.end - now)
+            dt = min(self.interval, host.end - now)
             self.exposure[how] += dt
-            pres = self.presence
-            for u in range(b.n):
-                if b.mode[u] == idle:
-                    pres[b.zone[u], how] += dt
+            # unit by unit in unit order, bit for bit the sums of a loop over the units
+            np.add.at(self.presence[:, how], zones[states == _PATROL], dt)
         for d in self.devices:
             d.update(now)
         if self.collect:
-            mode = b.mode
-            if moving:
-                for agent in self.units:
-                    if mode[agent.index] == idle:
-                        agent.sync_cell()
-            self._snap = (
-                now,
-                mode.count(idle),
-                mode.count(int(Mode.BUSY)),
-                mode.count(int(Mode.RETURNING)),
-                mode.count(int(Mode.OFF)),
-                sim._q_len,
-            )
+            n = np.bincount(states, minlength=len(UnitState)).tolist()
+            self._snap = Snapshot(now, n[_PATROL], n[_DISP], n[_RET], n[_OFF], host.queued())
             self.datacollector.collect(self)
+
+    @property
+    def snapshot_row(self) -> Snapshot:
+        """Return the last step's snapshot (:data:`SNAPSHOT_COLUMNS`)."""
+        return self._snap
+
+    def sync_cells(self) -> None:
+        """Place patrolling units' agents on the cell of their zone.
+
+        Cells are synced on demand (here, and by :meth:`unit_states`), not at every step: a
+        cell is where the unit patrolled when last synced.
+        """
+        for agent in self.units:
+            agent.sync_cell()
 
     def snapshots(self) -> pd.DataFrame | None:
         """Return the DataCollector's model snapshots (None when collection is off)."""
@@ -316,7 +358,8 @@ class TwinModel(mesa.Model):
         return pd.DataFrame(rows, columns=list(SNAPSHOT_COLUMNS))
 
     def unit_states(self) -> dict[str, Any]:
-        """Return ``{unit id: UnitState}`` now."""
+        """Return ``{unit id: UnitState}`` now (and sync the agents' cells)."""
+        self.sync_cells()
         return {a.unit_id: a.state for a in self.units}
 
     @property
@@ -324,3 +367,17 @@ class TwinModel(mesa.Model):
         """Return the mean patrolling units per zone over the observed window."""
         total = self.exposure.sum()
         return self.presence.sum(axis=1) / total if total > 0 else np.zeros(len(self.presence))
+
+
+def _snapshot_row(model: TwinModel) -> Snapshot:
+    """Return the snapshot row (the DataCollector's one model reporter)."""
+    return model.snapshot_row
+
+
+def _injector(host: Host, origin: str) -> Callable[[float, str, int], None]:
+    """Return a checkpoint's hit callback: inject an incident labelled *origin*."""
+
+    def hit(t: float, zone: str, priority: int) -> None:
+        host.inject_incident(t, zone, priority, origin=origin)
+
+    return hit

@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from twin.errors import DataError
 from twin.model.distributions import Distribution, from_spec
+from twin.model.registry import Registry
 from twin.scenario import DEFAULT_AGENCY, HOURS_PER_WEEK, Scenario
 
 if TYPE_CHECKING:
@@ -229,6 +230,28 @@ def service_distributions(scenario: Scenario) -> list[Distribution]:
     return out
 
 
+def _demand_cells(
+    scenario: Scenario,
+) -> tuple[list[int], list[int], list[float], list[list[float] | None]]:
+    """Return the demand cells: (zone, agency) pairs with a positive rate, their rate and profile.
+
+    One cell per zone when the scenario has a single agency.
+    """
+    agencies = scenario.agency_ids
+    cell_zone: list[int] = []
+    cell_agency: list[int] = []
+    cell_rate: list[float] = []
+    cell_prof: list[list[float] | None] = []
+    for i, z in enumerate(scenario.zones):
+        for a, r in z.agency_rates().items():
+            if r > 0:
+                cell_zone.append(i)
+                cell_agency.append(agencies.index(a))
+                cell_rate.append(r)
+                cell_prof.append(z.agency_profile(a))
+    return cell_zone, cell_agency, cell_rate, cell_prof
+
+
 class PoissonDemand:
     """Poisson arrivals per zone, with optional hour-of-week profiles (thinning).
 
@@ -250,20 +273,8 @@ class PoissonDemand:
         detection: DetectionFn | None = None,
     ) -> None:
         self.streams = streams
-        # demand cells: (zone, agency) pairs with a positive rate; one cell per zone when the
-        # scenario has a single agency
         agencies = scenario.agency_ids
-        cell_zone: list[int] = []
-        cell_agency: list[int] = []
-        cell_rate: list[float] = []
-        cell_prof: list[list[float] | None] = []
-        for i, z in enumerate(scenario.zones):
-            for a, r in z.agency_rates().items():
-                if r > 0:
-                    cell_zone.append(i)
-                    cell_agency.append(agencies.index(a))
-                    cell_rate.append(r)
-                    cell_prof.append(z.agency_profile(a))
+        cell_zone, cell_agency, cell_rate, cell_prof = _demand_cells(scenario)
         self._cell_zone = np.asarray(cell_zone, dtype=np.int64)
         self._cell_agency = np.asarray(cell_agency, dtype=np.int64)
         self._identity = len(cell_zone) == len(scenario.zones) and len(agencies) == 1
@@ -295,14 +306,7 @@ class PoissonDemand:
         self._cell_cdf: NDArray[np.float64] | None = None
         self._cell_off: NDArray[np.int64] | None = None
         if scenario.has_zone_shares:
-            width = max(cdf.size for cdf, _ in self._prio_cdfs)
-            table = np.full((len(cell_zone), width), 2.0)
-            for c, (zi, ai) in enumerate(zip(cell_zone, cell_agency, strict=True)):
-                mix = np.asarray(scenario.zone_class_shares(scenario.zones[zi], agencies[ai]))
-                cdf = np.cumsum(mix / mix.sum())
-                cdf[-1] = 1.0
-                table[c, : cdf.size] = cdf
-            self._cell_cdf = table
+            self._cell_cdf = self._zone_mix_table(scenario, cell_zone, cell_agency)
             self._cell_off = np.asarray(
                 [self._prio_cdfs[a][1] for a in cell_agency], dtype=np.int64
             )
@@ -311,6 +315,20 @@ class PoissonDemand:
         spec = scenario.detection.delay
         self._delay = from_spec(spec) if spec is not None else None
         self._detection = detection
+
+    def _zone_mix_table(
+        self, scenario: Scenario, cell_zone: list[int], cell_agency: list[int]
+    ) -> NDArray[np.float64]:
+        """Return each demand cell's cumulative class mix (``zones[].shares``), padded."""
+        agencies = scenario.agency_ids
+        width = max(cdf.size for cdf, _ in self._prio_cdfs)
+        table = np.full((len(cell_zone), width), 2.0)
+        for c, (zi, ai) in enumerate(zip(cell_zone, cell_agency, strict=True)):
+            mix = np.asarray(scenario.zone_class_shares(scenario.zones[zi], agencies[ai]))
+            cdf = np.cumsum(mix / mix.sum())
+            cdf[-1] = 1.0
+            table[c, : cdf.size] = cdf
+        return table
 
     def blocks(self, end: float) -> Iterator[ArrivalBlock]:
         """Yield arrival blocks received before *end*, in received order."""
@@ -527,7 +545,7 @@ def build_demand(
     """
     if trace is not None:
         return TraceDemand(scenario, trace, streams)
-    builder = DEMAND_SOURCES[scenario.demand.source]
+    builder = DEMAND_SOURCES.get(scenario.demand.source)
     return builder(scenario, streams, detection)
 
 
@@ -544,11 +562,16 @@ def _trace_from_scenario(
     return TraceDemand(scenario, scenario.demand.path, streams)
 
 
-DEMAND_SOURCES: dict[
-    str,
-    Callable[[Scenario, dict[str, np.random.Generator], DetectionFn | None], DemandSource],
-] = {
-    "poisson": PoissonDemand,
-    "trace": _trace_from_scenario,
-}
+DemandBuilder = Callable[
+    [Scenario, dict[str, np.random.Generator], DetectionFn | None], DemandSource
+]
+"""``(scenario, streams, detection) -> demand source``."""
+
+DEMAND_SOURCES: Registry[DemandBuilder] = Registry("demand source", "demand.source")
 """Registry: ``demand.source`` name -> builder ``(scenario, streams, detection)``."""
+DEMAND_SOURCES.register(
+    "poisson",
+    PoissonDemand,
+    theory="Poisson arrivals: Erlang C / B, M/M/c/K, the hypercube model",
+)
+DEMAND_SOURCES.register("trace", _trace_from_scenario, theory=None)

@@ -6,15 +6,23 @@ One :class:`Simulation` is one replication of one scenario. Its processes:
 * one long-lived **process per unit**: it sleeps on a wake-up event that the dispatcher fires
   for the moment the unit clears its call (dispatch, turnout, driving and on-scene time are all
   known at dispatch, so a call costs the unit a single event), then takes the next waiting call
-  or heads back to its post. A unit on its way back is free: its position is computed only
-  when a dispatcher asks (:meth:`UnitBoard.travel_to`), never simulated;
+  or finishes (back to its post). Every change of a unit's state goes through the
+  :class:`~twin.model.board.UnitBoard`, which owns unit state, positions and state-minutes; a
+  unit on its way back is free and its position is computed only when a dispatcher asks
+  (:meth:`~twin.model.board.UnitBoard.travel_to`), never simulated;
 * one **shift** process per unit with a shift (on and off duty);
-* one **mesa step** process every ``patrol.interval_min`` (idle patrol moves, patrol presence,
-  ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work happens per event;
+* one **mesa step** process every ``patrol.interval_min`` (array-based idle patrol moves and
+  patrol presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work
+  happens per event;
 * the checkpoints' own processes (:mod:`twin.model.checkpoints`); a watch-list hit becomes an
   interception incident through :meth:`Simulation.inject_incident`.
 
-Waiting calls sit in a simpy ``PriorityStore`` (key ``(priority rank, incident)`` for
+The rules come from registries by name: dispatch policies (:mod:`twin.model.dispatch`), travel
+models (:mod:`twin.model.travel`), patrol policies (:mod:`twin.model.patrol`) and demand
+sources (:mod:`twin.model.demand`). Each agency has its own dispatch policy, its own group of
+units on the board and its own queue.
+
+Waiting calls sit in a simpy ``PriorityStore`` per agency (key ``(priority rank, incident)`` for
 ``discipline: priority``, ``incident`` for ``fcfs``); the first unit to become free takes the
 head of the queue. A call that finds every unit busy and ``queue.capacity`` calls already
 waiting is lost.
@@ -27,7 +35,7 @@ for bit; nothing reads the wall clock except the reported run time.
 
 Statistics window: ``[warmup, warmup + horizon)``. Incidents *received* in the window are
 recorded and followed to completion (arrivals stop at the end, the run drains the calls in
-hand); unit state times are clipped to the window.
+hand); unit state times are clipped to the window (by the board).
 """
 
 from __future__ import annotations
@@ -36,7 +44,6 @@ import math
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from heapq import heappop, heappush
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +53,8 @@ from numpy.typing import NDArray
 from simpy.events import NORMAL, PENDING, Event
 
 from twin.errors import ConfigError
+from twin.model.agents import TwinModel
+from twin.model.board import STATE_NAMES, UnitBoard, UnitState
 from twin.model.demand import (
     ArrivalBlock,
     DemandSource,
@@ -53,14 +62,12 @@ from twin.model.demand import (
     build_demand,
     service_distributions,
 )
-from twin.model.dispatch import Mode, UnitBoard, build_policy
+from twin.model.dispatch import build_policy
 from twin.model.travel import build_travel, distance_km
 from twin.scenario import DEFAULT_AGENCY, Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from twin.model.agents import TwinModel
 
 __all__ = [
     "STATE_NAMES",
@@ -84,25 +91,24 @@ STREAMS = (
 """Named random streams spawned from the seed, in this fixed order (new ones go last, so the
 existing streams keep their numbers)."""
 
-STATE_NAMES = ("off_duty", "patrol", "dispatched", "en_route", "on_scene", "returning")
-"""Unit states whose minutes ``units.parquet`` reports (index = state code)."""
-
-_OFF, _PATROL, _DISP, _ENR, _SCENE, _RET = range(6)
-_M_OFF, _M_IDLE, _M_BUSY, _M_RET = (
-    int(Mode.OFF),
-    int(Mode.IDLE),
-    int(Mode.BUSY),
-    int(Mode.RETURNING),
+_OFF, _DISP, _ENR, _SCENE = (
+    int(UnitState.OFF_DUTY),
+    int(UnitState.DISPATCHED),
+    int(UnitState.EN_ROUTE),
+    int(UnitState.ON_SCENE),
 )
 _NAN = math.nan
 
 
 class _Wake(Event):
-    """A unit's wake-up: an event the dispatcher schedules for the moment the unit clears.
+    """A reusable timeout: an event scheduled *delay* minutes ahead, re-armed after each wake.
 
     ``fire_in(delay)`` triggers the event *delay* minutes from now, exactly as
-    :class:`simpy.events.Timeout` does internally, so a dispatch costs one event instead of
-    a wake-up plus a timeout; ``rearm()`` makes it pending again once the unit has woken.
+    :class:`simpy.events.Timeout` does internally (same priority, same place in the event
+    order), without allocating an event per wait; ``rearm()`` makes it pending again once its
+    process has woken. Each unit's life (the dispatcher fires it for the moment the unit
+    clears, so a dispatch costs one event), each shift, the arrival stream and the mesa steps
+    hold one.
     """
 
     __slots__ = ()
@@ -171,6 +177,8 @@ class Simulation:
             ``zone``, ``priority`` and optional ``service_min``; overrides the scenario's
             demand source (used for replay).
         collect: Whether mesa's ``DataCollector`` keeps snapshots (the benchmark keeps it on).
+        patrol_agents: Step patrol agent by agent (the reference form of the array step:
+            same draws, same moves, slower; see :mod:`twin.model.agents`).
 
     """
 
@@ -181,6 +189,7 @@ class Simulation:
         replication: int = 0,
         demand: pd.DataFrame | str | Path | None = None,
         collect: bool = True,
+        patrol_agents: bool = False,
     ) -> None:
         if seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {seed}")
@@ -198,7 +207,28 @@ class Simulation:
         self.zone_ids = scenario.zone_ids
         self.unit_ids = scenario.unit_ids
         self.zone_index = {z: i for i, z in enumerate(self.zone_ids)}
-        # call classes (agency, level); with one agency these are its priority levels
+        self._call_classes(scenario)
+        self._fleet(scenario)
+        self._device_setup()
+        self.demand: DemandSource = build_demand(
+            scenario, self.streams, self._detection_factor if self._cams else None, demand
+        )
+        self._queues(scenario)
+        # optional per-incident features: dispatch delay, trip multipliers (class factor, noise)
+        self._extras = IncidentExtras(scenario)
+        self._tmult: dict[int, float] | None = {} if self._extras.has_tmult else None
+        self._wake: list[_Wake] = [_Wake(self.env) for _ in range(self.board.n)]
+        self._record_buffers(scenario)
+        self._outstanding = 0
+        self._arrivals_done = False
+        self._drain: Event | None = None
+        # mesa model (units, devices, checkpoints as agents; coarse steps only)
+        self.model = TwinModel(self, collect=collect, step_agents=patrol_agents)
+        self._start_processes(scenario)
+
+    # ------------------------------------------------------------------ setup
+    def _call_classes(self, scenario: Scenario) -> None:
+        """Call classes (agency, level); with one agency these are its priority levels."""
         self.agencies = scenario.agency_ids
         classes = scenario.class_keys()
         self.levels = [lvl for _, lvl in classes]
@@ -207,25 +237,20 @@ class Simulation:
         self.level_index = {
             lvl: i for i, (a, lvl) in reversed(list(enumerate(classes))) if a == inj_agency
         }
+
+    def _fleet(self, scenario: Scenario) -> None:
+        """Build the unit board (a group per agency), a dispatch policy per agency, the areas."""
         self.travel = build_travel(scenario)
         self.turnout = self.travel.turnout
         posts = [self.zone_index[u.post] for u in scenario.units]
         base_speed = scenario.travel.speed_kmh
         factors = [base_speed / u.speed_kmh if u.speed_kmh else 1.0 for u in scenario.units]
-        self.board = UnitBoard(posts, self.travel, factors)
         self.unit_agency = [self.agencies.index(u.agency) for u in scenario.units]
-        self.multi = len(self.agencies) > 1
-        if self.multi:
-            self.boards = [
-                self.board.view([u for u, a in enumerate(self.unit_agency) if a == k])
-                for k in range(len(self.agencies))
-            ]
-        else:
-            self.boards = [self.board]
-        self.policies = [
-            build_policy(scenario, bd, a) for bd, a in zip(self.boards, self.agencies, strict=True)
-        ]
-        self.policy = self.policies[0]
+        self.board = UnitBoard(
+            posts, self.travel, factors, groups=self.unit_agency, window=(self.warmup, self.end)
+        )
+        self.policies = [build_policy(scenario, self.board, a) for a in range(len(self.agencies))]
+        # response areas: the scenario's, else the zones where the unit is the first choice
         n_z, n_u = len(self.zone_ids), len(self.unit_ids)
         self.in_area = np.zeros((n_u, n_z), dtype=bool)
         for i, uspec in enumerate(scenario.units):
@@ -237,29 +262,19 @@ class Simulation:
                 first = pol.first_choice(zi)
                 if scenario.units[first].area is None:
                     self.in_area[first, zi] = True
-        self._device_setup()
-        self.demand: DemandSource = build_demand(
-            scenario, self.streams, self._detection_factor if self._cams else None, demand
-        )
-        cap = scenario.queue.max_waiting
-        self.capacity = cap
+
+    def _queues(self, scenario: Scenario) -> None:
+        """One priority store of waiting calls per agency, and the queue-length integral."""
+        self.capacity = scenario.queue.max_waiting
         self.priority_queue = scenario.queue.discipline == "priority"
         self.queues = [simpy.PriorityStore(self.env) for _ in self.agencies]
-        self.queue = self.queues[0]
         self._q_lens = [0] * len(self.agencies)
-        if self.multi:
-            self._receive = self._receive_agency  # type: ignore[method-assign]
-        # optional per-incident features: dispatch delay, trip multipliers (class factor, noise)
-        self._extras = IncidentExtras(scenario)
-        self._tmult: dict[int, float] | None = {} if self._extras.has_tmult else None
-        # unit accounting: minutes per state per unit, clipped to the window
-        self.acc = [[0.0] * len(STATE_NAMES) for _ in range(n_u)]
-        self.since = [0.0] * n_u
-        self.u_enroute = [0.0] * n_u
-        self.u_onscene = [0.0] * n_u
-        self.u_clear = [0.0] * n_u
-        self._wake: list[_Wake] = [_Wake(self.env) for _ in range(n_u)]
-        # record buffers (plain lists, flushed to numpy per demand block)
+        self._q_len = 0
+        self._q_last = 0.0
+        self.queue_area = 0.0
+
+    def _record_buffers(self, scenario: Scenario) -> None:
+        """Plain lists per record column, flushed to numpy per demand block."""
         self._d_inc: list[int] = []
         self._d_time: list[float] = []
         self._d_unit: list[int] = []
@@ -275,23 +290,11 @@ class Simulation:
         }
         self._inj_next = 1 << 40
         self._inj_service = service_distributions(scenario)
-        self._inj_ready: list[float] = []
-        self._inj_tmult: list[float] = []
-        self._returns: list[tuple[float, int]] = []  # (arrival at post, unit), lazy
-        self._away_of = [self.boards[a].away for a in self.unit_agency]
-        self._outstanding = 0
-        self._arrivals_done = False
-        self._drain: Event | None = None
-        self._q_len = 0
-        self._q_last = 0.0
-        self.queue_area = 0.0
-        # mesa model (units, devices, checkpoints as agents; coarse steps only)
-        from twin.model.agents import TwinModel
 
-        self.model: TwinModel = TwinModel(self, collect=collect)
-        self._start_processes(scenario)
+    def queued(self) -> int:
+        """Return how many calls wait for a unit now (all agencies)."""
+        return self._q_len
 
-    # ------------------------------------------------------------------ setup
     def _device_setup(self) -> None:
         sc = self.scenario
         zl = [tuple(z.location) for z in sc.zones]
@@ -330,60 +333,13 @@ class Simulation:
                 start = spec.shift.start_min
                 length = spec.shift.hours * 60.0
                 if (0.0 - start) % 1440.0 >= length:  # off duty at time 0
-                    self._go_off(u, 0.0)
+                    self.board.go_off(u, 0.0)
                 env.process(self._shift(u, start, length))
             env.process(self._unit(u))
         self._arrival_proc = env.process(self._arrivals())
         env.process(self._mesa_steps(scenario.patrol.interval_min))
 
-    # ------------------------------------------------------------------ accounting
-    def _clip_add(self, u: int, state: int, a: float, b: float) -> None:
-        lo = a if a > self.warmup else self.warmup
-        hi = b if b < self.end else self.end
-        if hi > lo:
-            self.acc[u][state] += hi - lo
-
-    def _close_soft(self, u: int, now: float) -> None:
-        """Account the open idle / returning / off-duty interval of unit *u* up to *now*."""
-        m = self.board.mode[u]
-        s = self.since[u]
-        if m == _M_IDLE:
-            self._clip_add(u, _PATROL, s, now)
-        elif m == _M_RET:
-            e = self.board.ret_end[u]
-            if now <= e:
-                self._clip_add(u, _RET, s, now)
-            else:
-                self._clip_add(u, _RET, s, e)
-                self._clip_add(u, _PATROL, e, now)
-        elif m == _M_OFF:
-            self._clip_add(u, _OFF, s, now)
-        self.since[u] = now
-
-    def settle_returns(self, now: float) -> None:
-        """Mark returning units that have reached their post by *now* as idle at their post.
-
-        Arrivals at the post are not simulated as events: they sit in a heap and are settled
-        lazily, before each dispatch decision and at each mesa step.
-        """
-        rq = self._returns
-        b = self.board
-        while rq and rq[0][0] <= now:
-            e, u = heappop(rq)
-            if b.mode[u] == _M_RET and b.ret_end[u] == e:
-                self._clip_add(u, _RET, self.since[u], e)
-                self.since[u] = e
-                b.mode[u] = _M_IDLE
-                b.zone[u] = b.post[u]
-                if b.is_away[u]:
-                    self._away_of[u].remove(u)
-                    b.is_away[u] = False
-
-    def refresh_away(self) -> None:
-        """Recompute which free units are away from their post (after patrol moves)."""
-        for b in self.boards:
-            b.refresh_away()
-
+    # ------------------------------------------------------------------ queue
     def _q_touch(self, now: float) -> None:
         lo = self._q_last if self._q_last > self.warmup else self.warmup
         hi = now if now < self.end else self.end
@@ -394,95 +350,27 @@ class Simulation:
     # ------------------------------------------------------------------ hot path
     def _start(self, u: int, inc: int, zone: int, recv: float, svc: float, now: float) -> float:
         """Send unit *u* to incident *inc*; return minutes until it clears."""
-        b = self.board
-        mode = b.mode[u]
-        if mode == _M_RET:
-            tr = b.travel_to(u, zone, now)
-            since = self.since[u]
-            end = b.ret_end[u]
-            if since >= self.warmup and now <= self.end and now <= end:
-                self.acc[u][_RET] += now - since
-                self.since[u] = now
-            else:
-                self._close_soft(u, now)
-        else:
-            tr = b.tt[u][b.zone[u]][zone]
-            if mode == _M_IDLE and self.since[u] >= self.warmup and now <= self.end:
-                self.acc[u][_PATROL] += now - self.since[u]
-                self.since[u] = now
-            elif mode != _M_BUSY:
-                self._close_soft(u, now)
-        b.mode[u] = _M_BUSY
-        b.zone[u] = zone
-        if now < recv:  # float rounding of the arrival timeout (an ulp)
-            now = recv
         tm = self._tmult
-        if tm is not None:
-            tr *= tm.pop(inc, 1.0)
-        to = self.turnout
-        enr = now + to
-        ons = enr + tr
-        clr = ons + svc
-        self.u_enroute[u] = enr
-        self.u_onscene[u] = ons
-        self.u_clear[u] = clr
-        acc = self.acc[u]
-        if now >= self.warmup and clr <= self.end:
-            acc[_DISP] += to
-            acc[_ENR] += tr
-            acc[_SCENE] += svc
-        else:
-            self._clip_add(u, _DISP, now, enr)
-            self._clip_add(u, _ENR, enr, ons)
-            self._clip_add(u, _SCENE, ons, clr)
+        mult = tm.pop(inc, 1.0) if tm is not None else 1.0
+        start = recv if now < recv else now  # float rounding of the arrival timeout (an ulp)
+        tr, clr = self.board.dispatch(u, zone, now, start, svc, mult)
         self._d_inc.append(inc)
-        self._d_time.append(now)
+        self._d_time.append(start)
         self._d_unit.append(u)
         self._d_travel.append(tr)
-        return clr - now
+        return clr - start
 
     def _receive(self, inc: int, zone: int, prio: int, recv: float, svc: float) -> None:
-        """Receive a call now: dispatch a free unit, queue the call, or lose it."""
-        b = self.board
-        if b.free:
-            rq = self._returns
-            if rq and rq[0][0] <= recv:
-                self.settle_returns(recv)
-            u = self.policy.choose(zone, recv)
-            b.free.remove(u)  # inlined UnitBoard.take (hot path)
-            b.is_free[u] = False
-            if b.is_away[u]:
-                b.away.remove(u)
-                b.is_away[u] = False
-            self._outstanding += 1
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
-        elif self._q_len < self.capacity:
-            self._outstanding += 1
-            now = self.env.now
-            self._q_touch(now)
-            self._q_len += 1
-            key = (prio, inc) if self.priority_queue else inc
-            self.queue.put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
-            self._q_inc.append(inc)
-        else:
-            self._l_inc.append(inc)
-
-    def _receive_agency(self, inc: int, zone: int, prio: int, recv: float, svc: float) -> None:
-        """:meth:`_receive` with several agencies: only the call's agency's units and queue."""
+        """Receive a call now: dispatch a free unit of its agency, queue the call, or lose it."""
         a = self.class_agency[prio]
-        b = self.boards[a]
-        if b.free:
-            rq = self._returns
-            if rq and rq[0][0] <= recv:
-                self.settle_returns(recv)
+        b = self.board
+        if b.available(a, recv):
             u = self.policies[a].choose(zone, recv)
-            b.take(u)
             self._outstanding += 1
             self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
         elif self._q_lens[a] < self.capacity:
             self._outstanding += 1
-            now = self.env.now
-            self._q_touch(now)
+            self._q_touch(self.env.now)
             self._q_len += 1
             self._q_lens[a] += 1
             key = (prio, inc) if self.priority_queue else inc
@@ -501,7 +389,8 @@ class Simulation:
 
     def _arrivals(self) -> Generator[Event, Any, None]:
         env = self.env
-        timeout = env.timeout
+        wake = _Wake(env)  # one reusable timeout for the whole stream
+        fire_in, rearm = wake.fire_in, wake.rearm
         receive = self._receive
         warm = self.warmup
         tmult = self._tmult
@@ -521,110 +410,65 @@ class Simulation:
             ):
                 now = env.now
                 if t > now:
-                    yield timeout(t - now)
+                    fire_in(t - now)
+                    yield wake
+                    rearm()
                 receive(inc, zone, prio, t, svc)
             self._flush()
         self._arrivals_done = True
 
     def _unit(self, u: int) -> Generator[Event, Any, None]:
-        """Run the unit's life: wake at each clear, take the next waiting call or head back."""
+        """Run the unit's life: wake at each clear, take the next waiting call or finish."""
         env = self.env
-        agency = self.unit_agency[u]
-        b = self.boards[agency]
+        agency = self.board.group_of(u)
         queue_items = self.queues[agency].items
         wake = self._wake[u]
-        # lists whose identity never changes, bound once (this generator lives all run)
-        mode, where, on_duty, since = b.mode, b.zone, b.on_duty, self.since
-        free, is_free, away, is_away = b.free, b.is_free, b.away, b.is_away
-        ret_from, ret_t0, ret_end = b.ret_from, b.ret_t0, b.ret_end
-        rx0, ry0, rvx, rvy = b.ret_x0, b.ret_y0, b.ret_vx, b.ret_vy
-        returns = self._returns
-        post = b.post[u]
-        px, py = b._loc[post]
-        back_of = [row[post] for row in b.tt[u]]  # minutes from each zone back to the post
-        loc = b._loc
+        on_duty = self.board.is_on_duty
+        finish = self.board.finish
         while True:
             yield wake
             now = env.now
             self._outstanding -= 1
             wake.rearm()
-            if queue_items and on_duty[u]:
+            if queue_items and on_duty(u):
                 inc, zone, recv, svc = self._pop(now, agency)
                 wake.fire_in(self._start(u, inc, zone, recv, svc, now))
                 continue
-            since[u] = now
-            if not on_duty[u]:
-                mode[u] = _M_OFF
-                where[u] = post
-            else:
-                z = where[u]
-                back = back_of[z]
-                free.append(u)  # UnitBoard.release, inlined
-                is_free[u] = True
-                if back > 0.0:  # UnitBoard.start_return, inlined
-                    mode[u] = _M_RET
-                    ret_from[u] = z
-                    ret_t0[u] = now
-                    end = now + back
-                    ret_end[u] = end
-                    ax, ay = loc[z]
-                    rx0[u] = ax
-                    ry0[u] = ay
-                    rvx[u] = (px - ax) / back
-                    rvy[u] = (py - ay) / back
-                    heappush(returns, (end, u))
-                    away.append(u)
-                    is_away[u] = True
-                else:
-                    mode[u] = _M_IDLE
-                    where[u] = post
+            finish(u, now)
             if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
                 self._drain.succeed()
 
-    def _go_off(self, u: int, now: float) -> None:
-        b = self.boards[self.unit_agency[u]]
-        b.on_duty[u] = False
-        if b.is_free[u]:
-            b.take(u)
-        if b.mode[u] != _M_BUSY:
-            self._close_soft(u, now)
-            b.mode[u] = _M_OFF
-            b.zone[u] = b.post[u]
-
     def _go_on(self, u: int, now: float) -> None:
-        a = self.unit_agency[u]
-        b = self.boards[a]
-        b.on_duty[u] = True
-        if b.mode[u] != _M_OFF:
-            return
-        self._close_soft(u, now)
-        b.mode[u] = _M_IDLE
-        b.zone[u] = b.post[u]
-        if self.queues[a].items:
+        a = self.board.group_of(u)
+        if self.board.go_on(u, now) and self.queues[a].items:
             inc, zone, recv, svc = self._pop(now, a)
             self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
-        else:
-            b.release(u)
 
     def _shift(self, u: int, start: float, length: float) -> Generator[Event, Any, None]:
         env = self.env
+        wake = _Wake(env)  # one reusable timeout per unit
         while True:
             now = env.now
             phase = (now - start) % 1440.0
-            if self.board.on_duty[u]:
-                yield env.timeout(length - phase if phase < length else 0.0)
-                self._go_off(u, env.now)
+            if self.board.is_on_duty(u):
+                wake.fire_in(length - phase if phase < length else 0.0)
+                yield wake
+                wake.rearm()
+                self.board.go_off(u, env.now)
             else:
-                wait = (1440.0 - phase) % 1440.0
-                yield env.timeout(wait)
+                wake.fire_in((1440.0 - phase) % 1440.0)
+                yield wake
+                wake.rearm()
                 self._go_on(u, env.now)
 
     def _mesa_steps(self, interval: float) -> Generator[Event, Any, None]:
-        env = self.env
         step = self.model.step
+        wake = _Wake(self.env)  # one reusable timeout
         while True:
             step()
-            yield env.timeout(interval)
+            wake.fire_in(interval)
+            yield wake
+            wake.rearm()
 
     # ------------------------------------------------------------------ injection
     def inject_incident(
@@ -710,10 +554,7 @@ class Simulation:
             self._drain = env.event()
             env.run(until=self._drain)
         self._flush()
-        end_time = env.now
-        for u in range(self.board.n):
-            if self.board.mode[u] != _M_BUSY:
-                self._close_soft(u, max(end_time, self.end))
+        self.board.close(max(env.now, self.end))
         self._q_touch(self.end)
         incidents = self._incident_columns()
         units = self._unit_columns(incidents)
@@ -742,7 +583,8 @@ class Simulation:
         parts = self._chunks[key]
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
-    def _incident_columns(self) -> dict[str, NDArray[Any]]:
+    def _received(self) -> tuple[ArrivalBlock, NDArray[np.int32]]:
+        """Return every incident received in the window (by id) and its origin code."""
         blocks = list(self._blocks)
         inj = self._inj
         if inj["incident"]:
@@ -768,6 +610,13 @@ class Simulation:
         if inj["incident"]:
             pos = np.searchsorted(ids, np.asarray(inj["incident"], dtype=np.int64))
             origin_code[pos] = [names.index(o) for o in inj["origin"]]
+        return allb, origin_code
+
+    def _incident_columns(self) -> dict[str, NDArray[Any]]:
+        allb, origin_code = self._received()
+        n = len(allb)
+        ids = allb.incident
+        names = [self.demand.name, *sorted(set(self._inj["origin"]))]
         origin = np.asarray(names, dtype=object)[origin_code]
         # ids are usually one contiguous run (Poisson demand, no injections): index directly
         contiguous = bool(n) and int(ids[-1]) - int(ids[0]) + 1 == n
@@ -841,7 +690,7 @@ class Simulation:
 
     def _unit_columns(self, inc: dict[str, NDArray[Any]]) -> dict[str, Any]:
         n_u = self.board.n
-        acc = np.asarray(self.acc, dtype=np.float64).reshape(n_u, len(STATE_NAMES))
+        acc = self.board.minutes()
         busy = acc[:, _DISP] + acc[:, _ENR] + acc[:, _SCENE]
         window = self.end - self.warmup
         on_duty = window - acc[:, _OFF]

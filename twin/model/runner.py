@@ -82,7 +82,8 @@ def simulate(
             vehicles (see :func:`run_replications`).
 
     Returns:
-        The summary dict with the fixed keys of :data:`twin.model.outputs.SUMMARY_KEYS`.
+        The summary in its JSON form (:meth:`twin.model.summary.Summary.to_dict`, the fixed
+        keys of :data:`twin.model.summary.SUMMARY_KEYS`).
 
     """
     runs = run_replications(

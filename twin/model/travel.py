@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from twin.geo import distance_matrix_km, great_circle_km
+from twin.model.registry import Registry
 from twin.scenario import Scenario
 
 __all__ = ["TRAVEL_MODELS", "TravelModel", "build_travel", "distance_km", "distance_matrix_km"]
@@ -37,14 +38,15 @@ def _zero(x1: float, y1: float, x2: float, y2: float) -> float:
     return 0.0
 
 
-TRAVEL_MODELS: dict[str, DistanceFn | None] = {
-    "none": _zero,
-    "euclidean": _euclid,
-    "manhattan": _manhattan,
-    "haversine": great_circle_km,
-    "matrix": None,
-}
-"""Registry: model name -> distance function in km (None: times come from a matrix)."""
+_FROM_POSTS = "hypercube model: driving times from the posts (mean travel per dispatch)"
+
+TRAVEL_MODELS: Registry[DistanceFn | None] = Registry("travel model", "travel.model")
+"""Registry: ``travel.model`` name -> distance function in km (None: times from a matrix)."""
+TRAVEL_MODELS.register("none", _zero, theory="exact: no driving (Erlang / hypercube times)")
+TRAVEL_MODELS.register("euclidean", _euclid, theory=_FROM_POSTS)
+TRAVEL_MODELS.register("manhattan", _manhattan, theory=_FROM_POSTS)
+TRAVEL_MODELS.register("haversine", great_circle_km, theory=_FROM_POSTS)
+TRAVEL_MODELS.register("matrix", None, theory=_FROM_POSTS)
 
 
 def distance_km(crs: str, a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -81,7 +83,7 @@ class TravelModel:
         self.name = name
         self.turnout = float(turnout_min)
         self.locations = list(locations)
-        self._fn = TRAVEL_MODELS[name]
+        self._fn = TRAVEL_MODELS.get(name)
         self.min_per_km = 60.0 * circuity / speed_kmh
         n = len(locations)
         if self._fn is None:

@@ -1,0 +1,84 @@
+"""Array-based patrol against the per-agent reference: same moves, same presence, same calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from twin.model import Scenario, Simulation, load_scenario
+from twin.model.patrol import AreaPatrol, NetworkPatrol
+from twin.paths import scenarios_dir
+
+pytestmark = pytest.mark.exact
+
+
+def _example(policy: str, horizon: float = 2880.0, name: str = "example.yaml") -> Scenario:
+    sc = load_scenario(scenarios_dir() / name)
+    patrol = sc.patrol.model_copy(update={"policy": policy, "interval_min": 15.0})
+    return sc.model_copy(update={"horizon": horizon, "patrol": patrol, "warmup": 60.0})
+
+
+def _pair(sc: Scenario, seed: int) -> tuple[Any, Any]:
+    fast = Simulation(sc, seed=seed).run()
+    ref = Simulation(sc, seed=seed, patrol_agents=True).run()
+    return fast, ref
+
+
+@pytest.mark.parametrize(
+    ("name", "policy"),
+    [
+        ("example.yaml", "area"),  # few patrolling units: scalar draws
+        ("example.yaml", "network"),
+        ("bench_grid.yaml", "network"),  # 30 units, most patrolling: one array draw
+        ("example_agencies.yaml", "area"),
+    ],
+)
+def test_array_patrol_equals_agent_patrol(name: str, policy: str) -> None:
+    fast, ref = _pair(_example(policy, horizon=1440.0, name=name), seed=11)
+    assert fast.exposure.sum() > 0
+    assert fast.presence.sum() > 0
+    np.testing.assert_array_equal(fast.presence, ref.presence)
+    np.testing.assert_array_equal(fast.exposure, ref.exposure)
+    for col in ("unit", "dispatched", "onscene", "travel_min"):
+        np.testing.assert_array_equal(fast.incidents[col], ref.incidents[col])
+    assert fast.timeseries is not None
+    assert ref.timeseries is not None
+    assert fast.timeseries.equals(ref.timeseries)
+
+
+def test_patrol_moves_and_stays_in_area() -> None:
+    sc = _example("area", horizon=1440.0)
+    sim = Simulation(sc, seed=5)
+    posts = [sim.board.post_of(u) for u in range(sim.board.n)]
+    sim.run()
+    # units moved off their post at some step (presence outside the posts' zones)
+    by_zone = sim.model.presence.sum(axis=1)
+    assert by_zone[[z for z in range(len(by_zone)) if z not in posts]].sum() > 0
+    # every unit's options stay inside its area once it is in it
+    pol = sim.model.patrol
+    assert isinstance(pol, AreaPatrol)
+    for agent in sim.model.units:
+        for z in agent.area:
+            assert set(pol.options(agent.index, z)) <= set(agent.area)
+
+
+def test_vectorised_draws_equal_scalar_draws() -> None:
+    """``integers(bounds)`` draws exactly what one scalar call per bound would."""
+    bounds = np.array([1, 3, 7, 2, 1, 5, 6, 9, 4, 1, 2] * 50)
+    a = np.random.default_rng(42).integers(bounds)
+    rng = np.random.default_rng(42)
+    b = np.array([rng.integers(int(k)) for k in bounds])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_network_patrol_reaches_neighbours_only() -> None:
+    sim = Simulation(_example("network", horizon=60.0), seed=2)
+    pol = sim.model.patrol
+    assert isinstance(pol, NetworkPatrol)
+    for z in range(len(sim.zone_ids)):
+        opts = pol.options(0, z)
+        assert z in opts
+        assert opts == sorted(opts)
+        assert set(opts) - {z} == set(sim.model.graph.neighbors(z))
