@@ -280,8 +280,11 @@ def fit_evidence(
     cal = sc.get("calibration") or {}
     city = str(cal.get("city"))
     say = progress or (lambda _s: None)
-    data = data or load_city(lake_dir, city)
     out: dict[str, Any] = {"city": city}
+    if get_city(city).scoring == "none":
+        out["note"] = "the city has no observed response in the lake: no load-response evidence"
+        return out
+    data = data or load_city(lake_dir, city)
     if get_city(city).scoring == "replay":
         say("evidence: replaying the fit days for the load-response curve")
         out["life_cycle"] = _lifecycle_evidence(sc, data, seed=seed, bins=bins)
