@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from twin.calibrate import calibrate, write_calibration
+from twin.calibrate.drift import drift_band
 from twin.cli import main
 from twin.errors import TwinError
 from twin.fidelity import compare_distributions, fidelity, fidelity_history, store_fidelity
-from twin.nightly import after_sync, drift_band
+from twin.nightly import after_sync
 from twin.sources import load_config
 from twin.sync import run_sync
 
@@ -52,11 +53,12 @@ def test_compare_distributions_exact() -> None:
 
 @pytest.mark.exact
 def test_drift_band() -> None:
-    assert drift_band([0.1, 0.2], min_history=5, fixed_max=0.3)[:2] == (0.0, 0.3)
-    lo, hi, how = drift_band([0.1, 0.2, 0.3, 0.2, 0.2], k_sd=3, min_history=5)
+    fixed = drift_band([], [0.1, 0.2], min_scores=5, fixed_max=0.3)
+    assert (fixed.low, fixed.high) == (0.0, 0.3)
+    band = drift_band([0.1, 0.3], [0.2, 0.2, 0.2], k_sd=3, min_scores=5)
     sd = float(np.std([0.1, 0.2, 0.3, 0.2, 0.2], ddof=1))
-    assert (lo, hi) == pytest.approx((0.2 - 3 * sd, 0.2 + 3 * sd))
-    assert "5 earlier scores" in how
+    assert (band.low, band.high) == pytest.approx((max(0.0, 0.2 - 3 * sd), 0.2 + 3 * sd))
+    assert "2 calibration cross-validation scores and 3 earlier nightly scores" in band.how
 
 
 @pytest.mark.e2e
@@ -123,7 +125,8 @@ def test_seattle_fidelity_and_fire_refusal(
 
 @pytest.mark.e2e
 def test_after_sync_scores_newest_day_and_flags_drift(lake: Path, tmp_path: Path) -> None:
-    first = after_sync(lake, tmp_path / "n1", replications=1)
+    sf_only = (("sanfrancisco", "fire"),)
+    first = after_sync(lake, tmp_path / "n1", cities=sf_only, replications=1)
     (sf,) = first.cities
     assert sf.error is None
     assert sf.day == "2020-04-20"
@@ -131,8 +134,9 @@ def test_after_sync_scores_newest_day_and_flags_drift(lake: Path, tmp_path: Path
     assert (tmp_path / "n1" / "sanfrancisco" / "replay" / "replay.parquet").exists()
     assert sf.score is not None
     assert sf.drift is False
-    # a band that the score cannot meet raises the flag
-    second = after_sync(lake, tmp_path / "n2", replications=1, fixed_max=0.01)
+    assert sf.band_seed >= 10  # seeded from the calibration's cross-validation (night one)
+    # a band that the score cannot meet (zero width) raises the flag
+    second = after_sync(lake, tmp_path / "n2", cities=sf_only, replications=1, k_sd=0.0)
     assert second.drift is True
     assert len(fidelity_history(lake, "sanfrancisco", "fire")) >= 2
     assert json.dumps(second.to_dict())

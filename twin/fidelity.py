@@ -33,7 +33,8 @@ import pandas as pd
 import pyarrow as pa
 from scipy import stats
 
-from twin.calibrate.data import CityData, load_city, parse_date
+from twin.calibrate.data import CityData, load_city, local_dates, parse_date
+from twin.calibrate.drift import window_coverage
 from twin.calibrate.refine import beat_means
 from twin.calibrate.report import jsonable
 from twin.cities import City, city_of_scenario
@@ -262,7 +263,10 @@ def replay_fidelity(sc: Scenario, res: ReplayResult) -> FidelityResult:
     """
     city, agency = scenario_city(sc)
     start, end = res.start, res.end
-    rec = res.records
+    # paired per call: a call without an actual dispatch -> on scene (cancelled before
+    # arrival) has nothing to be compared with; its simulated value is left out too
+    paired = np.isfinite(res.records["actual_dispatch_onscene_min"].to_numpy(dtype=float))
+    rec = res.records.loc[paired]
     sim = rec["sim_dispatch_onscene_min"].to_numpy(dtype=float)
     first = rec.loc[rec["replication"] == rec["replication"].min()]
     act = first["actual_dispatch_onscene_min"].to_numpy(dtype=float)
@@ -283,6 +287,12 @@ def replay_fidelity(sc: Scenario, res: ReplayResult) -> FidelityResult:
     )
     cal = _calibration(sc)
     notes = list(res.summary["replay"]["notes"])
+    n_unpaired = int((~paired).sum())
+    if n_unpaired:
+        notes.append(
+            f"paired per call: {n_unpaired} simulated calls without an actual on-scene time "
+            "(all replications) are left out"
+        )
     in_sample = _overlaps(cal, start, end)
     if in_sample:
         notes.append("the window overlaps the calibration's fit days: an in-sample check")
@@ -356,6 +366,13 @@ def _published_means_fidelity(
     obs_means = pd.DataFrame(
         obs.groupby(["zone_id", "klass"])["mean_min"].mean().reset_index()
     ).set_axis(["zone_id", "priority", "mean_obs"], axis=1)
+    covered = sorted({int(y) for y in obs["year"]})
+    coverage_note = (
+        f"partly covered: the published figures cover {covered} of the window's years "
+        f"{sorted(years)}; scored on those years only"
+        if len(covered) < len(years)
+        else None
+    )
     data_sc = sc.model_dump(mode="json", exclude_none=True)
     sim = beat_means(
         data_sc, horizon=weeks * 10080.0, seed=seed, replications=replications, agency=agency
@@ -385,12 +402,14 @@ def _published_means_fidelity(
     ]
     if in_sample:
         notes.append(f"{fit_year} was used for fitting: an in-sample check")
+    if coverage_note:
+        notes.append(coverage_note)
     return FidelityResult(
         city=city,
         agency=agency,
         scenario=sc.name,
-        start=start,
-        end=end,
+        start=max(start, date(covered[0], 1, 1)),
+        end=min(end, date(covered[-1], 12, 31)),
         metrics=metrics,
         score=max(v for v in vals if v is not None) if vals else None,
         in_sample=in_sample,
@@ -411,9 +430,35 @@ def _replay_fidelity(
     end: date,
     seed: int,
     replications: int,
+    min_calls: int = 100,
 ) -> FidelityResult:
-    res = replay(sc, lake_dir, start, end, seed=seed, replications=replications, data=data)
-    return replay_fidelity(sc, res)
+    """Replay the covered days of ``[start, end]`` and score them (refused when too thin).
+
+    Only days with calls are scored: a window partly covered is replayed over its covered span
+    (the result's ``start``/``end`` and label say so, ``details['coverage']`` lists the days);
+    a window with fewer than ``min_calls`` calls is refused.
+    """
+    agency = scenario_city(sc)[1]
+    inc = data.incidents
+    if agency and agency != "all":
+        inc = inc.loc[inc["agency"] == agency]
+    timed = inc.loc[inc["received"].notna()]
+    per_day = local_dates(timed["event_time"], data.tz).value_counts()
+    cov = window_coverage(
+        dict(zip(per_day.index.tolist(), per_day.astype(int).tolist(), strict=True)),
+        start,
+        end,
+        min_days=1,
+        min_calls=min_calls,
+    )
+    if cov.refused:
+        raise TwinError(f"fidelity: {start} .. {end}: {cov.notes[0]}")
+    s0, s1 = cov.covered[0], cov.covered[-1]
+    res = replay(sc, lake_dir, s0, s1, seed=seed, replications=replications, data=data)
+    out = replay_fidelity(sc, res)
+    out.notes.extend(cov.notes)
+    out.details["coverage"] = cov.to_dict()
+    return out
 
 
 def fidelity(
@@ -426,8 +471,13 @@ def fidelity(
     replications: int = 3,
     weeks: int = 26,
     min_calls: int = 30,
+    min_calls_day: int = 100,
 ) -> FidelityResult:
     """Score a calibrated scenario against the data of ``[start, end]``.
+
+    Only the days (replay scoring) or years (published means) of the window that have data are
+    scored, and the result says so (its ``start``/``end`` are the covered span, a note names
+    what was left out); a replay window with fewer than ``min_calls_day`` calls is refused.
 
     Args:
         scenario: The scenario or its file (its ``calibration`` block names city and agency).
@@ -438,6 +488,7 @@ def fidelity(
         replications: Replications (replay scoring: replays; published means: Poisson runs).
         weeks: Published means: simulated weeks per replication.
         min_calls: Published means: least simulated calls for a zone x class cell to count.
+        min_calls_day: Replay scoring: fewest calls in the window's covered days.
 
     Returns:
         The :class:`FidelityResult`.
@@ -460,7 +511,7 @@ def fidelity(
         )
     data = load_city(lake_dir, the_city.name)
     if the_city.scoring == "replay":
-        return _replay_fidelity(sc, data, lake_dir, d0, d1, seed, replications)
+        return _replay_fidelity(sc, data, lake_dir, d0, d1, seed, replications, min_calls_day)
     return _published_means_fidelity(sc, data, d0, d1, seed, replications, weeks, min_calls)
 
 

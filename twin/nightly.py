@@ -15,29 +15,42 @@ Francisco, whose calls carry a full life cycle) it
    the city's published response table, see :mod:`twin.fidelity`); the replay outputs go to
    ``out_dir/<city>/replay``, the scenario and fit report to ``out_dir/<city>/``;
 3. stores the scores in the lake table ``fidelity``;
-4. compares the score (smaller is better) with its usual band: mean +- ``k_sd`` standard
-   deviations of the stored history of the same city and agency when there are at least
-   ``min_history`` earlier scores, else the fixed band ``[0, fixed_max]`` (default 1.0: only
-   a gross failure is flagged until a history exists, because the San Francisco p90 error is
-   structurally large, see :mod:`twin.fidelity`). A score outside the band sets ``drift``.
+4. compares the score (smaller is better) with its usual band, **seeded from the
+   calibration itself** so that the first night can already be flagged
+   (:func:`twin.calibrate.drift.drift_band`): mean +- ``k_sd`` standard deviations of the
+   out-of-sample scores of the same kind of window — ``replay`` cities: every single held-out
+   day of a two-block cross-validation of the days before the night
+   (:func:`twin.calibrate.crossval.cross_validate_replay`); ``published_means`` cities: the
+   zone MAPE of every other published year from one simulation
+   (:func:`twin.calibrate.crossval.score_years`) — pooled with the stored history of earlier
+   nights. A score outside the band sets ``drift``; the band and the flag are stored in the
+   lake with the score (metrics ``band_low``, ``band_high``, ``drift``).
+
+A night with too little data (fewer than ``min_calls`` scoreable calls on the newest day) is
+refused and says so (:func:`twin.calibrate.drift.window_coverage`); nothing is stored for it.
+By default every city with a ``scoring`` in :mod:`twin.cities` and incidents in the lake is
+scored; a city without data is skipped.
 
 The loop looks each city up (:func:`twin.cities.get_city`); it never branches on a name.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from twin.calibrate import calibrate, write_calibration
-from twin.calibrate.data import load_city, local_dates
+from twin.calibrate.crossval import score_years
+from twin.calibrate.data import CityData, load_city, local_dates
+from twin.calibrate.drift import drift_band, flag, window_coverage
+from twin.calibrate.levers import zone_means
 from twin.calibrate.report import jsonable
 from twin.cities import CITIES, get_city
-from twin.errors import TwinError
+from twin.errors import DataError, TwinError
+from twin.evidence import cross_validate_replay
 from twin.fidelity import (
     FidelityResult,
     fidelity,
@@ -49,40 +62,12 @@ from twin.fidelity import (
 from twin.replay import replay
 from twin.scenario import Scenario, parse_scenario
 
-__all__ = ["NIGHTLY_CITIES", "CityNight", "NightlyReport", "after_sync", "drift_band"]
+__all__ = ["NIGHTLY_CITIES", "CityNight", "NightlyReport", "after_sync", "scoreable_cities"]
 
 NIGHTLY_CITIES: tuple[tuple[str, str], ...] = tuple(
     (c.name, c.nightly_agency) for c in CITIES.values() if c.nightly_agency
 )
 """``(city, agency)`` pairs the nightly loop scores by default (the cities' ``nightly_agency``)."""
-
-
-def drift_band(
-    history: list[float], *, k_sd: float = 3.0, min_history: int = 5, fixed_max: float = 1.0
-) -> tuple[float, float, str]:
-    """Return the usual band ``(low, high, how)`` of a score from its history.
-
-    Args:
-        history: Earlier scores (oldest first).
-        k_sd: Width in standard deviations.
-        min_history: Fewer earlier scores than this use the fixed band.
-        fixed_max: Upper end of the fixed band ``[0, fixed_max]``.
-
-    Returns:
-        The band and a short description of how it was set.
-
-    """
-    vals = [v for v in history if v is not None and math.isfinite(v)]
-    if len(vals) < min_history:
-        return 0.0, fixed_max, f"fixed band [0, {fixed_max}] ({len(vals)} earlier scores)"
-    mean = sum(vals) / len(vals)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
-    sd = max(sd, 0.01)
-    return (
-        mean - k_sd * sd,
-        mean + k_sd * sd,
-        (f"mean {mean:.4f} +- {k_sd:g} sd ({sd:.4f}) of {len(vals)} earlier scores"),
-    )
 
 
 @dataclass
@@ -97,7 +82,10 @@ class CityNight:
         score: The fidelity score (smaller is better), or None.
         band: ``(low, high)`` usual band.
         band_how: How the band was set.
+        band_seed: Calibration scores the band was seeded with.
+        band_history: Earlier nightly scores pooled into it.
         drift: Score outside the band.
+        coverage: Which days of the window had data (``partial``/``refused`` say so).
         fidelity: The fidelity result as a dict.
         error: Message when the city could not be processed.
 
@@ -110,7 +98,10 @@ class CityNight:
     score: float | None = None
     band: tuple[float, float] | None = None
     band_how: str = ""
+    band_seed: int = 0
+    band_history: int = 0
     drift: bool = False
+    coverage: dict[str, Any] = field(default_factory=dict)
     fidelity: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -144,45 +135,104 @@ class NightlyReport:
         )
 
 
-def _newest_day(lake_dir: Path | str, city: str, agency: str) -> date:
-    data = load_city(lake_dir, city)
+def _newest_day(data: CityData, agency: str) -> date:
     inc = data.incidents
     if agency:
         inc = inc.loc[inc["agency"] == agency]
     if inc.empty:
-        raise TwinError(f"nightly: no {agency} incidents of {city} in the lake")
+        raise TwinError(f"nightly: no {agency} incidents of {data.city} in the lake")
     return max(local_dates(inc["event_time"], data.tz))
 
 
-def _score_night(
+def scoreable_cities(lake_dir: Path | str) -> tuple[tuple[str, str], ...]:
+    """``(city, agency)`` of every city that can be scored and has incidents in the lake."""
+    out: list[tuple[str, str]] = []
+    for c in CITIES.values():
+        if c.scoring == "none":
+            continue
+        agency = c.nightly_agency or c.scored_agency or c.agencies[0]
+        try:
+            load_city(lake_dir, c.name)
+        except DataError:
+            continue
+        out.append((c.name, agency))
+    return tuple(out)
+
+
+def _replay_night(
     sc: Scenario,
     lake_dir: Path | str,
-    city: str,
+    data: CityData,
+    agency: str,
     day: date,
     dest: Path,
     night: CityNight,
+    *,
+    seed: int,
+    replications: int,
+    min_calls: int,
+) -> tuple[FidelityResult | None, list[float]]:
+    """Score the newest day per call; seed the band from a CV of the days before it."""
+    inc = data.incidents.loc[data.incidents["agency"] == agency]
+    timed = inc.loc[inc["received"].notna()]
+    per_day = local_dates(timed["event_time"], data.tz).value_counts()
+    cov = window_coverage(
+        dict(zip(per_day.index.tolist(), per_day.astype(int).tolist(), strict=True)),
+        day,
+        day,
+        min_days=1,
+        min_calls=min_calls,
+    )
+    night.coverage = cov.to_dict()
+    if cov.refused:
+        night.error = cov.notes[0]
+        return None, []
+    rep = replay(
+        sc,
+        lake_dir,
+        day,
+        day,
+        out_dir=dest / "replay",
+        seed=seed,
+        replications=replications,
+        data=data,
+    )
+    fid = replay_fidelity(sc, rep)
+    first = min(per_day.index)
+    seeds: list[float] = []
+    try:
+        cv = cross_validate_replay(
+            lake_dir,
+            data.city,
+            variants={"nightly": {"agency": agency, "refine_rounds": 1}},
+            span=(first, day - timedelta(days=1)),
+            replications=1,
+            seed=seed,
+            data=data,
+            in_sample=False,
+            curves=False,
+        )
+        seeds = cv.seed_scores()
+    except (ValueError, TwinError) as exc:
+        night.band_how = f"no cross-validation seed: {exc}"
+    return fid, seeds
+
+
+def _published_night(
+    sc: Scenario,
+    lake_dir: Path | str,
+    data: CityData,
+    agency: str,
+    *,
     seed: int,
     replications: int,
     weeks: int,
-) -> FidelityResult:
-    """Replay the newest *day* under *sc* and score it the city's way (its ``scoring``)."""
-    the_city = get_city(city)
-    if the_city.scoring == "replay":
-        rep = replay(
-            sc, lake_dir, day, day, out_dir=dest / "replay", seed=seed, replications=replications
-        )
-        return replay_fidelity(sc, rep)
-    if the_city.scoring == "none":
-        raise TwinError(f"nightly: {city} has no observed response to score against")
-    data = load_city(lake_dir, city)
-    if data.response_stats is None:
-        raise TwinError(f"nightly: {city} has no response_stats to score against")
-    year = int(response_figures(the_city, data)["year"].max())
-    try:
-        replay(sc, lake_dir, day, day, out_dir=dest / "replay", seed=seed, replications=1)
-    except TwinError as exc:  # a day outside the scenario's zones, say
-        night.error = f"replay skipped: {exc}"
-    return fidelity(
+) -> tuple[FidelityResult, list[float]]:
+    """Score the newest published year; seed the band from the other years' scores."""
+    the_city = get_city(data.city)
+    table = response_figures(the_city, data)
+    year = int(table["year"].max())
+    fid = fidelity(
         sc,
         lake_dir,
         date(year, 1, 1),
@@ -191,46 +241,56 @@ def _score_night(
         replications=replications,
         weeks=weeks,
     )
+    mapping = sc.model_dump(mode="json", exclude_none=True)
+    sim = zone_means(mapping, weeks=weeks, seed=seed, agency=agency)
+    cal = mapping.get("calibration") or {}
+    yrs = score_years(mapping, table, fit_year=cal.get("response_fit_year"), simulated=sim)
+    yrs = yrs.loc[~yrs["in_sample"] & (yrs["year"] != year)]
+    seeds = [float(v) for v in yrs.groupby("year")["mape"].max().tolist()]
+    return fid, seeds
 
 
 def after_sync(
     lake_dir: Path | str,
     out_dir: Path | str,
     *,
-    cities: tuple[tuple[str, str], ...] = NIGHTLY_CITIES,
+    cities: tuple[tuple[str, str], ...] | None = None,
     seed: int = 1,
     replications: int = 2,
     k_sd: float = 3.0,
-    min_history: int = 5,
+    min_scores: int = 5,
     fixed_max: float = 1.0,
     seattle_weeks: int = 8,
+    min_calls: int = 100,
 ) -> NightlyReport:
-    """Recalibrate, replay the newest day, store its fidelity and flag drift.
+    """Recalibrate, score the newest window of every city, store score, band and flag.
 
     Args:
         lake_dir: The freshly synced lake.
         out_dir: Folder for the nightly scenarios, fit reports and replay outputs.
-        cities: ``(city, agency)`` pairs to process.
-        seed: Seed of the replays.
+        cities: ``(city, agency)`` pairs to process (default :func:`scoreable_cities`).
+        seed: Seed of the replays and simulations.
         replications: Replications per replay / simulation.
-        k_sd: Band width in standard deviations of the history.
-        min_history: Earlier scores needed before the band comes from history.
-        fixed_max: Upper end of the fixed band used with a short history.
+        k_sd: Band width in standard deviations.
+        min_scores: Seed plus history scores needed for a data-driven band.
+        fixed_max: Upper end of the fallback band.
         seattle_weeks: Simulated weeks of a ``published_means`` score (Seattle's beats).
+        min_calls: A ``replay`` night with fewer scoreable calls is refused.
 
     Returns:
         The :class:`NightlyReport` (``drift`` True when a score left its band). A city that
-        fails (no data) is reported with its error and no drift; the others still run.
+        fails (no data, a refused window) is reported with its error and no drift.
 
     """
     run_id = "nightly-" + uuid.uuid4().hex[:10]
     out = Path(out_dir)
     results: list[CityNight] = []
-    for city, agency in cities:
+    for city, agency in cities if cities is not None else scoreable_cities(lake_dir):
         night = CityNight(city=city, agency=agency)
         results.append(night)
         try:
-            day = _newest_day(lake_dir, city, agency)
+            data = load_city(lake_dir, city)
+            day = _newest_day(data, agency)
             night.day = str(day)
             cal = calibrate(
                 lake_dir,
@@ -245,9 +305,31 @@ def after_sync(
             paths = write_calibration(cal, dest / f"{city}_{agency}_nightly.yaml")
             night.scenario_path = str(paths[0])
             sc = parse_scenario(cal.scenario, source=str(paths[0]))
-            fid = _score_night(
-                sc, lake_dir, city, day, dest, night, seed, replications, seattle_weeks
-            )
+            if get_city(city).scoring == "replay":
+                fid, seeds = _replay_night(
+                    sc,
+                    lake_dir,
+                    data,
+                    agency,
+                    day,
+                    dest,
+                    night,
+                    seed=seed,
+                    replications=replications,
+                    min_calls=min_calls,
+                )
+                if fid is None:
+                    continue
+            else:
+                fid, seeds = _published_night(
+                    sc,
+                    lake_dir,
+                    data,
+                    agency,
+                    seed=seed,
+                    replications=replications,
+                    weeks=seattle_weeks,
+                )
             history = [
                 float(v)
                 for v in fidelity_history(lake_dir, city, agency, nightly_only=True)[
@@ -255,15 +337,20 @@ def after_sync(
                 ].tolist()
                 if v is not None
             ]
+            band = drift_band(seeds, history, k_sd=k_sd, min_scores=min_scores, fixed_max=fixed_max)
+            night.score = fid.score
+            night.band = (band.low, band.high)
+            night.band_how = band.how
+            night.band_seed = band.n_seed
+            night.band_history = band.n_history
+            night.drift = flag(fid.score, band)
+            fid.metrics.update(
+                {"band_low": band.low, "band_high": band.high, "drift": float(night.drift)}
+            )
+            if night.coverage.get("notes"):
+                fid.notes.extend(night.coverage["notes"])
             store_fidelity(lake_dir, fid, run_id)
             night.fidelity = fid.to_dict()
-            night.score = fid.score
-            lo, hi, how = drift_band(
-                history, k_sd=k_sd, min_history=min_history, fixed_max=fixed_max
-            )
-            night.band = (lo, hi)
-            night.band_how = how
-            night.drift = fid.score is not None and not (lo <= fid.score <= hi)
         except TwinError as exc:
             night.error = str(exc)
     return NightlyReport(run_id=run_id, cities=results)

@@ -1,7 +1,7 @@
-"""CLI commands for the 'city' area: ``twin calibrate``, ``replay``, ``fidelity``, ``variant``.
+"""CLI commands for the 'city' area: calibrate, replay, fidelity, variant, nightly.
 
-Only argument parsing lives here; the work is in :mod:`twin.calibrate`, :mod:`twin.replay` and
-:mod:`twin.fidelity`.
+Only argument parsing lives here; the work is in :mod:`twin.calibrate`, :mod:`twin.replay`,
+:mod:`twin.fidelity`, :mod:`twin.evidence` and :mod:`twin.nightly`.
 """
 
 from __future__ import annotations
@@ -67,6 +67,20 @@ def calibrate_cmd(
             help="Simulation-based refinement effort (0: analytic / first fit only).",
         ),
     ] = 3,
+    evidence: Annotated[
+        bool,
+        typer.Option(
+            "--evidence/--no-evidence",
+            help="Add the load-response curve (real vs twin), decomposition, lever check and "
+            "out-of-period scores to the fit report.",
+        ),
+    ] = True,
+    cv: Annotated[
+        bool,
+        typer.Option(
+            "--cv/--no-cv", help="Cross-validate on day blocks (replay cities; part of evidence)."
+        ),
+    ] = True,
 ) -> None:
     """Calibrate a scenario of a city from the lake and write it with its fit report."""
     from twin.calibrate import calibrate, write_calibration
@@ -81,6 +95,23 @@ def calibrate_cmd(
         use_default_holdout=not no_holdout,
         refine_rounds=refine_rounds,
     )
+    if evidence:
+        from twin.evidence import attach, fit_evidence
+
+        variants = {"first_fit": {"refine_rounds": 0}}
+        if refine_rounds > 0:
+            variants[f"refine{refine_rounds}"] = {"refine_rounds": refine_rounds}
+        extra = {"agency": agency} if agency else {}
+        attach(
+            result,
+            fit_evidence(
+                _lake(lake),
+                result,
+                cross_validate=cv,
+                variants={k: {**v, **extra} for k, v in variants.items()},
+                progress=lambda line: typer.echo(line, err=True),
+            ),
+        )
     paths = write_calibration(result, out, report)
     typer.echo(result.report.to_text())
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
@@ -176,9 +207,74 @@ def variant_cmd(
     typer.echo(f"wrote {out}: {data['description']}")
 
 
+def nightly_cmd(
+    lake: LakeOpt = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for nightly scenarios, reports and replays.")
+    ] = Path("out/nightly"),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Sync config (default: the bundled one).")
+    ] = None,
+    sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync every source first.")] = True,
+    city: Annotated[
+        list[str] | None,
+        typer.Option("--city", help="Only this city (repeatable; default: every scoreable city)."),
+    ] = None,
+    replications: Annotated[
+        int, typer.Option("--replications", "-r", help="Replications.", min=1)
+    ] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Run the whole nightly job now: sync, recalibrate, score every city, flag drift.
+
+    Scores, bands and drift flags are stored in the lake's ``fidelity`` table (the dashboards
+    read them). Exit code 3 when a score left its band.
+    """
+    from twin.cities import get_city
+    from twin.nightly import after_sync, scoreable_cities
+    from twin.sources import load_config
+    from twin.sync import run_sync
+
+    root = _lake(lake)
+    if sync:
+        typer.echo(f"syncing into {root} ...", err=True)
+        rep = run_sync(load_config(config), root)
+        bad = [n for n, r in rep.sources.items() if r.status != "ok"]
+        typer.echo(
+            f"synced {len(rep.sources)} sources" + (f"; not ok: {bad}" if bad else ""), err=True
+        )
+    pairs = scoreable_cities(root)
+    if city:
+        pairs = tuple(p for p in pairs if p[0] in set(city))
+        missing = set(city) - {p[0] for p in pairs}
+        for c in sorted(missing):
+            get_city(c)  # unknown names fail here with the list of cities
+            typer.echo(f"{c}: nothing to score in the lake (no incidents), skipped", err=True)
+    typer.echo(f"scoring {', '.join(f'{c}/{a}' for c, a in pairs) or 'nothing'} ...", err=True)
+    report = after_sync(root, out, cities=pairs, replications=replications)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for n in report.cities:
+            if n.error:
+                typer.echo(f"{n.city}/{n.agency} {n.day or '-'}: {n.error}")
+                continue
+            lo, hi = n.band or (float("nan"), float("nan"))
+            typer.echo(
+                f"{n.city}/{n.agency} {n.day}: score {n.score:.4f} band [{lo:.4f}, {hi:.4f}] "
+                f"({n.band_how}) {'DRIFT' if n.drift else 'ok'}"
+            )
+    if report.drift:
+        from twin.errors import TwinError
+
+        flagged = ", ".join(f"{n.city}/{n.agency}" for n in report.cities if n.drift)
+        raise TwinError(f"drift: {flagged} scored outside the usual band", exit_code=3)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to *app*."""
     app.command(name="calibrate")(calibrate_cmd)
     app.command(name="replay")(replay_cmd)
     app.command(name="fidelity")(fidelity_cmd)
     app.command(name="variant")(variant_cmd)
+    app.command(name="nightly")(nightly_cmd)

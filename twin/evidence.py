@@ -1,0 +1,416 @@
+"""The fit report's evidence: load-response curves, out-of-period scores and the lever check.
+
+:func:`fit_evidence` takes a finished calibration and measures what the issue asks the fit
+report to show, choosing the checks by the city's kind of data (its ``scoring`` in
+:mod:`twin.cities`; never by its name):
+
+* **per-call life cycle** (``replay`` scoring: calls with received, dispatched and on-scene
+  times, units' dispatched -> available): the fit days are replayed under the scenario; the
+  real and the twin load-response curves (by calls in the previous hour and by units busy) are
+  compared bin by bin (:func:`twin.calibrate.load.compare_curves`, stated tolerance) and each
+  priority's response is decomposed into processing, queueing, turnout and travel, real and
+  twin; optionally the calibration is cross-validated on day blocks
+  (:func:`twin.calibrate.crossval.cross_validate_replay`).
+* **published means per zone and class** (``published_means`` scoring, a ``response_stats``
+  table): the twin's zone curve (zones binned by call volume) against the published one of the
+  fit year (:func:`twin.calibrate.levers.zone_curve_check`), the lever check (one unit fewer /
+  more per district x watch group) and the MAPE of every published year from the same run
+  (:func:`twin.calibrate.crossval.score_years`).
+
+:func:`attach` puts the result into the calibration's fit report (``details['evidence']``
+plus one ``check:`` line per headline), so ``twin calibrate`` writes it with the scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from twin.calibrate.assemble import Calibration, calibrate
+from twin.calibrate.crossval import (
+    CrossValidation,
+    Fold,
+    curve_rows,
+    day_blocks,
+    day_scores,
+    score_replay,
+    score_years,
+)
+from twin.calibrate.data import CityData, load_city, local_dates
+from twin.calibrate.levers import lever_check, zone_curve_check, zone_means
+from twin.calibrate.load import (
+    call_lifecycle,
+    compare_curves,
+    decompose,
+    load_response_curve,
+    twin_decompose,
+    twin_lifecycle,
+)
+from twin.calibrate.report import Parameter, jsonable
+from twin.cities import get_city
+from twin.replay import replay
+from twin.scenario import parse_scenario
+
+__all__ = ["attach", "cross_validate_replay", "fit_evidence"]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def _lifecycle_evidence(
+    scenario: Mapping[str, Any], data: CityData, *, seed: int, bins: int
+) -> dict[str, Any]:
+    cal = scenario.get("calibration") or {}
+    fw = cal.get("fit_window") or {}
+    days = local_dates(data.incidents["event_time"], data.tz)
+    start = fw.get("start") or str(days.min())
+    end = fw.get("end") or str(days.max())
+    sc = parse_scenario(dict(scenario), source="fit evidence")
+    res = replay(sc, "", start, end, seed=seed, data=data)
+    life = call_lifecycle(data.incidents, data.unit_responses, data.tz)
+    real = life.loc[life["call"].isin(set(res.records["incident_id"].astype(str)))]
+    t0 = pd.Timestamp(res.summary["replay"]["t_zero_utc"]).tz_convert(data.tz)
+    twin = twin_lifecycle(res.records, t_zero_hour_of_week=int(t0.day_of_week * 24 + t0.hour))
+    curves: list[dict[str, Any]] = []
+    for load in ("calls_prev_hour", "units_busy"):
+        rc = load_response_curve(real, load, bins=bins)
+        tc = load_response_curve(twin, load, bins=bins)
+        for prio in sorted(set(rc["priority"])):
+            for m in ("received_dispatched", "dispatched_onscene", "received_onscene"):
+                curves.append(compare_curves(rc, tc, priority=prio, measure=m).to_dict())
+    head = [
+        c
+        for c in curves
+        if c["priority"] == "all"
+        and c["measure"] == "received_onscene"
+        and c["load"] == "calls_prev_hour"
+    ]
+    return {
+        "kind": "per-call life cycle: replay of the fit days",
+        "window": [start, end],
+        "calls": len(real),
+        "curves": curves,
+        "headline": head[0] if head else None,
+        "decomposition_real": _records(decompose(real)),
+        "decomposition_twin": _records(twin_decompose(twin)),
+    }
+
+
+def _published_evidence(
+    scenario: Mapping[str, Any],
+    data: CityData,
+    agency: str | None,
+    *,
+    weeks: float,
+    seed: int,
+    levers: bool,
+) -> dict[str, Any]:
+    the_city = get_city(data.city)
+    if the_city.response_means is None or data.response_stats is None:
+        return {"kind": "published means per zone and class", "error": "no published table"}
+    obs = the_city.response_means(data.response_stats)
+    cal = scenario.get("calibration") or {}
+    fit_year = cal.get("response_fit_year") or int(obs["year"].max())
+    inc = data.incidents
+    if agency is not None and "agency" in inc.columns:
+        inc = inc.loc[inc["agency"] == agency]
+    src = inc.loc[inc["zone"].notna(), "source"].value_counts()
+    inc = inc.loc[inc["source"] == src.index[0]] if len(src) else inc
+    n_days = max(local_dates(inc["event_time"], data.tz).nunique(), 1)
+    volume = (
+        inc.groupby("zone").size().div(n_days).rename("calls_per_day").reset_index()
+        if len(inc)
+        else pd.DataFrame(columns=["zone", "calls_per_day"])
+    )
+    sim = zone_means(scenario, weeks=weeks, seed=seed, agency=agency)
+    real = obs.loc[obs["year"] == fit_year].rename(columns={"zone_id": "zone"})
+    curve = zone_curve_check(volume, real, sim)
+    years = score_years(scenario, obs, fit_year=fit_year, simulated=sim)
+    out: dict[str, Any] = {
+        "kind": "published means per zone and class",
+        "fit_year": int(fit_year),
+        "volume_source": str(src.index[0]) if len(src) else None,
+        "zone_curve": curve,
+        "years": _records(years),
+        "weeks": weeks,
+    }
+    if levers:
+        out["levers"] = _records(lever_check(scenario, agency=agency, weeks=weeks, seed=seed))
+    return out
+
+
+def cross_validate_replay(
+    lake_dir: Path | str,
+    city: str,
+    *,
+    variants: Mapping[str, Mapping[str, Any]] | None = None,
+    n_blocks: int = 2,
+    replications: int = 1,
+    seed: int = 1,
+    data: CityData | None = None,
+    calibrate_fn: Callable[..., Any] | None = None,
+    curve_loads: Sequence[str] = ("calls_prev_hour", "units_busy"),
+    curve_bins: int = 5,
+    span: tuple[date, date] | None = None,
+    in_sample: bool = True,
+    curves: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> CrossValidation:
+    """Fit on all blocks but one, replay and score the held-out block; every block, every variant.
+
+    Args:
+        lake_dir: The lake.
+        city: A city whose calls carry a per-call life cycle (replayable).
+        variants: Name -> keyword arguments of the calibration (default: one variant,
+            ``{"refine_rounds": 3}``).
+        n_blocks: Consecutive day blocks (2: fit week A score week B, and the reverse).
+        replications: Replay replications per score.
+        seed: Replay seed.
+        data: The city's tables when already loaded.
+        calibrate_fn: The calibration function (default :func:`twin.calibrate.calibrate`).
+        curve_loads: Load measures of the held-out load-response comparison.
+        curve_bins: Bins of that comparison.
+        span: Only days within ``[first, last]`` make the blocks (e.g. every day before the
+            night to be scored; the fits may still use days outside the span).
+        in_sample: Also replay and score the fit days (``Fold.in_sample`` stays empty
+            otherwise; the choice then uses out-of-sample scores only).
+        curves: Also compare the held-out load-response curves and decompose.
+        progress: Called with a short line before each fit and replay.
+
+    Returns:
+        The :class:`CrossValidation`.
+
+    """
+    if calibrate_fn is None:
+        calibrate_fn = calibrate
+    data = data or load_city(lake_dir, city)
+    variants = variants or {"refine3": {"refine_rounds": 3}}
+    blocks = day_blocks(data, n_blocks, span)
+    life = call_lifecycle(data.incidents, data.unit_responses, data.tz) if curves else None
+    say = progress or (lambda _s: None)
+    folds: list[Fold] = []
+    for vname, kw in variants.items():
+        for i, (t0, t1) in enumerate(blocks):
+            fit_blocks = [b for j, b in enumerate(blocks) if j != i]
+            f0, f1 = fit_blocks[0][0], fit_blocks[-1][1]
+            say(f"{vname}: fit {f0}..{f1} (hold out {t0}..{t1})")
+            cal = calibrate_fn(lake_dir, city, holdout_start=t0, holdout_end=t1, **dict(kw))
+            sc = parse_scenario(cal.scenario, source=f"cv {vname} fold {i}")
+            say(f"{vname}: replay held-out {t0}..{t1}")
+            out = replay(sc, lake_dir, t0, t1, seed=seed, replications=replications, data=data)
+            scores_out = score_replay(out.records)
+            scores_in: dict[str, Any] = {}
+            if in_sample:
+                # in sample: the first fit block
+                i0, i1 = fit_blocks[0]
+                say(f"{vname}: replay fit days {i0}..{i1}")
+                ins = replay(sc, lake_dir, i0, i1, seed=seed, replications=replications, data=data)
+                scores_in = score_replay(ins.records)
+            rows: list[dict[str, Any]] = []
+            decomposition: list[dict[str, Any]] = []
+            if life is not None:
+                calls = set(out.records["incident_id"].astype(str))
+                real = life.loc[life["call"].isin(calls)]
+                tz0 = pd.Timestamp(out.summary["replay"]["t_zero_utc"]).tz_convert(data.tz)
+                twin = twin_lifecycle(
+                    out.records, t_zero_hour_of_week=int(tz0.day_of_week * 24 + tz0.hour)
+                )
+                rows = curve_rows(real, twin, curve_loads, curve_bins)
+                decomposition = [
+                    {str(k): v for k, v in r.items()}
+                    for r in twin_decompose(twin).to_dict("records")
+                ]
+            folds.append(
+                Fold(
+                    variant=vname,
+                    fit_days=(str(f0), str(f1)),
+                    test_days=(str(t0), str(t1)),
+                    in_sample=scores_in,
+                    out_of_sample=scores_out,
+                    curve=rows,
+                    decomposition=decomposition,
+                    day_scores=day_scores(out.records, data.tz),
+                )
+            )
+    return CrossValidation(city=city, folds=folds)
+
+
+def fit_evidence(
+    lake_dir: Path | str,
+    calibration: Calibration,
+    *,
+    data: CityData | None = None,
+    agency: str | None = None,
+    cross_validate: bool = True,
+    variants: Mapping[str, Mapping[str, Any]] | None = None,
+    levers: bool = True,
+    weeks: float = 8,
+    seed: int = 7,
+    bins: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure the calibration's load response, out-of-period scores and levers.
+
+    Args:
+        lake_dir: The lake the calibration read.
+        calibration: The calibration.
+        data: The city's tables when already loaded.
+        agency: Agency scored against published means (default: the city's
+            ``scored_agency``).
+        cross_validate: Cross-validate life-cycle cities on two day blocks.
+        variants: Calibration variants tried by the cross-validation (default
+            ``refine1``/``refine3``).
+        levers: Run the lever check (published-means cities).
+        weeks: Simulated weeks for the published-means checks.
+        seed: Seed.
+        bins: Load bins of the life-cycle curves.
+        progress: Called with a short line before each long step.
+
+    Returns:
+        A JSON-ready dict with one block per kind of evidence the data allow.
+
+    """
+    sc = calibration.scenario
+    cal = sc.get("calibration") or {}
+    city = str(cal.get("city"))
+    say = progress or (lambda _s: None)
+    out: dict[str, Any] = {"city": city}
+    if get_city(city).scoring == "none":
+        out["note"] = "the city has no observed response in the lake: no load-response evidence"
+        return out
+    data = data or load_city(lake_dir, city)
+    if get_city(city).scoring == "replay":
+        say("evidence: replaying the fit days for the load-response curve")
+        out["life_cycle"] = _lifecycle_evidence(sc, data, seed=seed, bins=bins)
+        if cross_validate:
+            say("evidence: cross-validating on day blocks")
+            cv = cross_validate_replay(
+                lake_dir,
+                city,
+                variants=variants
+                or {"refine1": {"refine_rounds": 1}, "refine3": {"refine_rounds": 3}},
+                data=data,
+                progress=say,
+            )
+            d = cv.to_dict()
+            for f in d["folds"]:
+                f.pop("curve", None)
+            out["cross_validation"] = d
+    the_city = get_city(city)
+    if the_city.scoring == "published_means" and data.response_stats is not None:
+        ag = agency or the_city.scored_agency
+        if not sc.get("agencies"):
+            ag = None  # a single-agency scenario: all its calls
+        say(f"evidence: zone curve, years and levers of {ag or 'the scenario'}")
+        out["published"] = _published_evidence(sc, data, ag, weeks=weeks, seed=seed, levers=levers)
+    return jsonable(out)
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:+.1%}"
+
+
+def attach(calibration: Calibration, evidence: Mapping[str, Any]) -> None:
+    """Put *evidence* into the fit report: ``details['evidence']`` and ``check:`` lines."""
+    rep = calibration.report
+    rep.details["evidence"] = dict(evidence)
+    life = evidence.get("life_cycle")
+    if life and life.get("headline"):
+        h = life["headline"]
+        rep.add(
+            Parameter(
+                name="check: load-response curve (received -> on scene by calls in the "
+                "previous hour), real vs twin",
+                value="pass" if h["passed"] else "fail",
+                data=f"replay of the fit days {life['window'][0]} .. {life['window'][1]}",
+                n=int(life["calls"]),
+                fit={
+                    "share_of_bins_within": h["share_of_bins_within"],
+                    "worst_rel_err": h["worst_rel_err"],
+                    "real_elasticity": h["real_elasticity"],
+                    "twin_elasticity": h["twin_elasticity"],
+                },
+                notes=[
+                    "tolerance: each bin's twin median within 10 % of the real one or inside "
+                    "its 95 % interval; elasticity (busiest fifth / quietest fifth - 1) within "
+                    "0.10; all curves and the decomposition in details.evidence"
+                ],
+            )
+        )
+    cv = evidence.get("cross_validation")
+    if cv:
+        chosen = cv["chosen"]
+        folds = [f for f in cv["folds"] if f["variant"] == chosen]
+        rep.add(
+            Parameter(
+                name="check: cross-validation (fit one day block, score the other, both ways)",
+                value="pass" if cv["passed"] else "fail",
+                data="; ".join(
+                    f"fit {f['fit_days'][0]}..{f['fit_days'][1]} -> {f['test_days'][0]}.."
+                    f"{f['test_days'][1]}: median {_fmt(f['out_of_sample']['median_rel_err'])}"
+                    f" p90 {_fmt(f['out_of_sample']['p90_rel_err'])} (in sample "
+                    f"{_fmt(f['in_sample']['median_rel_err'])} / "
+                    f"{_fmt(f['in_sample']['p90_rel_err'])})"
+                    for f in folds
+                ),
+                fit={
+                    "chosen_variant": chosen,
+                    "best_in_sample_variant": cv["best_in_sample"],
+                    "variant_scores": cv["variant_scores"],
+                    "target": cv["target_rel_err"],
+                },
+                notes=["paired per call: calls without an actual on-scene time are left out"],
+            )
+        )
+    pub = evidence.get("published")
+    if pub:
+        zc = pub["zone_curve"]
+        rep.add(
+            Parameter(
+                name="check: zone load-response curve (class-2 minus class-1 mean by zone "
+                "call volume), real vs twin",
+                value="pass" if zc["passed"] else "fail",
+                data=f"published means of {pub['fit_year']} vs {pub['weeks']} simulated weeks",
+                fit={
+                    "gap_real": zc["gap_real"],
+                    "gap_twin": zc["gap_twin"],
+                    "same_direction": zc["same_direction"],
+                },
+                notes=[f"tolerance: {zc['tolerance']}"],
+            )
+        )
+        yrs = pd.DataFrame(pub["years"])
+        if len(yrs):
+            worst = yrs.loc[~yrs["in_sample"]].groupby("klass")["mape"].max()
+            rep.add(
+                Parameter(
+                    name="check: zone MAPE of years not fitted (same simulation)",
+                    value={f"class {k} worst": round(float(v), 3) for k, v in worst.items()},
+                    data=f"published means of every year; fitted on {pub['fit_year']}",
+                    fit={"by_year": pub["years"]},
+                )
+            )
+        if pub.get("levers"):
+            lv = pd.DataFrame(pub["levers"]).set_index("delta")
+            changes = {
+                int(d): {
+                    c: round(float(lv.loc[d, c]), 3)
+                    for c in lv.columns
+                    if c.startswith("change_mean_") or c == "units"
+                }
+                for d in lv.index
+            }
+            rep.add(
+                Parameter(
+                    name="check: lever (one unit fewer / more in every district x watch group)",
+                    value=changes,
+                    data=f"{pub['weeks']} simulated weeks per variant, common random numbers",
+                    fit={"rows": pub["levers"]},
+                )
+            )
