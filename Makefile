@@ -30,10 +30,16 @@ run: install
 	$(BIN)/twin sync --lake $(LAKE)
 	mkdir -p $(OUT)/scenarios
 	$(BIN)/twin calibrate --lake $(LAKE) --city seattle --out $(OUT)/scenarios/seattle_baseline.yaml --report $(OUT)/scenarios/seattle_baseline.fit.json
+	$(BIN)/twin calibrate --lake $(LAKE) --city sanfrancisco --out $(OUT)/scenarios/sanfrancisco_baseline.yaml --report $(OUT)/scenarios/sanfrancisco_baseline.fit.json
+	$(BIN)/twin calibrate --lake $(LAKE) --city jiaxing --out $(OUT)/scenarios/jiaxing_baseline.yaml --report $(OUT)/scenarios/jiaxing_baseline.fit.json
 	$(BIN)/twin variant $(OUT)/scenarios/seattle_baseline.yaml --add-units 2 --name seattle_variant --out $(OUT)/scenarios/seattle_variant.yaml
 	$(BIN)/twin simulate $(OUT)/scenarios/seattle_baseline.yaml --seed 1 --replications 3 --out $(OUT)/seattle_baseline
 	$(BIN)/twin simulate $(OUT)/scenarios/seattle_variant.yaml --seed 1 --replications 3 --out $(OUT)/seattle_variant
+	$(BIN)/twin simulate $(OUT)/scenarios/sanfrancisco_baseline.yaml --seed 1 --replications 3 --out $(OUT)/sanfrancisco_baseline
+	$(BIN)/twin simulate $(OUT)/scenarios/jiaxing_baseline.yaml --seed 1 --replications 3 --out $(OUT)/jiaxing_baseline
 	$(BIN)/twin simulate scenarios/example.yaml --seed 1 --replications 5 --out $(OUT)/example
+	$(BIN)/twin replay $(OUT)/scenarios/sanfrancisco_baseline.yaml --lake $(LAKE) --start 2020-04-18 --end 2020-04-18 --out $(OUT)/replay_sanfrancisco
+	$(BIN)/twin sweep $(OUT)/scenarios/seattle_baseline.yaml $(OUT)/scenarios/seattle_variant.yaml --replications 3 --out $(OUT)/sweep_seattle
 	$(BIN)/twin dashboard --lake $(LAKE) --results $(OUT) --host $(HOST) --port $(PORT)
 
 # LAYERS=0 skips the import-linter contracts (they name the target layout of issue 7)

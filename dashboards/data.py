@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from twin.calibrate.drift import drift_band
 from twin.cities import CITIES
 from twin.errors import DataError
 from twin.store import Lake as StoreLake
@@ -504,31 +505,44 @@ def outages(daily: pd.DataFrame, min_hours: int = 24) -> pd.DataFrame:
 def fidelity_scores(f: pd.DataFrame) -> pd.DataFrame:
     """One row per fidelity run: ``city``, ``computed_at``, ``score``, ``in_sample``, ``drift``.
 
-    The score is the run's headline error (smaller is better, see :mod:`twin.fidelity`). The
-    drift flag applies the nightly loop's own rule (:func:`twin.calibrate.nightly.drift_band`):
-    a score outside the band of the city's earlier out-of-sample scores.
+    The score is the run's headline error (smaller is better, see :mod:`twin.fidelity`). Where
+    the nightly loop stored its band and flag with the score (metrics ``band_low``,
+    ``band_high``, ``drift``), those are shown as they are; other runs (manual ``twin
+    fidelity``) get the nightly rule (:func:`twin.calibrate.drift.drift_band`) over the city's
+    earlier out-of-sample scores.
     """
-    from twin.nightly import drift_band
-
     cols = ["city", "computed_at", "score", "in_sample", "drift", "band"]
     if f.empty or not {"metric", "value", "computed_at"} <= set(f.columns):
         return pd.DataFrame(columns=cols)
+    stored = {
+        (str(r["city"]), pd.Timestamp(r["computed_at"]), str(r["metric"])): r["value"]
+        for r in f[f["metric"].isin(["band_low", "band_high", "drift"])].to_dict("records")
+    }
     rows = f[f["metric"] == "score"].sort_values("computed_at")
     out = []
     for city, part in rows.groupby("city", sort=True):
         history: list[float] = []
         for rec in part.to_dict("records"):
             score = rec["value"]
+            at = pd.Timestamp(rec["computed_at"])
             in_sample = bool(rec.get("in_sample")) if rec.get("in_sample") is not None else False
-            lo, hi, how = drift_band(history)
             ok = score is not None and score == score
+            key = (str(city), at)
+            if (*key, "drift") in stored:
+                lo, hi = stored.get((*key, "band_low")), stored.get((*key, "band_high"))
+                drift = bool(stored[(*key, "drift")])
+                how = f"nightly band [{lo:.3g}, {hi:.3g}]" if lo is not None else "nightly flag"
+            else:
+                band = drift_band((), history)
+                drift = bool(ok and not band.low <= float(score) <= band.high)
+                how = band.how
             out.append(
                 {
                     "city": str(city),
-                    "computed_at": pd.Timestamp(rec["computed_at"]),
+                    "computed_at": at,
                     "score": float(score) if ok else None,
                     "in_sample": in_sample,
-                    "drift": bool(ok and not lo <= float(score) <= hi),
+                    "drift": drift,
                     "band": how,
                 }
             )

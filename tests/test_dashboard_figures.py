@@ -449,7 +449,21 @@ def test_fidelity_drift_uses_the_band_of_earlier_held_out_scores() -> None:
     # the first five use the fixed band [0, 1]; the sixth leaves mean +- 3 sd of five
     assert got["drift"].tolist() == [False] * 5 + [True, False]
     assert "fixed band" in got["band"].iloc[0]
-    assert "of 5 earlier scores" in got["band"].iloc[5]
+    assert "5 earlier nightly scores" in got["band"].iloc[5]
+    # a night whose band and flag the nightly loop stored is shown as stored
+    at = f["computed_at"].iloc[0]
+    night = pd.DataFrame(
+        {
+            "city": "sanfrancisco",
+            "computed_at": [at] * 3,
+            "metric": ["band_low", "band_high", "drift"],
+            "value": [0.2, 0.3, 1.0],
+            "in_sample": False,
+        }
+    )
+    flagged = fidelity_scores(pd.concat([f, night]))
+    assert flagged["drift"].iloc[0]
+    assert "nightly band" in flagged["band"].iloc[0]
     fig = F.fidelity_figure(got)
     assert fig.data[0].marker.symbol[5] == "x"
     assert fig.data[0].marker.symbol[6] == "circle-open"  # in-sample

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from twin.model import Scenario, Simulation, load_scenario
+from twin.model import Simulation
 from twin.model.patrol import AreaPatrol, NetworkPatrol
 from twin.paths import scenarios_dir
+from twin.scenario import Scenario, load_scenario
 
 pytestmark = pytest.mark.exact
 

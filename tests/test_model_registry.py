@@ -10,13 +10,14 @@ import pytest
 from twin.analytics import analyze, check_assumptions
 from twin.analytics.scenario_model import ANALYTIC_EXIT_CODE, AssumptionError
 from twin.errors import ConfigError
-from twin.model import Scenario, Simulation, load_scenario
+from twin.model import Simulation
 from twin.model.board import UnitBoard
 from twin.model.demand import DEMAND_SOURCES
 from twin.model.dispatch import DISPATCH_POLICIES
 from twin.model.patrol import PATROL_POLICIES
 from twin.model.travel import TRAVEL_MODELS
 from twin.paths import scenarios_dir
+from twin.scenario import Scenario, load_scenario
 
 pytestmark = pytest.mark.exact
 
