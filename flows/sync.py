@@ -93,6 +93,7 @@ class _UserErrorFilter(logging.Filter):
 
 
 _USER_ERRORS: Final = _UserErrorFilter()
+_DRAINING_SERVICES: Final = ("EventsWorker", "APILogWorker")
 
 
 @contextlib.contextmanager
@@ -104,6 +105,11 @@ def quiet_user_errors() -> Iterator[None]:
     """
     from prefect.logging.handlers import PrefectConsoleHandler
 
+    # Prefect's queue services log "Still processing items: N items remaining..." as a WARNING
+    # while they drain at interpreter exit, after this block: progress noise, not a problem,
+    # and it would be a second line under the command's one-line error.
+    for service in _DRAINING_SERVICES:
+        logging.getLogger(service).setLevel(logging.ERROR)
     loggers = [logging.getLogger()] + [
         lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
     ]

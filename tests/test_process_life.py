@@ -218,6 +218,7 @@ def test_user_errors_print_one_line_and_no_traceback(tmp_path: Path) -> None:
         lost = subprocess.run(args, env=twin_env(tmp_path), capture_output=True, text=True)
     assert lost.returncode == 2
     assert "Traceback" not in lost.stderr
+    assert len(stderr_lines(lost.stderr)) == 1, lost.stderr
     (line,) = stderr_lines(lost.stderr)
     assert line == (
         f"error: {lake}: another sync is writing to this lake; wait for it to finish or use "
