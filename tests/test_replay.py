@@ -29,7 +29,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Pat
     root = tmp_path_factory.mktemp("replay")
     lake = root / "lake"
     run_sync(load_config(), lake, only=["sffd_calls"], durable=False)
-    cal = calibrate(lake, "sanfrancisco", refine_rounds=0)
+    steps: list[str] = []
+    cal = calibrate(lake, "sanfrancisco", refine_rounds=0, progress=steps.append)
+    # the long steps are announced as they start (the CLI's spinner shows them)
+    assert steps[0] == "reading San Francisco from the lake"
+    assert steps[1].startswith("fitting San Francisco fire on ")
     scenario = write_calibration(cal, root / "sf.yaml")[0]
     return lake, scenario
 
@@ -75,9 +79,11 @@ def test_replay_one_day_actual_beside_simulated(setup: tuple[Path, Path], tmp_pa
 @pytest.mark.e2e
 def test_replay_same_seed_same_records(setup: tuple[Path, Path]) -> None:
     lake, scenario = setup
-    a = replay(scenario, lake, "2020-04-19", "2020-04-19", seed=5).records
+    done: list[int] = []
+    a = replay(scenario, lake, "2020-04-19", "2020-04-19", seed=5, progress=done.append).records
     b = replay(scenario, lake, "2020-04-19", "2020-04-19", seed=5).records
     assert a["onscene"].equals(b["onscene"])
+    assert done == [0]  # one call per replication, after it ran
 
 
 @pytest.mark.validation

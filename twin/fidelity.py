@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -343,6 +344,7 @@ def _published_means_fidelity(
     replications: int,
     weeks: int,
     min_calls: int,
+    progress: Callable[[int], None] | None = None,
 ) -> FidelityResult:
     the_city = city_of_scenario(sc)
     city, agency = scenario_city(sc)
@@ -375,7 +377,12 @@ def _published_means_fidelity(
     )
     data_sc = sc.model_dump(mode="json", exclude_none=True)
     sim = beat_means(
-        data_sc, horizon=weeks * 10080.0, seed=seed, replications=replications, agency=agency
+        data_sc,
+        horizon=weeks * 10080.0,
+        seed=seed,
+        replications=replications,
+        agency=agency,
+        progress=progress,
     )
     j = sim.merge(obs_means, on=["zone_id", "priority"])
     j = j.loc[j["count"] >= min_calls]
@@ -431,6 +438,7 @@ def _replay_fidelity(
     seed: int,
     replications: int,
     min_calls: int = 100,
+    progress: Callable[[int], None] | None = None,
 ) -> FidelityResult:
     """Replay the covered days of ``[start, end]`` and score them (refused when too thin).
 
@@ -454,7 +462,9 @@ def _replay_fidelity(
     if cov.refused:
         raise TwinError(f"fidelity: {start} .. {end}: {cov.notes[0]}")
     s0, s1 = cov.covered[0], cov.covered[-1]
-    res = replay(sc, lake_dir, s0, s1, seed=seed, replications=replications, data=data)
+    res = replay(
+        sc, lake_dir, s0, s1, seed=seed, replications=replications, data=data, progress=progress
+    )
     out = replay_fidelity(sc, res)
     out.notes.extend(cov.notes)
     out.details["coverage"] = cov.to_dict()
@@ -472,6 +482,7 @@ def fidelity(
     weeks: int = 26,
     min_calls: int = 30,
     min_calls_day: int = 100,
+    progress: Callable[[int], None] | None = None,
 ) -> FidelityResult:
     """Score a calibrated scenario against the data of ``[start, end]``.
 
@@ -489,6 +500,7 @@ def fidelity(
         weeks: Published means: simulated weeks per replication.
         min_calls: Published means: least simulated calls for a zone x class cell to count.
         min_calls_day: Replay scoring: fewest calls in the window's covered days.
+        progress: Called with the replication number after each replication (replay or run).
 
     Returns:
         The :class:`FidelityResult`.
@@ -511,8 +523,12 @@ def fidelity(
         )
     data = load_city(lake_dir, the_city.name)
     if the_city.scoring == "replay":
-        return _replay_fidelity(sc, data, lake_dir, d0, d1, seed, replications, min_calls_day)
-    return _published_means_fidelity(sc, data, d0, d1, seed, replications, weeks, min_calls)
+        return _replay_fidelity(
+            sc, data, lake_dir, d0, d1, seed, replications, min_calls_day, progress
+        )
+    return _published_means_fidelity(
+        sc, data, d0, d1, seed, replications, weeks, min_calls, progress
+    )
 
 
 def store_fidelity(lake_dir: Path | str, result: FidelityResult, run_id: str | None = None) -> int:

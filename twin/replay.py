@@ -27,6 +27,7 @@ Seattle police, the single class for fire).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -333,6 +334,7 @@ def replay(
     seed: int = 1,
     replications: int = 1,
     data: CityData | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay the historical incidents of ``[start, end]`` under a scenario.
 
@@ -345,6 +347,7 @@ def replay(
         seed: Seed (on-scene times the data lack, priorities drawn, patrol).
         replications: Replications.
         data: The city's tables, when already loaded.
+        progress: Called with the replication number after each replication.
 
     Returns:
         The :class:`ReplayResult`.
@@ -372,7 +375,12 @@ def replay(
         }
     )
     runs = run_replications(
-        run_sc, seed=seed, replications=replications, demand=trace.arrivals, collect=False
+        run_sc,
+        seed=seed,
+        replications=replications,
+        demand=trace.arrivals,
+        collect=False,
+        progress=progress,
     )
     summary = summarize(runs)
     inc = incidents_table(runs).to_pandas()

@@ -17,6 +17,7 @@ recipe; :func:`write_calibration` writes the scenario and its fit report.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,20 +91,16 @@ class CalibrationRequest:
     use_default_holdout: bool = True
     refine_rounds: int = 3
     refine_horizon: float = 13 * 10080.0
+    progress: Callable[[str], None] | None = None
 
     def for_agency(self, agency: str, name: str) -> CalibrationRequest:
         """Return the same request for one *agency* under scenario *name*."""
-        return CalibrationRequest(
-            self.lake_dir,
-            self.city,
-            agency,
-            self.holdout_start,
-            self.holdout_end,
-            name,
-            self.use_default_holdout,
-            self.refine_rounds,
-            self.refine_horizon,
-        )
+        return dataclasses.replace(self, agency=agency, name=name)
+
+    def say(self, line: str) -> None:
+        """Report the start of a long step (to ``progress``, when given)."""
+        if self.progress is not None:
+            self.progress(line)
 
 
 @dataclass
@@ -137,6 +134,7 @@ def calibrate(
     use_default_holdout: bool = True,
     refine_rounds: int = 3,
     refine_horizon: float = 13 * 10080.0,
+    progress: Callable[[str], None] | None = None,
 ) -> Calibration:
     """Calibrate a scenario of *city* from the lake (the city's recipe, found by name).
 
@@ -156,6 +154,7 @@ def calibrate(
             Francisco: 0 keeps the first travel-factor fit; 1-2 replay the fit days for one
             noise scale, 3 or more for five.
         refine_horizon: Simulated minutes per refinement run.
+        progress: Called with a short line before each long step.
 
     Returns:
         The :class:`Calibration` (scenario mapping, YAML text, fit report).
@@ -186,6 +185,7 @@ def calibrate(
             use_default_holdout,
             refine_rounds,
             refine_horizon,
+            progress,
         )
     )
 
@@ -207,6 +207,7 @@ def prepare(
     """
     city = req.city.name
     agency = req.agency
+    req.say(f"reading {req.city.title} from the lake")
     data = load_city(req.lake_dir, city)
     hs = parse_date(req.holdout_start, "--holdout-start")
     he = parse_date(req.holdout_end, "--holdout-end")
@@ -238,6 +239,7 @@ def prepare(
             "shorter hold-out"
         )
     holdout = (hs, he) if hs and he else None
+    req.say(f"fitting {req.city.title} {agency} on {len(fit_data.incidents):,} incidents")
     return Prepared(data=data, fit=fit_data, holdout=holdout, name=name, report=report)
 
 

@@ -32,6 +32,7 @@ def beat_means(
     seed: int = 7,
     replications: int = 1,
     agency: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Simulate and return mean response and drive per zone x priority.
 
@@ -41,6 +42,7 @@ def beat_means(
         seed: Seed (the same in every call: common random numbers).
         replications: Replications pooled.
         agency: Only this agency's incidents (a multi-agency scenario); None: all.
+        progress: Called with the replication number after each replication.
 
     Returns:
         Columns ``zone_id, priority, mean, drive, count``.
@@ -66,6 +68,8 @@ def beat_means(
                 raise ValueError(f"agency {agency!r} is not one of {run.agencies}")
             frame = frame.loc[np.asarray(inc["agency"]) == run.agencies.index(agency)]
         frames.append(frame)
+        if progress is not None:
+            progress(r)
     f = pd.concat(frames, ignore_index=True).dropna(subset=["response"])
     g = f.groupby(["zone_id", "priority"])
     return pd.DataFrame(

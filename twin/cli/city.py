@@ -84,34 +84,37 @@ def calibrate_cmd(
 ) -> None:
     """Calibrate a scenario of a city from the lake and write it with its fit report."""
     from twin.calibrate import calibrate, write_calibration
+    from twin.cli.progress import stage_spinner
 
-    result = calibrate(
-        _lake(lake),
-        city,
-        agency=agency,
-        holdout_start=holdout_start,
-        holdout_end=holdout_end,
-        name=name,
-        use_default_holdout=not no_holdout,
-        refine_rounds=refine_rounds,
-    )
-    if evidence:
-        from twin.evidence import attach, fit_evidence
-
-        variants = {"first_fit": {"refine_rounds": 0}}
-        if refine_rounds > 0:
-            variants[f"refine{refine_rounds}"] = {"refine_rounds": refine_rounds}
-        extra = {"agency": agency} if agency else {}
-        attach(
-            result,
-            fit_evidence(
-                _lake(lake),
-                result,
-                cross_validate=cv,
-                variants={k: {**v, **extra} for k, v in variants.items()},
-                progress=lambda line: typer.echo(line, err=True),
-            ),
+    with stage_spinner(f"calibrating {city}") as say:
+        result = calibrate(
+            _lake(lake),
+            city,
+            agency=agency,
+            holdout_start=holdout_start,
+            holdout_end=holdout_end,
+            name=name,
+            use_default_holdout=not no_holdout,
+            refine_rounds=refine_rounds,
+            progress=say,
         )
+        if evidence:
+            from twin.evidence import attach, fit_evidence
+
+            variants = {"first_fit": {"refine_rounds": 0}}
+            if refine_rounds > 0:
+                variants[f"refine{refine_rounds}"] = {"refine_rounds": refine_rounds}
+            extra = {"agency": agency} if agency else {}
+            attach(
+                result,
+                fit_evidence(
+                    _lake(lake),
+                    result,
+                    cross_validate=cv,
+                    variants={k: {**v, **extra} for k, v in variants.items()},
+                    progress=say,
+                ),
+            )
     paths = write_calibration(result, out, report)
     typer.echo(result.report.to_text())
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
@@ -130,11 +133,20 @@ def replay_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Replay the historical incidents of [start, end] through the scenario's fleet."""
+    from twin.cli.progress import replication_bar
     from twin.replay import replay
 
-    result = replay(
-        scenario, _lake(lake), start, end, out_dir=out, seed=seed, replications=replications
-    )
+    with replication_bar(f"replaying {start} .. {end}", replications) as advance:
+        result = replay(
+            scenario,
+            _lake(lake),
+            start,
+            end,
+            out_dir=out,
+            seed=seed,
+            replications=replications,
+            progress=advance,
+        )
     if as_json:
         typer.echo(json.dumps(result.summary, indent=2))
     else:
@@ -159,11 +171,20 @@ def fidelity_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Score the twin against reality on [start, end] (held-out data)."""
+    from twin.cli.progress import replication_bar
     from twin.fidelity import fidelity, store_fidelity
 
-    result = fidelity(
-        scenario, _lake(lake), start, end, seed=seed, replications=replications, weeks=weeks
-    )
+    with replication_bar(f"scoring {start} .. {end}", replications) as advance:
+        result = fidelity(
+            scenario,
+            _lake(lake),
+            start,
+            end,
+            seed=seed,
+            replications=replications,
+            weeks=weeks,
+            progress=advance,
+        )
     if store:
         store_fidelity(_lake(lake), result)
     if as_json:

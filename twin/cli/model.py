@@ -76,22 +76,15 @@ def simulate_cmd(
         )
         typer.echo(json.dumps(summary, indent=2))
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from twin.cli.progress import replication_bar
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"simulating {sc.name}", total=replications)
+    with replication_bar(f"simulating {sc.name}", replications) as advance:
         summary = simulate(
             sc,
             seed=seed,
             replications=replications,
             out=out,
-            progress=lambda _r: bar.advance(task),
+            progress=advance,
             max_incidents=max_incidents,
         )
     _print_summary(summary, out)
