@@ -126,8 +126,13 @@ def test_seattle_fidelity_and_fire_refusal(
 @pytest.mark.e2e
 def test_after_sync_scores_newest_day_and_flags_drift(lake: Path, tmp_path: Path) -> None:
     sf_only = (("sanfrancisco", "fire"),)
-    first = after_sync(lake, tmp_path / "n1", cities=sf_only, replications=1)
+    steps: list[str] = []
+    first = after_sync(lake, tmp_path / "n1", cities=sf_only, replications=1, progress=steps.append)
     (sf,) = first.cities
+    # each long step is announced: the recalibration's own steps, then the scoring
+    assert steps[0] == "sanfrancisco/fire: recalibrating without 2020-04-20"
+    assert "reading San Francisco from the lake" in steps
+    assert steps[-1] == "sanfrancisco/fire: scoring 2020-04-20"
     assert sf.error is None
     assert sf.day == "2020-04-20"
     assert Path(sf.scenario_path or "").exists()

@@ -37,6 +37,7 @@ The loop looks each city up (:func:`twin.cities.get_city`); it never branches on
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -262,6 +263,7 @@ def after_sync(
     fixed_max: float = 1.0,
     seattle_weeks: int = 8,
     min_calls: int = 100,
+    progress: Callable[[str], None] | None = None,
 ) -> NightlyReport:
     """Recalibrate, score the newest window of every city, store score, band and flag.
 
@@ -276,6 +278,7 @@ def after_sync(
         fixed_max: Upper end of the fallback band.
         seattle_weeks: Simulated weeks of a ``published_means`` score (Seattle's beats).
         min_calls: A ``replay`` night with fewer scoreable calls is refused.
+        progress: Called with a short line before each long step.
 
     Returns:
         The :class:`NightlyReport` (``drift`` True when a score left its band). A city that
@@ -284,6 +287,7 @@ def after_sync(
     """
     run_id = "nightly-" + uuid.uuid4().hex[:10]
     out = Path(out_dir)
+    say = progress or (lambda _line: None)
     results: list[CityNight] = []
     for city, agency in cities if cities is not None else scoreable_cities(lake_dir):
         night = CityNight(city=city, agency=agency)
@@ -292,6 +296,7 @@ def after_sync(
             data = load_city(lake_dir, city)
             day = _newest_day(data, agency)
             night.day = str(day)
+            say(f"{city}/{agency}: recalibrating without {day}")
             cal = calibrate(
                 lake_dir,
                 city,
@@ -300,7 +305,9 @@ def after_sync(
                 holdout_end=day,
                 name=f"{city}_{agency}_nightly",
                 refine_rounds=1,
+                progress=say,
             )
+            say(f"{city}/{agency}: scoring {day}")
             dest = out / city
             paths = write_calibration(cal, dest / f"{city}_{agency}_nightly.yaml")
             night.scenario_path = str(paths[0])

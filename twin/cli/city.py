@@ -272,7 +272,10 @@ def nightly_cmd(
             get_city(c)  # unknown names fail here with the list of cities
             typer.echo(f"{c}: nothing to score in the lake (no incidents), skipped", err=True)
     typer.echo(f"scoring {', '.join(f'{c}/{a}' for c, a in pairs) or 'nothing'} ...", err=True)
-    report = after_sync(root, out, cities=pairs, replications=replications)
+    from twin.cli.progress import stage_spinner
+
+    with stage_spinner("nightly scoring") as say:
+        report = after_sync(root, out, cities=pairs, replications=replications, progress=say)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
