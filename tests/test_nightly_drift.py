@@ -106,3 +106,66 @@ def test_nightly_flags_a_degraded_night_from_night_one(
     )
     assert [f["value"] for f in flags] == [0.0, 1.0]
     assert flags[1]["run_id"] == report["run_id"]
+
+
+SEATTLE = [
+    "spd_beats",
+    "spd_precincts",
+    "spd_911_2015",
+    "spd_911_allbeats",
+    "spd_call_data",
+    "spd_avg_response",
+]
+
+
+def _inflate_year(src: Path, dest: Path, year: str, factor: float) -> int:
+    """Copy the published Seattle means, multiplying *year*'s response minutes by *factor*."""
+    n = 0
+    with src.open(newline="") as fin, dest.open("w", newline="") as fout:
+        reader = csv.DictReader(fin)
+        writer = csv.DictWriter(fout, fieldnames=reader.fieldnames or [])
+        writer.writeheader()
+        for row in reader:
+            if row["year"] == year and row["avg_response_time"]:
+                row["avg_response_time"] = str(float(row["avg_response_time"]) * factor)
+                n += 1
+            writer.writerow(row)
+    return n
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_nightly_scores_seattle_and_flags_a_degraded_year(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seattle is scored on its newest published year, with a band from the other years."""
+    src = (
+        data_dir
+        / "seattle"
+        / "seattle_spd_calldata_avg_response_by_year_beat_priority_2009_2019.csv"
+    )
+    lake = tmp_path / "lake"
+    rep = run_sync(load_config(), lake, only=SEATTLE, durable=False)
+    assert all(r.status == "ok" for r in rep.sources.values())
+    argv = ["nightly", "--no-sync", "--lake", str(lake), "--city", "seattle", "-r", "1", "--json"]
+    assert main([*argv, "--out", str(tmp_path / "n1")]) == 0
+    (night,) = json.loads(capsys.readouterr().out)["cities"]
+    assert night["error"] is None, night["error"]
+    assert (night["city"], night["agency"]) == ("seattle", "police")
+    assert night["fidelity"]["end"].startswith("2019")  # the newest published year
+    assert night["band_seed"] >= 5  # the other years' scores seed the band on night one
+    assert not night["drift"], (night["score"], night["band"], night["band_how"])
+
+    # the city publishes 2019 means 60 % slower than before: the twin no longer matches
+    bad = tmp_path / "spd_avg_response_degraded.csv"
+    assert _inflate_year(src, bad, "2019", 1.6) > 200
+    cfg = load_config()
+    sources = [
+        s.model_copy(update={"path": str(bad)}) if s.name == "spd_avg_response" else s
+        for s in cfg.sources
+    ]
+    run_sync(cfg.model_copy(update={"sources": sources}), lake, only=SEATTLE, durable=False)
+    assert main([*argv, "--out", str(tmp_path / "n2")]) == 3
+    (night2,) = json.loads(capsys.readouterr().out)["cities"]
+    assert night2["score"] > night["band"][1]
+    assert night2["drift"]
