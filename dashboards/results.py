@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from dashboards.labels import kpi
 from dashboards.scenario_info import ScenarioInfo, find_scenario_file, load_info
 from twin.errors import DataError
+from twin.model.kpis import kpi_direction
 from twin.statistics import mean_ci, paired_difference
 from twin.statistics import verdict as paired_verdict
 
@@ -39,7 +39,7 @@ __all__ = [
     "ResultsIndex",
     "Run",
     "Sweep",
-    "paired_differences",
+    "comparison_frame",
     "pool_replications",
     "replication_kpis",
     "run_breakdown",
@@ -145,12 +145,28 @@ class Sweep:
     _reps: pd.DataFrame | None = field(default=None, repr=False)
     _zones: pd.DataFrame | None = field(default=None, repr=False)
     _diffs: pd.DataFrame | None = field(default=None, repr=False)
+    _comparison: dict[str, Any] | None = field(default=None, repr=False)
     _zone_diffs: dict[tuple[str, str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
 
+    def comparison(self) -> dict[str, Any]:
+        """Return ``compare.json``, else :func:`twin.experiments.compare.compare` of the rows.
+
+        A sweep still running has no ``compare.json`` yet; its committed replications are then
+        compared with the same function ``twin compare`` uses.
+        """
+        if self._comparison is None:
+            written = self.compare
+            if written is None:
+                from twin.experiments.compare import compare
+
+                written = compare(self.replications, baseline=self.baseline, variants=self.variants)
+            self._comparison = written
+        return self._comparison
+
     def differences(self) -> pd.DataFrame:
-        """:func:`paired_differences` of every variant against the baseline (computed once)."""
+        """Return the comparison's differences and verdicts, one row per variant and KPI."""
         if self._diffs is None:
-            self._diffs = paired_differences(self.replications, self.baseline)
+            self._diffs = comparison_frame(self.comparison())
         return self._diffs
 
     def zone_diff(self, variant: str, key: str, agency: str) -> pd.DataFrame | None:
@@ -516,54 +532,51 @@ def kpi_columns(reps: pd.DataFrame) -> list[str]:
     return [c for c in reps.columns if c not in skip and pd.api.types.is_numeric_dtype(reps[c])]
 
 
-def paired_differences(
-    reps: pd.DataFrame, baseline: str, columns: list[str] | None = None, level: float = 0.95
-) -> pd.DataFrame:
-    """Paired differences of every variant against *baseline*, per KPI column.
+def comparison_frame(comparison: dict[str, Any]) -> pd.DataFrame:
+    """Flatten a sweep's comparison (``compare.json``) into one row per variant and KPI.
 
-    Replications are paired by ``replication`` (common random numbers: the same replication
-    index sees the same seed in every variant). The verdict is ``better`` or ``worse`` when
-    the confidence interval of the mean difference excludes 0 (direction by the KPI's
-    ``better`` side), ``not distinguishable`` otherwise (:mod:`twin.statistics.paired`).
+    KPIs keep the column names of ``replications.parquet``: ``response_mean_min`` overall,
+    ``agency=<id>/<kpi>`` and ``district=<id>/<kpi>`` per group. The figures are the sweep's
+    own (:func:`twin.experiments.compare.compare`): nothing is recomputed here.
 
     Returns:
         Rows of ``variant``, ``kpi``, ``baseline_mean``, ``variant_mean``, ``diff``, ``ci``,
-        ``n``, ``verdict``.
+        ``n``, ``verdict`` (the baseline has no rows).
 
     """
-    cols = columns or kpi_columns(reps)
-    base = reps[reps["variant"] == baseline].set_index("replication")
+    cols = ["variant", "kpi", "baseline_mean", "variant_mean", "diff", "ci", "n", "verdict"]
+    variants = comparison.get("variants") or {}
+    base = str(comparison.get("baseline") or "")
+    n = comparison.get("replications")
+    base_entry = variants.get(base) or {}
+
+    def num(x: Any) -> float:
+        return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else math.nan
+
     rows = []
-    for variant in pd.unique(reps["variant"]):
-        if variant == baseline:
+    for name, entry in variants.items():
+        if name == base or not isinstance(entry, dict):
             continue
-        other = reps[reps["variant"] == variant].set_index("replication")
-        common = base.index.intersection(other.index)
-        for col in cols:
-            if col not in other.columns or col not in base.columns:
-                continue
-            b = base.loc[common, col].astype(float).to_numpy()
-            v = other.loc[common, col].astype(float).to_numpy()
-            mean, half, n = paired_difference(b, v, level)
-            better = kpi(col).better
-            direction = -1 if better == "low" else (1 if better == "high" else 0)
-            verdict = paired_verdict(mean, half, direction)
-            rows.append(
-                {
-                    "variant": str(variant),
-                    "kpi": col,
-                    "baseline_mean": float(base.loc[common, col].astype(float).mean()),
-                    "variant_mean": float(other.loc[common, col].astype(float).mean()),
-                    "diff": mean,
-                    "ci": half,
-                    "n": n,
-                    "verdict": verdict,
-                }
-            )
-    return pd.DataFrame(
-        rows,
-        columns=["variant", "kpi", "baseline_mean", "variant_mean", "diff", "ci", "n", "verdict"],
-    )
+        sections: list[tuple[str, dict[str, Any], dict[str, Any]]] = [("", entry, base_entry)]
+        for kind in ("agency", "district"):
+            for group, sub in (entry.get(f"by_{kind}") or {}).items():
+                other = (base_entry.get(f"by_{kind}") or {}).get(group) or {}
+                sections.append((f"{kind}={group}/", sub, other))
+        for prefix, sub, other in sections:
+            for k, d in (sub.get("diff") or {}).items():
+                rows.append(
+                    {
+                        "variant": str(name),
+                        "kpi": prefix + k,
+                        "baseline_mean": num(((other.get("kpis") or {}).get(k) or {}).get("mean")),
+                        "variant_mean": num(((sub.get("kpis") or {}).get(k) or {}).get("mean")),
+                        "diff": num(d.get("mean")),
+                        "ci": num(d.get("ci95")),
+                        "n": n,
+                        "verdict": str(d.get("verdict") or "not distinguishable"),
+                    }
+                )
+    return pd.DataFrame(rows, columns=cols)
 
 
 def replication_kpis(run: Run, info: ScenarioInfo | None = None) -> pd.DataFrame:
@@ -591,8 +604,9 @@ def zone_differences(
 ) -> pd.DataFrame:
     """Paired difference ``variant − baseline`` of one KPI per zone (a sweep's ``zones.parquet``).
 
-    Replications are paired by index (common random numbers), as in
-    :func:`paired_differences`.
+    Replications are paired by index (common random numbers) with the statistics of
+    ``twin compare`` (:func:`twin.statistics.paired_difference`, :func:`twin.statistics.verdict`,
+    which way is better from :func:`twin.model.kpis.kpi_direction`).
 
     Returns:
         Rows of ``zone``, ``district``, ``diff``, ``ci``, ``n``, ``verdict``.
@@ -608,8 +622,7 @@ def zone_differences(
     if baseline not in wide.columns or variant not in wide.columns:
         return pd.DataFrame(columns=cols)
     district = part.drop_duplicates("zone").set_index("zone")["district"]
-    better = kpi(key).better
-    direction = -1 if better == "low" else (1 if better == "high" else 0)
+    direction = kpi_direction(key)
     rows = []
     for zone, rows_z in wide.groupby(level="zone", sort=False):
         pair = rows_z[[baseline, variant]].astype(float).dropna()

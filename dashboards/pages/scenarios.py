@@ -38,7 +38,6 @@ from dashboards.results import (
     run_breakdown,
 )
 from dashboards.scenario_info import ScenarioInfo
-from twin.statistics import mean_ci
 
 __all__ = ["layout", "pick_changed", "show_optimizer", "show_pick", "show_units", "units_table"]
 
@@ -279,14 +278,18 @@ def _sweep_blocks(
     reps = sweep.replications
     base = sweep.baseline
     overall = [c for c in kpi_columns(reps) if "/" not in c]
+    comparison = sweep.comparison()
     rows = []
-    for v, part in reps.groupby("variant", sort=False):
-        row: dict[str, Any] = {"variant": str(v), "replications": len(part)}
+    for v in sweep.variants:
+        entry = (comparison.get("variants") or {}).get(v) or {}
+        kpis = entry.get("kpis") or {}
+        row: dict[str, Any] = {
+            "variant": v,
+            "replications": int((reps["variant"] == v).sum()),
+        }
         for c in overall:
-            vals = part[c].astype(float).dropna().to_numpy()
-            if vals.size:
-                m, h = mean_ci(vals) if vals.size > 1 else (float(vals[0]), math.nan)
-                row[c] = _value_text(c, m, None if math.isnan(h) else h)
+            figure = kpis.get(c) or {}
+            row[c] = _value_text(c, figure.get("mean"), _half(figure.get("ci95")))
         rows.append(row)
     table = pd.DataFrame(rows)
     headline = html.Div(
