@@ -917,7 +917,9 @@ def checkpoint_day_figure(hourly: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title="vehicles", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title="seconds", rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title="vehicles / h", rangemode="tozero", row=3, col=1)
-    fig.update_layout(legend={"title": {"text": "checkpoint"}}, hovermode="closest")
+    fig.update_layout(
+        showlegend=True, legend={"title": {"text": "checkpoint"}}, hovermode="closest"
+    )
     return _base(fig, title, height=760)
 
 
@@ -957,9 +959,9 @@ def checkpoint_lanes_figure(hourly: pd.DataFrame) -> go.Figure:
         go.Scatter(
             x=hours,
             y=day["interceptions_per_hour"].astype(float).tolist(),
-            name="interceptions (watch-list hits)",
-            mode="lines+markers",
-            line={"color": "#1d3557"},
+            name="interceptions (watch-list hits, right axis)",
+            mode="markers",
+            marker={"color": "#1d3557", "size": 7, "symbol": "diamond"},
             hovertemplate="%{x}:00 — %{y:.2f} per hour<extra>interceptions</extra>",
         ),
         secondary_y=True,

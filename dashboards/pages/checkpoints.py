@@ -48,7 +48,7 @@ dash.register_page(__name__, path="/checkpoints", name="Checkpoints", title="Che
 
 _COLUMNS = {
     "name": ("Checkpoint", None),
-    "mode": ("Lanes", None),
+    "mode": ("Lane mode", None),
     "lanes": ("Lanes (n)", "int"),
     "throughput_per_hour": ("Vehicles per hour", "num"),
     "utilization": ("Lane utilisation", "pct"),
@@ -248,6 +248,16 @@ def show_checkpoints(run_name: Any) -> tuple[Any, Any, go.Figure, go.Figure, Any
         "per vehicle in seconds, counts per run.",
     )
     day = day_frame(run, info)
+    flat = info is not None and all(not c.get("profile") for c in info.checkpoints.values())
+    if flat and not day.empty:
+        note = html.P(
+            [
+                note.children,
+                " The scenario gives the checkpoints no hourly traffic profile: vehicles arrive "
+                "at one steady rate all day, so the hours below differ only by chance (add "
+                "checkpoints[].arrivals.profile to study peaks).",
+            ]
+        )
     options: list[dict[str, str]] = []
     picked: list[str] = []
     if not day.empty:
