@@ -955,19 +955,23 @@ def checkpoint_lanes_figure(hourly: pd.DataFrame) -> go.Figure:
             ),
             secondary_y=False,
         )
-    fig.add_trace(
-        go.Scatter(
-            x=hours,
-            y=day["interceptions_per_hour"].astype(float).tolist(),
-            name="interceptions (watch-list hits, right axis)",
-            mode="markers",
-            marker={"color": "#1d3557", "size": 7, "symbol": "diamond"},
-            hovertemplate="%{x}:00 — %{y:.2f} per hour<extra>interceptions</extra>",
-        ),
-        secondary_y=True,
+    hits = day["interceptions_per_hour"].astype(float)
+    if hits.sum() > 0:  # no right axis for a checkpoint without a watch list
+        fig.add_trace(
+            go.Scatter(
+                x=hours,
+                y=hits.tolist(),
+                name="interceptions (watch-list hits, right axis)",
+                mode="markers",
+                marker={"color": "#1d3557", "size": 7, "symbol": "diamond"},
+                hovertemplate="%{x}:00 — %{y:.2f} per hour<extra>interceptions</extra>",
+            ),
+            secondary_y=True,
+        )
+        fig.update_yaxes(title="interceptions / h", rangemode="tozero", secondary_y=True)
+    fig.update_layout(
+        barmode="stack", legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"}
     )
-    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": 1.12})
     fig.update_xaxes(title="hour of day (local)", dtick=2, range=[-0.5, 23.5])
     fig.update_yaxes(title="vehicles / h", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title="interceptions / h", rangemode="tozero", secondary_y=True)
-    return _base(fig, title, height=380)
+    return _base(fig, title, height=440)
