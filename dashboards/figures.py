@@ -706,7 +706,9 @@ def diff_figure(diffs: pd.DataFrame, variant: str, baseline: str) -> go.Figure:
         )
     fig.add_vline(x=0, line={"color": "#1d2a33", "width": 1})
     fig.update_xaxes(title="difference, variant − baseline (in each KPI's unit)")
-    fig.update_layout(legend={"orientation": "h", "y": 1.1})
+    fig.update_layout(
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
+    )
     return _base(fig, title, height=max(260, 90 + 30 * len(part)))
 
 

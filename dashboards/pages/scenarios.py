@@ -296,8 +296,9 @@ def _sweep_blocks(
         [
             html.H3(f"Sweep {sweep.name}: {len(rows)} variants (baseline {base})"),
             html.P(
-                "Mean ± 95% CI across replications; replications are paired by index (common "
-                "random numbers), so differences below are paired.",
+                "All agencies together (per agency below). Mean ± 95% CI across replications, "
+                "from the sweep's compare.json; replications are paired by index (common random "
+                "numbers), so differences below are paired.",
                 className="basis",
             ),
             frame_table(
@@ -389,7 +390,9 @@ def _sweep_blocks(
                     html.H3(f"Per district: {label(key)}, {variant} − {base} ({k.unit})"),
                     graph(
                         "sc-district-graph",
-                        district_kpi_figure(frame, key, cmap.district_label),
+                        district_kpi_figure(frame, key, cmap.district_label).update_layout(
+                            title=f"{label(key)}: {variant} − {base} per district (95% CI)"
+                        ),
                     ),
                 ]
             )
