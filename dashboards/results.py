@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from dashboards.scenario_info import ScenarioInfo, find_scenario_file, load_info
@@ -615,20 +616,31 @@ def zone_differences(
     cols = ["zone", "district", "diff", "ci", "n", "verdict"]
     if key not in zones.columns:
         return pd.DataFrame(columns=cols)
-    part = zones[zones["agency"].astype(str) == agency]
-    wide = part.pivot_table(
-        index=["zone", "replication"], columns="variant", values=key, aggfunc="first"
-    )
-    if baseline not in wide.columns or variant not in wide.columns:
+    part = zones[
+        (zones["agency"].astype(str) == agency) & zones["variant"].isin([baseline, variant])
+    ]
+    if part.empty:
         return pd.DataFrame(columns=cols)
+    # zones x replications, one matrix per variant (NaN where a zone had no call that time)
+    wide = part.pivot_table(
+        index="zone", columns=["variant", "replication"], values=key, aggfunc="first", dropna=False
+    )
+    if baseline not in wide.columns.get_level_values(0) or variant not in (
+        wide.columns.get_level_values(0)
+    ):
+        return pd.DataFrame(columns=cols)
+    b, v = wide[baseline], wide[variant]
+    reps = b.columns.intersection(v.columns)
+    bm = b[reps].to_numpy(dtype=float)
+    vm = v[reps].to_numpy(dtype=float)
     district = part.drop_duplicates("zone").set_index("zone")["district"]
     direction = kpi_direction(key)
     rows = []
-    for zone, rows_z in wide.groupby(level="zone", sort=False):
-        pair = rows_z[[baseline, variant]].astype(float).dropna()
-        if pair.empty:
+    for i, zone in enumerate(wide.index):
+        ok = np.isfinite(bm[i]) & np.isfinite(vm[i])
+        if not ok.any():
             continue
-        mean, half, n = paired_difference(pair[baseline].to_numpy(), pair[variant].to_numpy())
+        mean, half, n = paired_difference(bm[i], vm[i])
         rows.append(
             {
                 "zone": str(zone),
