@@ -39,6 +39,9 @@ run: install
 	$(BIN)/twin simulate $(OUT)/scenarios/jiaxing_baseline.yaml --seed 1 --replications 3 --out $(OUT)/jiaxing_baseline
 	$(BIN)/twin simulate scenarios/example.yaml --seed 1 --replications 5 --out $(OUT)/example
 	$(BIN)/twin replay $(OUT)/scenarios/sanfrancisco_baseline.yaml --lake $(LAKE) --start 2020-04-18 --end 2020-04-18 --out $(OUT)/replay_sanfrancisco
+	@# a re-sync moves the lake version the calibrated scenarios record, so last run's sweep is
+	@# another sweep (twin sweep refuses to mix them): start it afresh
+	rm -rf $(OUT)/sweep_seattle
 	$(BIN)/twin sweep $(OUT)/scenarios/seattle_baseline.yaml $(OUT)/scenarios/seattle_variant.yaml --replications 3 --out $(OUT)/sweep_seattle
 	$(BIN)/twin dashboard --lake $(LAKE) --results $(OUT) --host $(HOST) --port $(PORT)
 

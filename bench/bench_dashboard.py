@@ -3,8 +3,9 @@
 Starts ``twin dashboard`` on 127.0.0.1 (a free port; loopback only) over a lake and a results
 folder, then POSTs the callbacks a manager waits on to ``/_dash-update-component`` exactly as the
 browser does: page loads (the pages container), the overview per city, the map per city x
-colouring x level, results and sweeps on /scenarios with the unit search, checkpoints, device
-readings, quarantine samples and replay frames across the day.
+colouring x level, results and sweeps (three measures mapped per zone) on /scenarios with the unit
+search, checkpoints and their queue and wait over the day, device readings, quarantine samples
+and replay frames across the day.
 
 1. cold: one pass over every request (first answers: rollups are built at start-up, per-run
    tables on first use);
@@ -240,22 +241,37 @@ def build_requests(client: Client, lake: Path, results: Path) -> list[tuple[str,
             )
         if run.summary.get("checkpoints"):
             reqs.append(("checkpoints", _payload(dep("cp-table"), {"cp-run.value": run.name})))
+            hourly = run.checkpoints_hourly()
+            ids_ = (
+                sorted(str(c) for c in hourly["checkpoint"].unique()) if hourly is not None else []
+            )
+            for picked in (ids_[:6], ids_[:1], ids_):
+                reqs.append(
+                    (
+                        "checkpoints over the day",
+                        _payload(
+                            dep("cp-day"), {"cp-run.value": run.name, "cp-pick.value": picked}
+                        ),
+                    )
+                )
     for sweep in idx.sweeps:
         pick = f"sweep:{sweep.name}"
         variants = [v for v in sweep.variants if v != sweep.baseline]
-        reqs.append(
-            (
-                "scenarios sweep",
-                _payload(
-                    dep("sc-headline"),
-                    {
-                        "sc-pick.value": pick,
-                        "sc-variant.value": variants[0] if variants else None,
-                        "sc-kpi.value": "response_mean_min",
-                    },
-                ),
+        reqs.append(("scenarios pick", _payload(dep("sc-variant"), {"sc-pick.value": pick})))
+        for key in ("response_mean_min", "response_p90_min", "within_5_min"):
+            reqs.append(
+                (
+                    "scenarios sweep",
+                    _payload(
+                        dep("sc-headline"),
+                        {
+                            "sc-pick.value": pick,
+                            "sc-variant.value": variants[0] if variants else None,
+                            "sc-kpi.value": key,
+                        },
+                    ),
+                )
             )
-        )
     for opt in idx.optimizers:
         reqs.append(("optimizer", _payload(dep("sc-opt-graph"), {"sc-opt.value": opt.name})))
     readers = r.devices[r.devices["readings"] > 0]["device_id"].astype(str).tolist()

@@ -196,6 +196,9 @@ def create_app(lake: Path, results: Path, token: str | None = None) -> Dash:
 def warm(app: Dash) -> None:
     """Do the first-use work before the first request: lake rollups, results, city shapes.
 
+    Results: each run's scenario names, ``summary.json``, KPI and checkpoint tables; each
+    sweep's comparison and per-zone table.
+
     Pages then answer from memory; a later sync or result is picked up on the next request.
     """
     settings = app.server.config[SETTINGS_KEY]
@@ -205,15 +208,25 @@ def warm(app: Dash) -> None:
         _log.warning("lake not readable yet: %s", exc)
         return
     from dashboards.pages.map import city_context
-    from dashboards.results import scan
+    from dashboards.results import run_breakdown, scan
 
     with app.server.test_request_context():
         index = scan(settings.results)
         for run in index.runs:
             try:
-                run.info(index.roots)
+                info = run.info(index.roots)
+                _ = run.summary  # a city's summary.json is megabytes of JSON
+                run.checkpoints_hourly()
+                if (run.path / "kpis.parquet").is_file():
+                    run_breakdown(run, info)
             except TwinError as exc:
                 _log.warning("result %s: %s", run.name, exc)
+        for sweep in index.sweeps:
+            try:
+                sweep.differences()
+                _ = sweep.zones
+            except TwinError as exc:
+                _log.warning("sweep %s: %s", sweep.name, exc)
         for city in rollups.cities:
             city_context(rollups, city)
 

@@ -18,6 +18,8 @@ from dashboards.geo import map_view
 __all__ = [
     "DAYS",
     "MAP_STYLE",
+    "checkpoint_day_figure",
+    "checkpoint_lanes_figure",
     "checkpoint_load_figure",
     "checkpoint_pass_figure",
     "city_map_figure",
@@ -704,7 +706,9 @@ def diff_figure(diffs: pd.DataFrame, variant: str, baseline: str) -> go.Figure:
         )
     fig.add_vline(x=0, line={"color": "#1d2a33", "width": 1})
     fig.update_xaxes(title="difference, variant − baseline (in each KPI's unit)")
-    fig.update_layout(legend={"orientation": "h", "y": 1.1})
+    fig.update_layout(
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
+    )
     return _base(fig, title, height=max(260, 90 + 30 * len(part)))
 
 
@@ -810,3 +814,166 @@ def checkpoint_load_figure(hourly: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title="arrivals ÷ capacity (load)", tickformat=".0%", rangemode="tozero")
     fig.update_layout(showlegend=len(hourly["name"].unique()) <= 8)
     return _base(fig, title, height=340)
+
+
+_LINE_COLOURS = (
+    "#1d3557",
+    "#c1121f",
+    "#2a9d8f",
+    "#f4a261",
+    "#6d597a",
+    "#264653",
+    "#e76f51",
+    "#457b9d",
+    "#8d99ae",
+    "#bc6c25",
+    "#606c38",
+    "#9d0208",
+    "#023047",
+    "#fb8500",
+    "#7209b7",
+    "#3a5a40",
+)
+
+
+def checkpoint_day_figure(hourly: pd.DataFrame) -> go.Figure:
+    """Queue, wait and flow per hour of day, one line per checkpoint (by name).
+
+    Args:
+        hourly: ``name``, ``hour`` (0..23), ``queue_mean`` (vehicles, time-weighted),
+            ``wait_mean_min``, ``wait_p90_min`` (minutes, tallies over arrivals in the hour),
+            ``arrivals_per_hour``, ``throughput_per_hour`` (vehicles/h); the simulation's
+            ``checkpoints_hourly.parquet`` averaged over replications.
+
+    """
+    from plotly.subplots import make_subplots
+
+    title = "Over the day (simulated): queue, wait and vehicles per checkpoint"
+    if hourly.empty:
+        return message_figure("No checkpoint chosen, or no hourly table in this result.", title)
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.07,
+        subplot_titles=(
+            "Mean queue (vehicles waiting, time-weighted)",
+            "Mean wait before a lane (seconds; vehicles arriving in the hour)",
+            "Arrivals (solid) and vehicles through (dotted) per hour",
+        ),
+    )
+    for i, (name, part) in enumerate(hourly.groupby("name", sort=True)):
+        part = part.sort_values("hour")
+        colour = _LINE_COLOURS[i % len(_LINE_COLOURS)]
+        hours = part["hour"].astype(int).tolist()
+        common = {"legendgroup": str(name), "line": {"color": colour}, "mode": "lines+markers"}
+        fig.add_trace(
+            go.Scatter(
+                x=hours,
+                y=part["queue_mean"].astype(float).tolist(),
+                name=str(name),
+                hovertemplate="%{x}:00 — %{y:.2f} vehicles waiting<extra>" + str(name) + "</extra>",
+                marker={"size": 4},
+                **common,
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=hours,
+                y=(part["wait_mean_min"].astype(float) * 60).tolist(),
+                name=str(name),
+                showlegend=False,
+                hovertemplate="%{x}:00 — mean wait %{y:.1f} s<extra>" + str(name) + "</extra>",
+                marker={"size": 4},
+                **common,
+            ),
+            row=2,
+            col=1,
+        )
+        for col, dash_style, what in (
+            ("arrivals_per_hour", "solid", "arrive"),
+            ("throughput_per_hour", "dot", "pass"),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=hours,
+                    y=part[col].astype(float).tolist(),
+                    name=str(name),
+                    showlegend=False,
+                    legendgroup=str(name),
+                    mode="lines",
+                    line={"color": colour, "dash": dash_style},
+                    hovertemplate="%{x}:00 — %{y:.0f} vehicles/h "
+                    + what
+                    + "<extra>"
+                    + str(name)
+                    + "</extra>",
+                ),
+                row=3,
+                col=1,
+            )
+    fig.update_xaxes(title="hour of day (local)", dtick=2, range=[-0.5, 23.5], row=3, col=1)
+    fig.update_xaxes(dtick=2, range=[-0.5, 23.5])
+    fig.update_yaxes(title="vehicles", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title="seconds", rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title="vehicles / h", rangemode="tozero", row=3, col=1)
+    fig.update_layout(
+        showlegend=True, legend={"title": {"text": "checkpoint"}}, hovermode="closest"
+    )
+    return _base(fig, title, height=760)
+
+
+def checkpoint_lanes_figure(hourly: pd.DataFrame) -> go.Figure:
+    """Manual checks vs automatic passes and interceptions per hour, over the chosen checkpoints.
+
+    Args:
+        hourly: ``hour``, ``manual_checks_per_hour``, ``auto_passed_per_hour``,
+            ``interceptions_per_hour`` (vehicles/h, one row per checkpoint and hour).
+
+    """
+    from plotly.subplots import make_subplots
+
+    title = "Smart vs manual: vehicles checked by hand, passed automatically, intercepted"
+    if hourly.empty:
+        return message_figure("No checkpoint chosen, or no hourly table in this result.", title)
+    day = hourly.groupby("hour", sort=True)[
+        ["manual_checks_per_hour", "auto_passed_per_hour", "interceptions_per_hour"]
+    ].sum()
+    hours = day.index.astype(int).tolist()
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for col, label, colour in (
+        ("auto_passed_per_hour", "passed automatically (smart lanes)", "#2a9d8f"),
+        ("manual_checks_per_hour", "checked by hand (manual inspection)", "#e76f51"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=hours,
+                y=day[col].astype(float).tolist(),
+                name=label,
+                marker_color=colour,
+                hovertemplate="%{x}:00 — %{y:.0f} vehicles/h<extra>" + label + "</extra>",
+            ),
+            secondary_y=False,
+        )
+    hits = day["interceptions_per_hour"].astype(float)
+    if hits.sum() > 0:  # no right axis for a checkpoint without a watch list
+        fig.add_trace(
+            go.Scatter(
+                x=hours,
+                y=hits.tolist(),
+                name="interceptions (watch-list hits, right axis)",
+                mode="markers",
+                marker={"color": "#1d3557", "size": 7, "symbol": "diamond"},
+                hovertemplate="%{x}:00 — %{y:.2f} per hour<extra>interceptions</extra>",
+            ),
+            secondary_y=True,
+        )
+        fig.update_yaxes(title="interceptions / h", rangemode="tozero", secondary_y=True)
+    fig.update_layout(
+        barmode="stack", legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"}
+    )
+    fig.update_xaxes(title="hour of day (local)", dtick=2, range=[-0.5, 23.5])
+    fig.update_yaxes(title="vehicles / h", rangemode="tozero", secondary_y=False)
+    return _base(fig, title, height=440)

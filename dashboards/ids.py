@@ -63,6 +63,9 @@ CP_TABLE: Final = "cp-table"
 CP_PASS: Final = "cp-pass"
 CP_LOAD: Final = "cp-load"
 CP_MODES: Final = "cp-modes"
+CP_PICK: Final = "cp-pick"
+CP_DAY: Final = "cp-day"
+CP_LANES: Final = "cp-lanes"
 
 # Devices (/devices)
 DEV_MAP: Final = "dev-map"

@@ -7,16 +7,18 @@ sweep (``replications.parquet``: one row per variant and replication with KPI co
 ``compare.json``), and every ``*.optimize.json`` is an optimizer result.
 
 Everything is read once and cached by file modification time; callbacks only slice the small
-frames kept here. KPIs per agency, district and zone come from ``summary.json`` where the run
-wrote them (``by_agency``/``by_district``), otherwise they are computed once from the run's
-``incidents.parquet`` (the same definitions: response = received → on scene, tallies over
-incidents, counts per replication).
+frames kept here. The dashboards compute no KPI themselves: per agency, district and zone they
+read the engine's ``kpis.parquet`` (:func:`twin.model.kpis.area_rows`, the functions behind
+``summary.json``'s ``by_agency``/``by_district`` and a sweep's ``replications.parquet``) and
+only average it over replications with a 95% interval, as ``summary.json`` pools them. A
+sweep's per-zone KPIs are its ``zones.parquet``.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -24,28 +26,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import duckdb
+import numpy as np
 import pandas as pd
 
-from dashboards.labels import kpi
 from dashboards.scenario_info import ScenarioInfo, find_scenario_file, load_info
 from twin.errors import DataError
-from twin.statistics import paired_difference
+from twin.model.kpis import kpi_direction
+from twin.statistics import mean_ci, paired_difference
 from twin.statistics import verdict as paired_verdict
 
 __all__ = [
-    "THRESHOLDS",
     "Optimizer",
     "ResultsIndex",
     "Run",
     "Sweep",
-    "paired_differences",
+    "comparison_frame",
+    "pool_replications",
+    "replication_kpis",
     "run_breakdown",
     "scan",
+    "zone_differences",
 ]
-
-THRESHOLDS = (1, 3, 5, 8)
-"""Minutes of the "reached within" shares (the contract's defaults)."""
 
 _SKIP = (".", "_")
 _GENERATIONS = itertools.count(1)
@@ -83,6 +84,7 @@ class Run:
     _summary: dict[str, Any] | None = field(default=None, repr=False)
     _info: ScenarioInfo | None = field(default=None, repr=False)
     _info_done: bool = field(default=False, repr=False)
+    _hourly: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -104,6 +106,24 @@ class Run:
             self._info_done = True
         return self._info
 
+    def checkpoints_hourly(self) -> pd.DataFrame | None:
+        """Each checkpoint's hour-of-day table, averaged over replications (None: not written).
+
+        ``checkpoints_hourly.parquet`` (one row per replication, checkpoint and hour, written
+        by the simulation) pooled with :func:`pool_replications` over ``checkpoint``, ``mode``,
+        ``lanes``, ``hour``.
+        """
+        if self._hourly is None:
+            path = self.path / "checkpoints_hourly.parquet"
+            if not path.is_file():
+                return None
+            try:
+                raw = pd.read_parquet(path)
+            except Exception as exc:
+                raise DataError(f"{path} cannot be read ({exc})") from exc
+            self._hourly = pool_replications(raw, ["checkpoint", "mode", "lanes", "hour"])
+        return self._hourly
+
     @property
     def replications(self) -> int:
         """Replications in the run."""
@@ -124,6 +144,45 @@ class Sweep:
     mtime: float
     _meta: dict[str, Any] | None = field(default=None, repr=False)
     _reps: pd.DataFrame | None = field(default=None, repr=False)
+    _zones: pd.DataFrame | None = field(default=None, repr=False)
+    _diffs: pd.DataFrame | None = field(default=None, repr=False)
+    _comparison: dict[str, Any] | None = field(default=None, repr=False)
+    _zone_diffs: dict[tuple[str, str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def comparison(self) -> dict[str, Any]:
+        """Return ``compare.json``, else :func:`twin.experiments.compare.compare` of the rows.
+
+        A sweep still running has no ``compare.json`` yet; its committed replications are then
+        compared with the same function ``twin compare`` uses.
+        """
+        if self._comparison is None:
+            written = self.compare
+            if written is None:
+                from twin.experiments.compare import compare
+
+                written = compare(self.replications, baseline=self.baseline, variants=self.variants)
+            self._comparison = written
+        return self._comparison
+
+    def differences(self) -> pd.DataFrame:
+        """Return the comparison's differences and verdicts, one row per variant and KPI."""
+        if self._diffs is None:
+            self._diffs = comparison_frame(self.comparison())
+        return self._diffs
+
+    def zone_diff(self, variant: str, key: str, agency: str) -> pd.DataFrame | None:
+        """:func:`zone_differences` against the baseline (None: no ``zones.parquet``; cached)."""
+        zones = self.zones
+        if zones is None:
+            return None
+        ck = (variant, key, agency)
+        hit = self._zone_diffs.get(ck)
+        if hit is None:
+            hit = zone_differences(zones, self.baseline, variant, key, agency)
+            if len(self._zone_diffs) > 256:
+                self._zone_diffs.clear()
+            self._zone_diffs[ck] = hit
+        return hit
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -146,6 +205,19 @@ class Sweep:
             if "variant" not in self._reps.columns:
                 raise DataError(f"{path} has no 'variant' column")
         return self._reps
+
+    @property
+    def zones(self) -> pd.DataFrame | None:
+        """``zones.parquet`` (per-zone KPIs per variant and replication), when written."""
+        if self._zones is None:
+            path = self.path / "zones.parquet"
+            if not path.is_file():
+                return None
+            try:
+                self._zones = pd.read_parquet(path)
+            except Exception as exc:
+                raise DataError(f"{path} cannot be read ({exc})") from exc
+        return self._zones
 
     @property
     def compare(self) -> dict[str, Any] | None:
@@ -379,60 +451,77 @@ def _cached(
 def run_breakdown(run: Run, info: ScenarioInfo | None) -> dict[str, pd.DataFrame]:
     """KPIs of a run per agency, per (agency, district) and per (agency, zone).
 
+    Read from the engine's ``kpis.parquet`` (levels ``agency``, ``agency_district``,
+    ``agency_zone``) and averaged over replications; nothing is recomputed from incidents.
+
     Returns:
         ``{"agency": ..., "district": ..., "zone": ...}``; each frame has ``agency`` (and
         ``district``/``zone``), ``incidents`` (per replication), ``response_mean_min``,
-        ``response_p50_min``, ``response_p90_min``, ``within_<k>_min``, ``p_wait``.
+        ``response_p50_min``, ``response_p90_min``, ``within_<k>_min``, ``p_wait``,
+        ``utilisation`` and, with several replications, ``<kpi>_ci`` half-widths.
 
     """
     return _cached((str(run.path), run.mtime), lambda: _breakdown(run, info))
 
 
-def _breakdown(run: Run, info: ScenarioInfo | None) -> dict[str, pd.DataFrame]:
-    path = run.path / "incidents.parquet"
+_KEYS = ("level", "agency", "district", "zone")
+
+
+def _kpis_table(run: Run) -> pd.DataFrame:
+    """Read the run's ``kpis.parquet`` (the engine's KPIs per replication and area)."""
+    path = run.path / "kpis.parquet"
     if not path.is_file():
-        raise DataError(f"{path} is missing; run `twin simulate` with --out {run.path}")
-    districts = pd.DataFrame(
-        {
-            "zone": list(info.zone_district) if info else [],
-            "district": list(info.zone_district.values()) if info else [],
-        },
-        dtype="str",
-    )
-    within = ", ".join(
-        f"avg((response_min <= {k})::DOUBLE) FILTER (WHERE response_min IS NOT NULL) "
-        f"AS within_{k}_min"
-        for k in THRESHOLDS
-    )
-    con = duckdb.connect(":memory:")
+        raise DataError(
+            f"{path} is missing: this result was written before the twin wrote its KPIs per "
+            f"area; simulate it again (`twin simulate SCENARIO --out {run.path}`)"
+        )
     try:
-        con.register("zd", districts)
-        frame = con.execute(
-            f"""
-            SELECT agency::VARCHAR AS agency, coalesce(d.district, '') AS district,
-                   i.zone::VARCHAR AS zone,
-                   GROUPING(d.district, i.zone) AS g,
-                   count(*) / ? AS incidents,
-                   avg(response_min) AS response_mean_min,
-                   median(response_min) AS response_p50_min,
-                   quantile_cont(response_min, 0.9) AS response_p90_min,
-                   {within},
-                   avg(waited::DOUBLE) AS p_wait
-            FROM read_parquet(?) i LEFT JOIN zd d ON d.zone = i.zone::VARCHAR
-            WHERE NOT coalesce(lost, false)
-            GROUP BY GROUPING SETS ((agency), (agency, d.district), (agency, d.district, i.zone))
-            """,
-            [float(run.replications), str(path)],
-        ).df()
-    except duckdb.Error as exc:
-        raise DataError(f"could not read {path}: {exc}") from exc
-    finally:
-        con.close()
-    g = frame.pop("g")
-    agency = frame[g == 3].drop(columns=["district", "zone"]).reset_index(drop=True)
-    district = frame[g == 1].drop(columns=["zone"]).reset_index(drop=True)
-    zone = frame[g == 0].reset_index(drop=True)
-    return {"agency": agency, "district": district, "zone": zone}
+        frame = pd.read_parquet(path)
+    except Exception as exc:
+        raise DataError(f"{path} cannot be read ({exc})") from exc
+    missing = {"replication", *_KEYS} - set(frame.columns)
+    if missing:
+        raise DataError(f"{path} lacks columns {sorted(missing)}; simulate it again")
+    return frame
+
+
+def pool_replications(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Average KPI rows over replications per group (as ``summary.json`` pools them).
+
+    Returns:
+        One row per group: *keys*, the mean of every KPI column and, with two or more
+        replications, ``<kpi>_ci`` (95% Student-t half-width across replications).
+
+    """
+    cols = [c for c in frame.columns if c not in (*keys, "replication", *_KEYS)]
+    rows = []
+    for group, part in frame.groupby(keys, sort=False, dropna=False):
+        values = group if isinstance(group, tuple) else (group,)
+        row: dict[str, Any] = dict(zip(keys, values, strict=True))
+        for c in cols:
+            vals = part[c].astype(float).dropna().to_numpy()
+            row[c] = float(vals.mean()) if vals.size else math.nan
+            if vals.size > 1:
+                row[f"{c}_ci"] = float(mean_ci(vals)[1])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _breakdown(run: Run, info: ScenarioInfo | None) -> dict[str, pd.DataFrame]:
+    del info  # districts come with the engine's table
+    table = _kpis_table(run)
+    out: dict[str, pd.DataFrame] = {}
+    for name, level, keys in (
+        ("agency", "agency", ["agency"]),
+        ("district", "agency_district", ["agency", "district"]),
+        ("zone", "agency_zone", ["agency", "district", "zone"]),
+    ):
+        part = table[table["level"] == level].drop(columns=[k for k in _KEYS if k not in keys])
+        pooled = pool_replications(part, keys)
+        if pooled.empty:
+            pooled = pd.DataFrame(columns=keys)
+        out[name] = pooled.reset_index(drop=True)
+    return out
 
 
 # -- paired differences of a sweep ------------------------------------------------------------
@@ -444,108 +533,122 @@ def kpi_columns(reps: pd.DataFrame) -> list[str]:
     return [c for c in reps.columns if c not in skip and pd.api.types.is_numeric_dtype(reps[c])]
 
 
-def paired_differences(
-    reps: pd.DataFrame, baseline: str, columns: list[str] | None = None, level: float = 0.95
-) -> pd.DataFrame:
-    """Paired differences of every variant against *baseline*, per KPI column.
+def comparison_frame(comparison: dict[str, Any]) -> pd.DataFrame:
+    """Flatten a sweep's comparison (``compare.json``) into one row per variant and KPI.
 
-    Replications are paired by ``replication`` (common random numbers: the same replication
-    index sees the same seed in every variant). The verdict is ``better`` or ``worse`` when
-    the confidence interval of the mean difference excludes 0 (direction by the KPI's
-    ``better`` side), ``not distinguishable`` otherwise (:mod:`twin.statistics.paired`).
+    KPIs keep the column names of ``replications.parquet``: ``response_mean_min`` overall,
+    ``agency=<id>/<kpi>`` and ``district=<id>/<kpi>`` per group. The figures are the sweep's
+    own (:func:`twin.experiments.compare.compare`): nothing is recomputed here.
 
     Returns:
         Rows of ``variant``, ``kpi``, ``baseline_mean``, ``variant_mean``, ``diff``, ``ci``,
-        ``n``, ``verdict``.
+        ``n``, ``verdict`` (the baseline has no rows).
 
     """
-    cols = columns or kpi_columns(reps)
-    base = reps[reps["variant"] == baseline].set_index("replication")
+    cols = ["variant", "kpi", "baseline_mean", "variant_mean", "diff", "ci", "n", "verdict"]
+    variants = comparison.get("variants") or {}
+    base = str(comparison.get("baseline") or "")
+    n = comparison.get("replications")
+    base_entry = variants.get(base) or {}
+
+    def num(x: Any) -> float:
+        return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else math.nan
+
     rows = []
-    for variant in pd.unique(reps["variant"]):
-        if variant == baseline:
+    for name, entry in variants.items():
+        if name == base or not isinstance(entry, dict):
             continue
-        other = reps[reps["variant"] == variant].set_index("replication")
-        common = base.index.intersection(other.index)
-        for col in cols:
-            if col not in other.columns or col not in base.columns:
-                continue
-            b = base.loc[common, col].astype(float).to_numpy()
-            v = other.loc[common, col].astype(float).to_numpy()
-            mean, half, n = paired_difference(b, v, level)
-            better = kpi(col).better
-            direction = -1 if better == "low" else (1 if better == "high" else 0)
-            verdict = paired_verdict(mean, half, direction)
-            rows.append(
-                {
-                    "variant": str(variant),
-                    "kpi": col,
-                    "baseline_mean": float(base.loc[common, col].astype(float).mean()),
-                    "variant_mean": float(other.loc[common, col].astype(float).mean()),
-                    "diff": mean,
-                    "ci": half,
-                    "n": n,
-                    "verdict": verdict,
-                }
-            )
-    return pd.DataFrame(
-        rows,
-        columns=["variant", "kpi", "baseline_mean", "variant_mean", "diff", "ci", "n", "verdict"],
-    )
+        sections: list[tuple[str, dict[str, Any], dict[str, Any]]] = [("", entry, base_entry)]
+        for kind in ("agency", "district"):
+            for group, sub in (entry.get(f"by_{kind}") or {}).items():
+                other = (base_entry.get(f"by_{kind}") or {}).get(group) or {}
+                sections.append((f"{kind}={group}/", sub, other))
+        for prefix, sub, other in sections:
+            for k, d in (sub.get("diff") or {}).items():
+                rows.append(
+                    {
+                        "variant": str(name),
+                        "kpi": prefix + k,
+                        "baseline_mean": num(((other.get("kpis") or {}).get(k) or {}).get("mean")),
+                        "variant_mean": num(((sub.get("kpis") or {}).get(k) or {}).get("mean")),
+                        "diff": num(d.get("mean")),
+                        "ci": num(d.get("ci95")),
+                        "n": n,
+                        "verdict": str(d.get("verdict") or "not distinguishable"),
+                    }
+                )
+    return pd.DataFrame(rows, columns=cols)
 
 
-_OVERALL = ("incidents", "response_mean_min", "response_p50_min", "response_p90_min")
-
-
-def replication_kpis(run: Run, info: ScenarioInfo | None) -> pd.DataFrame:
+def replication_kpis(run: Run, info: ScenarioInfo | None = None) -> pd.DataFrame:
     """KPIs of each replication of a run, in the columns of the sweep contract.
 
     One row per replication: ``replication``, overall KPIs, ``agency=<id>/<kpi>`` and
-    ``district=<id>/<kpi>`` (districts over all agencies). Used to read runs as a sweep when
-    only the variants' result folders exist, and by the tests to build sweep fixtures from real
-    ``twin simulate`` output.
+    ``district=<id>/<kpi>`` (districts over all agencies): the ``all``, ``agency`` and
+    ``district`` rows of the run's ``kpis.parquet``, exactly what ``twin sweep`` writes into
+    ``replications.parquet`` for the same scenario, seed and replication.
     """
-    path = run.path / "incidents.parquet"
-    districts = pd.DataFrame(
-        {
-            "zone": list(info.zone_district) if info else [],
-            "district": list(info.zone_district.values()) if info else [],
-        },
-        dtype="str",
-    )
-    within = ", ".join(
-        f"avg((response_min <= {k})::DOUBLE) FILTER (WHERE response_min IS NOT NULL) "
-        f"AS within_{k}_min"
-        for k in THRESHOLDS
-    )
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("zd", districts)
-        frame = con.execute(
-            f"""
-            SELECT replication, agency::VARCHAR AS agency, d.district AS district,
-                   GROUPING(agency, d.district) AS g, count(*)::DOUBLE AS incidents,
-                   avg(response_min) AS response_mean_min,
-                   median(response_min) AS response_p50_min,
-                   quantile_cont(response_min, 0.9) AS response_p90_min, {within},
-                   avg(waited::DOUBLE) AS p_wait
-            FROM read_parquet(?) i LEFT JOIN zd d ON d.zone = i.zone::VARCHAR
-            WHERE NOT coalesce(lost, false)
-            GROUP BY GROUPING SETS ((replication), (replication, agency),
-                                    (replication, d.district))
-            """,
-            [str(path)],
-        ).df()
-    except duckdb.Error as exc:
-        raise DataError(f"could not read {path}: {exc}") from exc
-    finally:
-        con.close()
-    kpis = [c for c in frame.columns if c not in ("replication", "agency", "district", "g")]
-    out = frame[frame["g"] == 3].set_index("replication")[kpis]
-    for g, col, prefix in ((1, "agency", "agency"), (2, "district", "district")):
-        part = frame[frame["g"] == g]
-        for key, rows in part.groupby(col):
+    del info
+    table = _kpis_table(run)
+    kpis = [c for c in table.columns if c not in ("replication", *_KEYS)]
+    out = table[table["level"] == "all"].set_index("replication")[kpis]
+    for level, col in (("agency", "agency"), ("district", "district")):
+        for key, rows in table[table["level"] == level].groupby(col, sort=False):
             sub = rows.set_index("replication")[kpis]
-            sub.columns = [f"{prefix}={key}/{c}" for c in kpis]
+            sub.columns = [f"{level}={key}/{c}" for c in kpis]
             out = out.join(sub, how="left")
     return out.reset_index()
+
+
+def zone_differences(
+    zones: pd.DataFrame, baseline: str, variant: str, key: str, agency: str = ""
+) -> pd.DataFrame:
+    """Paired difference ``variant − baseline`` of one KPI per zone (a sweep's ``zones.parquet``).
+
+    Replications are paired by index (common random numbers) with the statistics of
+    ``twin compare`` (:func:`twin.statistics.paired_difference`, :func:`twin.statistics.verdict`,
+    which way is better from :func:`twin.model.kpis.kpi_direction`).
+
+    Returns:
+        Rows of ``zone``, ``district``, ``diff``, ``ci``, ``n``, ``verdict``.
+
+    """
+    cols = ["zone", "district", "diff", "ci", "n", "verdict"]
+    if key not in zones.columns:
+        return pd.DataFrame(columns=cols)
+    part = zones[
+        (zones["agency"].astype(str) == agency) & zones["variant"].isin([baseline, variant])
+    ]
+    if part.empty:
+        return pd.DataFrame(columns=cols)
+    # zones x replications, one matrix per variant (NaN where a zone had no call that time)
+    wide = part.pivot_table(
+        index="zone", columns=["variant", "replication"], values=key, aggfunc="first", dropna=False
+    )
+    if baseline not in wide.columns.get_level_values(0) or variant not in (
+        wide.columns.get_level_values(0)
+    ):
+        return pd.DataFrame(columns=cols)
+    b, v = wide[baseline], wide[variant]
+    reps = b.columns.intersection(v.columns)
+    bm = b[reps].to_numpy(dtype=float)
+    vm = v[reps].to_numpy(dtype=float)
+    district = part.drop_duplicates("zone").set_index("zone")["district"]
+    direction = kpi_direction(key)
+    rows = []
+    for i, zone in enumerate(wide.index):
+        ok = np.isfinite(bm[i]) & np.isfinite(vm[i])
+        if not ok.any():
+            continue
+        mean, half, n = paired_difference(bm[i], vm[i])
+        rows.append(
+            {
+                "zone": str(zone),
+                "district": str(district.get(zone, "")),
+                "diff": mean,
+                "ci": half,
+                "n": n,
+                "verdict": paired_verdict(mean, half, direction),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)

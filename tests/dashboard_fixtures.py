@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import shapely
 from shapely.geometry import box
@@ -371,7 +370,18 @@ def build_results(out: Path, lake: Path | None = None) -> dict[str, Path]:
         name = path.stem
         _twin("simulate", str(path), "--seed", "1", "-r", "3", "--out", str(out / name))
         runs[name] = out / name
-    make_sweep(out, out / "sweeps" / "tiny_units", ["tiny_seattle", "tiny_seattle_plus"])
+    _twin(
+        "sweep",
+        str(base),
+        str(variant),
+        "--replications",
+        "3",
+        "--seed",
+        "1",
+        "--local",
+        "--out",
+        str(out / "sweeps" / "tiny_units"),
+    )
     make_optimizer(out, out / "tiny.optimize.json", ["tiny_seattle", "tiny_seattle_plus"])
     if lake is not None:
         _twin(
@@ -391,38 +401,6 @@ def build_results(out: Path, lake: Path | None = None) -> dict[str, Path]:
 
     scan(out, fresh=True)  # the index a moment ago predates the sweep and optimizer files
     return runs
-
-
-def make_sweep(root: Path, folder: Path, variants: list[str]) -> Path:
-    """A sweep folder (``sweep.json``, ``replications.parquet``) from result folders."""
-    from dashboards.results import replication_kpis, scan
-
-    index = scan(root)
-    frames = []
-    meta: dict[str, Any] = {
-        "variants": {},
-        "baseline": variants[0],
-        "started": "2026-12-02T09:00:00Z",
-        "finished": "2026-12-02T09:01:00Z",
-    }
-    for name in variants:
-        run = index.run(name)
-        info = run.info(index.roots)
-        assert info is not None
-        k = replication_kpis(run, info)
-        k.insert(0, "variant", name)
-        k.insert(2, "seed", int(run.summary.get("seed", 1)))
-        frames.append(k)
-        meta["variants"][name] = {
-            "scenario": str(info.path.resolve()),
-            "vary": {},
-            "replications": run.replications,
-            "seeds": [int(run.summary.get("seed", 1))],
-        }
-    folder.mkdir(parents=True, exist_ok=True)
-    pd.concat(frames, ignore_index=True).to_parquet(folder / "replications.parquet", index=False)
-    (folder / "sweep.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    return folder
 
 
 def make_optimizer(root: Path, path: Path, variants: list[str]) -> Path:

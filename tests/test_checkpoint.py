@@ -15,8 +15,10 @@ from scipy import stats
 from twin.errors import ConfigError
 from twin.model.checkpoints import (
     CheckpointAgent,
+    CheckpointRecords,
     checkpoint_kpis,
     fcfs_lanes,
+    hourly_rows,
     replication_rng,
     run_checkpoint,
     simulate_checkpoint,
@@ -406,9 +408,11 @@ def test_public_names_are_pinned() -> None:
         "CheckpointAgent",
         "CheckpointProcess",
         "CheckpointRecords",
+        "HOURLY_COLUMNS",
         "HitCallback",
         "checkpoint_kpis",
         "fcfs_lanes",
+        "hourly_rows",
         "replication_rng",
         "run_checkpoint",
         "simulate_checkpoint",
@@ -424,3 +428,93 @@ def test_records_to_arrow() -> None:
     assert table.num_rows == 30
     assert table.column_names[:3] == ["checkpoint", "vehicle", "arrival"]
     assert set(table.column("checkpoint").to_pylist()) == {"c1"}
+
+
+# --------------------------------------------------------------------------- over the day
+@pytest.mark.exact
+def test_hourly_rows_by_hand() -> None:
+    rec = CheckpointRecords("c1", "smart", 1, warmup_min=0.0)
+    rec.append(10.0, 10.0, 20.0, 0, True, False, False)  # checked by hand, no wait
+    rec.append(15.0, 20.0, 30.0, 0, False, False, False)  # waits 5 min, passes automatically
+    rec.append(70.0, math.nan, math.nan, -1, False, False, True)  # turned away
+    rec.append(80.0, 80.0, 130.0, 0, True, True, False)  # a hit; leaves after the end
+    rows = hourly_rows(rec, end_min=120.0)
+    assert [r["hour"] for r in rows] == [0, 1]
+    h0, h1 = rows
+    assert h0["window_hours"] == 1.0
+    assert h0["arrivals_per_hour"] == 2.0
+    assert h0["throughput_per_hour"] == 2.0
+    assert h0["manual_checks_per_hour"] == 1.0
+    assert h0["auto_passed_per_hour"] == 1.0
+    assert h0["wait_mean_min"] == pytest.approx(2.5)
+    assert h0["queue_mean"] == pytest.approx(5 / 60)  # 5 vehicle-minutes waiting in the hour
+    assert h0["lanes_busy_mean"] == pytest.approx(20 / 60)
+    assert h1["arrivals_per_hour"] == 2.0
+    assert h1["turned_away_per_hour"] == 1.0
+    assert h1["interceptions_per_hour"] == 1.0
+    assert h1["throughput_per_hour"] == 0.0  # it leaves at 130, after the window
+    assert h1["wait_mean_min"] == 0.0
+    assert h1["queue_mean"] == 0.0
+    assert h1["lanes_busy_mean"] == pytest.approx(40 / 60)  # cut at the end of the window
+    with pytest.raises(ValueError, match="empty statistics window"):
+        hourly_rows(rec, end_min=0.0)
+
+
+def test_hourly_rows_add_up_to_the_window_kpis() -> None:
+    """Exposure-weighted hours give back the whole-window figures (warm-up and end mid-hour)."""
+    profile = [0.3] * 7 + [1.6] * 3 + [0.9] * 7 + [1.8] * 3 + [0.5] * 4
+    spec = _spec(lanes=2, arrivals={"rate_per_hour": 50, "profile": profile})
+    rec = simulate_checkpoint(spec, replication_rng(3, 0), horizon_min=3 * 1440, warmup_min=90)
+    rows = hourly_rows(rec)
+    whole = checkpoint_kpis(rec)
+    hours = np.array([r["window_hours"] for r in rows])
+    assert hours.sum() == pytest.approx(whole["window_min"] / 60)
+
+    def weighted(key: str) -> float:
+        return float(np.dot(hours, [r[key] for r in rows]) / hours.sum())
+
+    assert weighted("arrivals_per_hour") == pytest.approx(whole["arrivals_per_hour"])
+    assert weighted("throughput_per_hour") == pytest.approx(whole["throughput_per_hour"])
+    assert weighted("queue_mean") == pytest.approx(whole["queue_mean"])
+    assert weighted("lanes_busy_mean") / 2 == pytest.approx(whole["utilization"])
+    assert weighted("interceptions_per_hour") == pytest.approx(whole["hits_per_hour"])
+    # the profile shows: the evening peak queues longer than the night
+    by_hour = {r["hour"]: r for r in rows}
+    assert by_hour[18]["queue_mean"] > by_hour[3]["queue_mean"]
+    assert by_hour[18]["arrivals_per_hour"] > 2 * by_hour[3]["arrivals_per_hour"]
+
+
+def test_simulate_writes_the_hourly_table_and_area_kpis(tmp_path: Any) -> None:
+    """``twin simulate``'s outputs: checkpoints per hour of day and KPIs per area, both
+    consistent with summary.json; a scenario without checkpoints writes no hourly table."""
+    import pandas as pd
+
+    from twin.model import simulate
+    from twin.paths import scenarios_dir
+    from twin.scenario import load_scenario
+
+    sc = load_scenario(scenarios_dir() / "jiaxing_checkpoint.yaml")
+    sc = sc.model_copy(update={"warmup": 90.0, "horizon": 2 * 1440.0})
+    summary = simulate(sc, seed=4, replications=2, out=tmp_path / "cp")
+    hourly = pd.read_parquet(tmp_path / "cp" / "checkpoints_hourly.parquet")
+    assert set(hourly["checkpoint"]) == set(summary["checkpoints"])
+    assert len(hourly) == 2 * len(summary["checkpoints"]) * 24
+    for cp, whole in summary["checkpoints"].items():
+        part = hourly[hourly["checkpoint"] == cp]
+        assert set(part["mode"]) == {whole["mode"]}
+        per_rep = [
+            np.dot(g["window_hours"], g["queue_mean"]) / g["window_hours"].sum()
+            for _, g in part.groupby("replication")
+        ]
+        assert np.mean(per_rep) == pytest.approx(whole["queue_mean"])
+        if whole["mode"] == "manual":
+            assert (part["auto_passed_per_hour"] == 0).all()
+    kpis = pd.read_parquet(tmp_path / "cp" / "kpis.parquet")
+    every = kpis[kpis["level"] == "all"]
+    assert every["incidents"].sum() == summary["incidents"]
+    for d, want in summary["by_district"].items():
+        got = kpis[(kpis["level"] == "district") & (kpis["district"] == d)]
+        assert got["within_5_min"].mean() == pytest.approx(want["within_5_min"], nan_ok=True)
+    simulate(scenarios_dir() / "mmc_queue.yaml", seed=1, out=tmp_path / "plain")
+    assert not (tmp_path / "plain" / "checkpoints_hourly.parquet").exists()
+    assert (tmp_path / "plain" / "kpis.parquet").exists()

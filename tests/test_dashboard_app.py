@@ -450,10 +450,49 @@ def test_picking_a_sweep_updates_comparison_and_map(served: str, chromium: Any) 
         tab.locator(f"#{ids.SC_PICK}").click()
         tab.get_by_text("sweep sweeps/tiny_units", exact=True).click()
         tab.wait_for_selector(f"#{ids.SC_DIFF}:has-text('Paired differences')")
-        tab.wait_for_selector(f"#{ids.SC_MAP} .gtitle:has-text('tiny_seattle_plus − tiny_seattle')")
+        tab.wait_for_selector(
+            f"#{ids.SC_MAP} .gtitle:has-text('tiny_seattle_plus − tiny_seattle per zone')"
+        )
         verdicts = tab.inner_text(f"#{ids.SC_DIFF}")
         assert any(v in verdicts for v in ("better", "worse", "not distinguishable"))
+        # the sweep's means come from its compare.json, with 95% half-widths
+        assert "±" in tab.inner_text(f"#{ids.SC_HEADLINE}")
         w.shot("scenarios-sweep")
+        # another measure redraws the per-zone map of differences
+        tab.locator(f"#{ids.SC_KPI}").click()
+        tab.get_by_role("option", name="90th-percentile response (min)").click()
+        tab.wait_for_selector(
+            f"#{ids.SC_MAP} .gtitle:has-text('90th-percentile response (police): "
+            "tiny_seattle_plus − tiny_seattle per zone')"
+        )
+        w.shot("scenarios-sweep-p90")
+    finally:
+        w.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_checkpoint_queue_and_wait_over_the_day(served: str, chromium: Any) -> None:
+    w = Watched(chromium, served, _shots())
+    try:
+        tab = w.visit("/checkpoints", f"#{ids.CP_DAY} .gtitle:has-text('Over the day')")
+        legend = f"#{ids.CP_DAY} .legendtext"
+        tab.wait_for_selector(f"{legend}:has-text('Aurora Bridge north end')")
+        names = set(_texts(tab, legend))
+        assert names == {"Aurora Bridge north end", "Ballard Bridge south end"}  # names, not ids
+        titles = " ".join(_texts(tab, f"#{ids.CP_DAY} .annotation-text"))
+        assert "Mean queue" in titles
+        assert "Mean wait" in titles
+        assert tab.locator(f"#{ids.CP_LANES} .legendtext:has-text('checked by hand')").count()
+        w.shot("checkpoints-day")
+        # drop one checkpoint: the chart redraws with the other only
+        tab.locator(f"#{ids.CP_PICK}").click()
+        tab.get_by_role("option", name="Aurora Bridge north end").click()
+        tab.keyboard.press("Escape")
+        tab.wait_for_function(
+            "() => [...document.querySelectorAll('#cp-day .legendtext')]"
+            ".map(e => e.textContent).join('|') === 'Ballard Bridge south end'"
+        )
     finally:
         w.close()
 

@@ -20,7 +20,8 @@ from dashboards.geo import bounds_of, map_view, zones_geojson
 from dashboards.inputs import InputError, choice, day, integer, number, text, texts
 from dashboards.labels import KPIS, fmt_value, kpi, label, with_unit
 from dashboards.replay_view import ReplayDay
-from dashboards.results import paired_differences
+from dashboards.results import comparison_frame
+from twin.experiments.compare import compare
 from twin.statistics import t_quantile
 
 pytestmark = pytest.mark.exact
@@ -140,7 +141,8 @@ def test_good_values_pass_the_checks() -> None:
 # -- sweeps: paired differences --------------------------------------------------------------
 
 
-def test_paired_differences_by_hand() -> None:
+def test_sweep_differences_are_the_sweeps_own_comparison() -> None:
+    """The page flattens ``twin compare``'s answer; the figures are checked by hand."""
     reps = pd.DataFrame(
         {
             "variant": ["base"] * 3 + ["more"] * 3 + ["same"] * 3,
@@ -150,7 +152,7 @@ def test_paired_differences_by_hand() -> None:
             "within_5_min": [0.5, 0.4, 0.45, 0.6, 0.5, 0.55, 0.5, 0.4, 0.45],
         }
     )
-    d = paired_differences(reps, "base").set_index(["variant", "kpi"])
+    d = comparison_frame(compare(reps, baseline="base")).set_index(["variant", "kpi"])
     # more - base: -2, -1.5, -1.5 -> mean -5/3, sd 0.288675, n 3
     row = d.loc[("more", "response_mean_min")]
     assert row["diff"] == pytest.approx(-5 / 3)
@@ -158,13 +160,15 @@ def test_paired_differences_by_hand() -> None:
     assert row["ci"] == pytest.approx(t_quantile(0.95, 2) * sd / math.sqrt(3))
     assert row["verdict"] == "better"  # lower response is better
     assert row["n"] == 3
+    assert row["baseline_mean"] == pytest.approx(11.0)
+    assert row["variant_mean"] == pytest.approx(28 / 3)
     assert d.loc[("more", "within_5_min")]["verdict"] == "better"  # higher share is better
     # a difference whose CI straddles 0 is not a verdict
     assert d.loc[("same", "response_mean_min")]["verdict"] == "not distinguishable"
     assert ("base", "response_mean_min") not in d.index
     worse = reps.assign(response_mean_min=reps["response_mean_min"] * -1)
     assert (
-        paired_differences(worse, "base")
+        comparison_frame(compare(worse, baseline="base"))
         .set_index(["variant", "kpi"])
         .loc[("more", "response_mean_min")]["verdict"]
         == "worse"

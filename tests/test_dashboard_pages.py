@@ -1,6 +1,6 @@
 """Every page's callbacks called directly on small real data: a lake written through the real
 store, and real ``twin simulate`` / ``twin replay`` results of a four-beat Seattle scenario
-(with a sweep and an optimizer file built from those runs in the contract's format)."""
+(with a real ``twin sweep`` of the two and an optimizer file built from the runs)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dashboard_fixtures import build_lake, build_results
 
+from dashboards.inputs import InputError
 from dashboards.memo import Frozen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -97,24 +99,55 @@ def test_map_counts_names_layers_and_differences(ctx: tuple[Path, Path]) -> None
     assert "3 calls in the lake" in _texts(detail)
 
 
-def test_breakdown_matches_the_incident_records(ctx: tuple[Path, Path]) -> None:
-    from dashboards.results import run_breakdown, scan
+def test_breakdown_is_the_engine_kpis_pooled_over_replications(ctx: tuple[Path, Path]) -> None:
+    """The page's per-agency and per-district figures are group_kpis of the incident records
+    (the engine's one definition: lost calls count as not reached), averaged over replications.
+    """
+    from dashboards.results import replication_kpis, run_breakdown, scan
+    from twin.model.kpis import group_kpis
 
     idx = scan(ctx[1])
     run = idx.run("tiny_seattle")
     bd = run_breakdown(run, run.info(idx.roots))
     inc = pd.read_parquet(run.path / "incidents.parquet")
-    inc = inc[~inc["lost"]]
-    assert bd["agency"]["incidents"].iloc[0] == pytest.approx(len(inc) / 3)
-    assert bd["agency"]["response_mean_min"].iloc[0] == pytest.approx(inc["response_min"].mean())
+    units = pd.read_parquet(run.path / "units.parquet")
+
+    def per_rep(part: pd.DataFrame, unit_ids: list[str]) -> list[dict[str, Any]]:
+        out = []
+        for r in range(3):
+            x = part[part["replication"] == r]
+            u = units[(units["replication"] == r) & units["unit"].isin(unit_ids)]
+            out.append(
+                group_kpis(
+                    x["response_min"].to_numpy(dtype=float),
+                    x["waited"].to_numpy(dtype=bool),
+                    u["busy_min"].to_numpy(dtype=float),
+                    u["on_duty_min"].to_numpy(dtype=float),
+                )
+            )
+        return out
+
+    every = per_rep(inc, [f"car-{i}" for i in range(1, 5)])
+    row = bd["agency"].set_index("agency").loc["police"]
+    assert row["incidents"] == pytest.approx(len(inc) / 3)
+    for k in ("response_mean_min", "within_5_min", "p_wait", "utilisation"):
+        assert row[k] == pytest.approx(np.mean([e[k] for e in every]))
+    assert row["response_p90_min_ci"] > 0  # a 95% half-width across the 3 replications
     p_zone = inc[inc["zone"].isin(["seattle:beat:B1", "seattle:beat:B2"])]
-    row = bd["district"].set_index("district").loc["P"]
-    assert row["response_p50_min"] == pytest.approx(p_zone["response_min"].median())
-    assert row["within_5_min"] == pytest.approx((p_zone["response_min"] <= 5).mean())
+    want = per_rep(p_zone, ["car-1", "car-2"])
+    got = bd["district"].set_index("district").loc["P"]
+    for k in ("response_p50_min", "within_5_min", "utilisation"):
+        assert got[k] == pytest.approx(np.mean([w[k] for w in want]))
+    # the run read as a sweep row is exactly what summary.json pooled
+    reps = replication_kpis(run)
+    assert reps["district=P/within_5_min"].mean() == pytest.approx(
+        run.summary["by_district"]["P"]["within_5_min"]
+    )
 
 
 def test_scenarios_sweep_comparison_units_and_optimizer(ctx: tuple[Path, Path]) -> None:
     from dashboards.pages import scenarios as page
+    from dashboards.results import scan
 
     _options, variant, _kpis, kpi_value = page.pick_changed("sweep:sweeps/tiny_units")
     assert variant == "tiny_seattle_plus"
@@ -124,8 +157,18 @@ def test_scenarios_sweep_comparison_units_and_optimizer(ctx: tuple[Path, Path]) 
     text = _texts(diff)
     assert "Paired differences and verdicts" in text
     assert any(v in text for v in ("better", "worse", "not distinguishable"))
-    assert "tiny_seattle_plus − tiny_seattle" in fig.layout.title.text
-    assert set(fig.data[-1].locations) == {"P", "Q"}  # districts of the scenario
+    assert "tiny_seattle_plus − tiny_seattle per zone" in fig.layout.title.text
+    zones = {f"seattle:beat:B{i}" for i in range(1, 5)}
+    mapped = dict(zip(fig.data[-1].locations, fig.data[-1].z, strict=True))
+    assert set(mapped) == zones  # the sweep's zones.parquet, paired by replication
+    sweep = scan(ctx[1]).sweep("sweeps/tiny_units")
+    z = sweep.zones
+    assert z is not None
+    b1 = z[(z["zone"] == "seattle:beat:B1") & (z["agency"] == "police")].pivot_table(
+        index="replication", columns="variant", values=kpi_value
+    )
+    want = (b1["tiny_seattle_plus"] - b1["tiny_seattle"]).mean()
+    assert mapped["seattle:beat:B1"] == pytest.approx(want)
     head, _agencies, diff, districts, fig = page.show_pick(
         "run:tiny_seattle", None, "response_p50_min"
     )
@@ -143,13 +186,29 @@ def test_scenarios_sweep_comparison_units_and_optimizer(ctx: tuple[Path, Path]) 
 def test_checkpoints_by_name_with_smart_vs_manual(ctx: tuple[Path, Path]) -> None:
     from dashboards.pages import checkpoints as page
 
-    modes, table, passing, load = page.show_checkpoints("tiny_seattle")
+    modes, table, passing, load, options, picked = page.show_checkpoints("tiny_seattle")
     assert "smart lanes" in _texts(modes)
     assert "manual lanes" in _texts(modes)
     assert "Aurora Bridge north end" in _texts(table)
     assert "cp1" not in _texts(table)
     assert set(passing.data[0].y) == {"Aurora Bridge north end", "Ballard Bridge south end"}
     assert load.layout.yaxis.title.text.startswith("arrivals")
+    # queue and wait over the day, by name, from the simulation's hourly table
+    assert {o["label"] for o in options} == {"Aurora Bridge north end", "Ballard Bridge south end"}
+    assert set(picked) == {"cp1", "cp2"}
+    day, lanes = page.show_day("tiny_seattle", ["cp2"])
+    assert {t.name for t in day.data} == {"Ballard Bridge south end"}
+    queue = day.data[0]
+    assert list(queue.x) == list(range(24))
+    raw = pd.read_parquet(ctx[1] / "tiny_seattle" / "checkpoints_hourly.parquet")
+    cp2 = raw[raw["checkpoint"] == "cp2"].groupby("hour")["queue_mean"].mean()
+    assert list(queue.y) == pytest.approx(cp2.tolist())
+    manual = next(t for t in lanes.data if t.name.startswith("checked by hand"))
+    assert sum(manual.y) > 0  # a manual checkpoint checks every vehicle by hand
+    auto = next(t for t in lanes.data if t.name.startswith("passed automatically"))
+    assert sum(auto.y) == 0
+    with pytest.raises(InputError, match="unknown checkpoint"):
+        page.show_day("tiny_seattle", ["cp9"])
 
 
 def test_devices_readings_and_outages(ctx: tuple[Path, Path]) -> None:

@@ -12,6 +12,7 @@ from twin.model.kpis import (
     AreaMaps,
     IncidentFilter,
     area_kpis,
+    area_rows,
     flat_kpis,
     group_kpis,
     kpi_direction,
@@ -107,6 +108,45 @@ def test_flat_columns_and_directions() -> None:
     assert kpi_direction("within_2.5_min") == 1
     with pytest.raises(KeyError):
         kpi_direction("response_p99")
+
+
+@pytest.mark.exact
+def test_area_rows_by_hand_and_equal_to_area_kpis() -> None:
+    inc, units, maps = _records()
+    rows = area_rows(inc, units, maps, ["z0", "z1", "z2"], thresholds=(5,))
+    by = {(r["level"], r["agency"], r["district"], r["zone"]): r for r in rows}
+    want = area_kpis(inc, units, maps, thresholds=(5,))
+    assert by[("all", "", "", "")] == {
+        "level": "all",
+        "agency": "",
+        "district": "",
+        "zone": "",
+        **want["overall"],
+    }
+    for a in ("police", "fire"):
+        assert {k: by[("agency", a, "", "")][k] for k in want["by_agency"][a]} == (
+            want["by_agency"][a]
+        )
+    for d in ("A", "B"):
+        assert {k: by[("district", "", d, "")][k] for k in want["by_district"][d]} == (
+            want["by_district"][d]
+        )
+    # zone 2 (district B): incidents 2 (police 10 min, fire lost); units 1 (police) and 2 (fire)
+    z2 = by[("zone", "", "B", "z2")]
+    assert z2["incidents"] == 2
+    assert z2["response_mean_min"] == pytest.approx(10.0)
+    assert z2["within_5_min"] == pytest.approx(0.0)
+    assert z2["utilisation"] == pytest.approx(70 / 160)
+    fire_z2 = by[("agency_zone", "fire", "B", "z2")]
+    assert fire_z2["incidents"] == 1
+    assert fire_z2["response_mean_min"] is None  # its one call was lost
+    assert fire_z2["utilisation"] == pytest.approx(60 / 120)
+    police_a = by[("agency_district", "police", "A", "")]
+    assert police_a["incidents"] == 2
+    assert police_a["response_mean_min"] == pytest.approx(3.0)
+    # zone 1 holds no unit and only a police call: no fire row for it
+    assert ("agency_zone", "fire", "A", "z1") not in by
+    assert by[("agency_zone", "police", "A", "z1")]["utilisation"] is None
 
 
 def test_summary_has_area_sections_that_add_up() -> None:

@@ -25,7 +25,7 @@ from twin.experiments.sweep import (
     run_sweep,
 )
 from twin.model import Simulation
-from twin.model.kpis import AreaMaps, area_kpis
+from twin.model.kpis import AreaMaps, area_kpis, area_rows
 from twin.paths import scenarios_dir
 from twin.scenario import load_scenario
 from twin.statistics import paired_difference, verdict
@@ -101,6 +101,41 @@ def test_rows_are_the_engine_figures_under_common_random_numbers(tmp_path: Path)
     (slow,) = run_batch(BatchJob(variants[0].name, variants[0].digest, variants[0].data, 9, (2,)))
     assert slow["incidents"] == row["incidents"]
     assert slow["response_mean_min"] > row["response_mean_min"]
+
+
+def test_sweep_writes_per_zone_kpis_of_every_replication(tmp_path: Path) -> None:
+    variants = build_variants([EXAMPLE], vary=["travel.speed_kmh=20,40"], horizon=HORIZON)
+    run_sweep(variants, tmp_path / "sw", replications=2, seed=9, batch=1)
+    zones = pd.read_parquet(tmp_path / "sw" / "zones.parquet")
+    reps = pd.read_parquet(tmp_path / "sw" / "replications.parquet")
+    pairs = set(zip(zones["variant"], zones["replication"], strict=True))
+    assert pairs == set(zip(reps["variant"], reps["replication"], strict=True))
+    sc = load_scenario(EXAMPLE).model_copy(update={"horizon": HORIZON})
+    sc.travel.speed_kmh = 40.0
+    run = Simulation(sc, seed=9, replication=1).run()
+    want = [
+        r
+        for r in area_rows(run.incidents, run.units, AreaMaps.of_run(run), run.zone_ids)
+        if r["level"] in ("zone", "agency_zone")
+    ]
+    got = zones[(zones["variant"] == variants[1].name) & (zones["replication"] == 1)]
+    assert len(got) == len(want)
+    got_by = got.set_index(["agency", "zone"])
+    for w in want:
+        row = got_by.loc[(w["agency"], w["zone"])]
+        assert row["district"] == w["district"]
+        for k in ("incidents", "response_p90_min", "within_5_min", "utilisation"):
+            if w[k] is None:
+                assert math.isnan(row[k])
+            else:
+                assert row[k] == pytest.approx(w[k])
+    # zone rows of all agencies add up to the replication's incidents
+    all_agencies = got[got["agency"] == ""]
+    r1 = reps[(reps["variant"] == variants[1].name) & (reps["replication"] == 1)]
+    assert all_agencies["incidents"].sum() == r1["incidents"].iloc[0]
+    # the flat batch files carry no nested column
+    for f in (tmp_path / "sw" / "batches").rglob("r*.parquet"):
+        assert "zones" not in pd.read_parquet(f).columns
 
 
 class _Crash(Exception):

@@ -56,17 +56,36 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
     try:
         procs.append(
             subprocess.Popen(
-                [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-dashboard"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(BIN / "dask"),
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-dashboard",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         )
         for _ in range(2):
             procs.append(
                 subprocess.Popen(
-                    [str(BIN / "dask"), "worker", address, "--host", "127.0.0.1",
-                     "--nthreads", "1", "--no-dashboard"],
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    [
+                        str(BIN / "dask"),
+                        "worker",
+                        address,
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                     env={**os.environ},  # PREFECT_API_URL of the server started before
                 )
             )
@@ -91,10 +110,22 @@ def test_sweep_on_a_dask_cluster_equals_the_local_run(
 ) -> None:
     out = tmp_path / "dask"
     done = subprocess.run(
-        [str(BIN / "twin"), "sweep", str(EXAMPLE), *SWEEP, "--dask-address", dask_cluster,
-         "--batch", "1", "--out", str(out)],
+        [
+            str(BIN / "twin"),
+            "sweep",
+            str(EXAMPLE),
+            *SWEEP,
+            "--dask-address",
+            dask_cluster,
+            "--batch",
+            "1",
+            "--out",
+            str(out),
+        ],
         env={**os.environ, "PREFECT_API_URL": prefect_server},
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     got = pd.read_parquet(out / "replications.parquet")
@@ -121,8 +152,20 @@ def test_killed_sweep_resumes_and_its_prefect_server_dies(tmp_path: Path) -> Non
     out = tmp_path / "sw"
     before = _servers()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    cmd = [str(BIN / "twin"), "sweep", str(EXAMPLE), *SWEEP, "-r", "8", "--batch", "1",
-           "--workers", "1", "--out", str(out)]
+    cmd = [
+        str(BIN / "twin"),
+        "sweep",
+        str(EXAMPLE),
+        *SWEEP,
+        "-r",
+        "8",
+        "--batch",
+        "1",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 600
@@ -143,8 +186,12 @@ def test_killed_sweep_resumes_and_its_prefect_server_dies(tmp_path: Path) -> Non
         if proc.poll() is None:
             proc.kill()
     # resume in this process, without orchestration: finished batches are kept as they are
-    assert main(["sweep", str(EXAMPLE), *SWEEP, "-r", "8", "--batch", "1", "--local",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["sweep", str(EXAMPLE), *SWEEP, "-r", "8", "--batch", "1", "--local", "--out", str(out)]
+        )
+        == 0
+    )
     for path, mtime in kept.items():
         assert path.stat().st_mtime_ns == mtime
     frame = pd.read_parquet(out / "replications.parquet")

@@ -1,9 +1,11 @@
 """Checkpoints (``/checkpoints``): each checkpoint by name, smart vs manual lanes.
 
-Per checkpoint: pass time, wait, queue, throughput, interceptions; load over the day.
+Per checkpoint: pass time, wait, queue, throughput, interceptions; queue and wait over the day.
 
-Figures come from a result's ``summary.json`` (``checkpoints``: one entry per checkpoint) and
-the names, modes and arrival profiles from its scenario.
+Figures come from a result's ``summary.json`` (``checkpoints``: one entry per checkpoint), its
+``checkpoints_hourly.parquet`` (the simulation's queue, wait, flow, manual checks and
+interceptions per checkpoint and hour of day) and the names, modes and arrival profiles from
+its scenario.
 """
 
 from __future__ import annotations
@@ -18,20 +20,35 @@ from dash import Input, Output, dcc, html
 from dashboards import ids
 from dashboards.components import frame_table, graph, guarded, notice, page_header
 from dashboards.context import results_index
-from dashboards.figures import checkpoint_load_figure, checkpoint_pass_figure
+from dashboards.figures import (
+    checkpoint_day_figure,
+    checkpoint_lanes_figure,
+    checkpoint_load_figure,
+    checkpoint_pass_figure,
+)
 from dashboards.frames import rows_of
-from dashboards.inputs import choice, friendly_callback
+from dashboards.inputs import InputError, choice, friendly_callback
 from dashboards.labels import fmt_value
 from dashboards.results import Run
 from dashboards.scenario_info import ScenarioInfo
 
-__all__ = ["checkpoint_frame", "layout", "load_over_day", "show_checkpoints"]
+__all__ = [
+    "checkpoint_frame",
+    "day_frame",
+    "layout",
+    "load_over_day",
+    "show_checkpoints",
+    "show_day",
+]
+
+DEFAULT_LINES = 6
+"""Checkpoints drawn over the day at first (those with the longest mean queue)."""
 
 dash.register_page(__name__, path="/checkpoints", name="Checkpoints", title="Checkpoints", order=4)
 
 _COLUMNS = {
     "name": ("Checkpoint", None),
-    "mode": ("Lanes", None),
+    "mode": ("Lane mode", None),
     "lanes": ("Lanes (n)", "int"),
     "throughput_per_hour": ("Vehicles per hour", "num"),
     "utilization": ("Lane utilisation", "pct"),
@@ -135,6 +152,18 @@ def layout(run: str | None = None, **_: Any) -> html.Div:
             html.Div(id=ids.CP_MODES),
             html.Div(id=ids.CP_TABLE, className="scroll"),
             graph(ids.CP_PASS),
+            html.H3("Over the day"),
+            html.P(
+                "Queue and wait per hour of day as the twin simulated them (mean over "
+                "replications and over the days of the run). Pick the checkpoints to draw:",
+                className="basis",
+            ),
+            html.Div(
+                dcc.Dropdown(id=ids.CP_PICK, multi=True, placeholder="checkpoints to draw"),
+                className="controls",
+            ),
+            graph(ids.CP_DAY),
+            graph(ids.CP_LANES),
             graph(ids.CP_LOAD),
         ]
     )
@@ -150,17 +179,32 @@ def _fmt(kind: str | None) -> Any:
     return lambda v: fmt_value(v, kind)
 
 
+def _run(run_name: Any) -> Run:
+    runs = {r.name: r for r in _runs_with_checkpoints()}
+    return runs[choice(run_name, "result", runs)]
+
+
+def day_frame(run: Run, info: ScenarioInfo | None) -> pd.DataFrame:
+    """Return the run's hourly checkpoint table with each checkpoint's name (empty: none)."""
+    hourly = run.checkpoints_hourly()
+    if hourly is None or hourly.empty:
+        return pd.DataFrame(columns=["checkpoint", "name", "hour"])
+    names = [info.checkpoint_label(str(c)) if info else str(c) for c in hourly["checkpoint"]]
+    return hourly.assign(name=names)
+
+
 @friendly_callback(
     Output(ids.CP_MODES, "children"),
     Output(ids.CP_TABLE, "children"),
     Output(ids.CP_PASS, "figure"),
     Output(ids.CP_LOAD, "figure"),
+    Output(ids.CP_PICK, "options"),
+    Output(ids.CP_PICK, "value"),
     Input(ids.CP_RUN, "value"),
 )
-def show_checkpoints(run_name: Any) -> tuple[Any, Any, go.Figure, go.Figure]:
-    """Show the chosen result's checkpoints."""
-    runs = {r.name: r for r in _runs_with_checkpoints()}
-    run = runs[choice(run_name, "result", runs)]
+def show_checkpoints(run_name: Any) -> tuple[Any, Any, go.Figure, go.Figure, Any, Any]:
+    """Show the chosen result's checkpoints; offer them for the over-the-day chart."""
+    run = _run(run_name)
     idx = results_index()
     info = run.info(idx.roots)
     frame = checkpoint_frame(run.summary, info)
@@ -203,9 +247,62 @@ def show_checkpoints(run_name: Any) -> tuple[Any, Any, go.Figure, go.Figure]:
         f"{run.scenario}: {len(frame)} checkpoints, {run.replications} replication(s); times "
         "per vehicle in seconds, counts per run.",
     )
+    day = day_frame(run, info)
+    flat = info is not None and all(not c.get("profile") for c in info.checkpoints.values())
+    if flat and not day.empty:
+        note = html.P(
+            [
+                note.children,
+                " The scenario gives the checkpoints no hourly traffic profile: vehicles arrive "
+                "at one steady rate all day, so the hours below differ only by chance (add "
+                "checkpoints[].arrivals.profile to study peaks).",
+            ]
+        )
+    options: list[dict[str, str]] = []
+    picked: list[str] = []
+    if not day.empty:
+        names = day.drop_duplicates("checkpoint").set_index("checkpoint")["name"]
+        options = [
+            {"label": str(n), "value": str(c)}
+            for c, n in sorted(names.items(), key=lambda kv: str(kv[1]))
+        ]
+        busiest = day.groupby("checkpoint")["queue_mean"].mean().sort_values(ascending=False)
+        picked = [str(c) for c in busiest.index[:DEFAULT_LINES]]
+    else:
+        note = html.P(
+            [
+                note.children,
+                " This result has no hourly checkpoint table (written by twin simulate since "
+                "this version); simulate it again to see queue and wait over the day.",
+            ]
+        )
     return (
         html.Div([note, modes]),
         table,
         checkpoint_pass_figure(frame),
         checkpoint_load_figure(load_over_day(frame, run.summary, info)),
+        options,
+        picked,
     )
+
+
+@friendly_callback(
+    Output(ids.CP_DAY, "figure"),
+    Output(ids.CP_LANES, "figure"),
+    Input(ids.CP_RUN, "value"),
+    Input(ids.CP_PICK, "value"),
+)
+def show_day(run_name: Any, picks: Any) -> tuple[go.Figure, go.Figure]:
+    """Draw queue, wait and flow over the day for the picked checkpoints (by name)."""
+    run = _run(run_name)
+    day = day_frame(run, run.info(results_index().roots))
+    if picks is None:
+        picks = []
+    if not isinstance(picks, list) or not all(isinstance(p, str) for p in picks):
+        raise InputError("checkpoints must be a list of checkpoint ids")
+    known = set(day["checkpoint"].astype(str))
+    unknown = [p for p in picks if p not in known]
+    if unknown:
+        raise InputError(f"unknown checkpoint {unknown[0][:40]!r}; pick one from the list")
+    part = day[day["checkpoint"].astype(str).isin(picks)]
+    return checkpoint_day_figure(part), checkpoint_lanes_figure(part)

@@ -35,11 +35,9 @@ from dashboards.results import (
     Run,
     Sweep,
     kpi_columns,
-    paired_differences,
     run_breakdown,
 )
 from dashboards.scenario_info import ScenarioInfo
-from twin.statistics import mean_ci
 
 __all__ = ["layout", "pick_changed", "show_optimizer", "show_pick", "show_units", "units_table"]
 
@@ -55,12 +53,6 @@ HEADLINE = (
     "within_8_min",
     "p_wait",
 )
-_CI_KEYS = {
-    "response_mean_min": "response_min.mean",
-    "response_p50_min": "response_min.p50",
-    "response_p90_min": "response_min.p90",
-    "p_wait": "p_wait",
-}
 
 
 def _options() -> list[dict[str, str]]:
@@ -216,14 +208,9 @@ def pick_changed(pick: Any) -> tuple[Any, Any, Any, Any]:
     return [], None, _kpi_options(base_kpis), "response_p50_min"
 
 
-def _ci_of(summary: dict[str, Any], agency: str | None, key: str) -> float | None:
-    ci = summary.get("ci95") or {}
-    name = _CI_KEYS.get(key)
-    if not isinstance(ci, dict) or name is None:
-        return None
-    full = f"by_agency.{agency}.{name}" if agency else name
-    value = ci.get(full)
-    return float(value) if isinstance(value, int | float) else None
+def _half(value: Any) -> float | None:
+    """Return a half-width when it is a finite number (one replication has none)."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def _value_text(key: str, value: Any, half: float | None) -> str:
@@ -245,9 +232,7 @@ def _run_headline(run: Run, info: ScenarioInfo | None) -> tuple[Any, Any]:
         items = [
             (
                 f"{name}: {label(k)}" + (" per run" if k == "incidents" else ""),
-                _value_text(
-                    k, row.get(k), _ci_of(run.summary, ag if len(agencies) > 1 else None, k)
-                ),
+                _value_text(k, row.get(k), _half(row.get(f"{k}_ci"))),
             )
             for k in HEADLINE
         ]
@@ -255,7 +240,8 @@ def _run_headline(run: Run, info: ScenarioInfo | None) -> tuple[Any, Any]:
     basis = html.P(
         f"The twin: scenario {run.scenario}, {run.replications} replication(s), seed "
         f"{run.summary.get('seed', '?')}; ± is the 95% confidence half-width across "
-        "replications (shown where the run computed it). Response = received → on scene."
+        "replications. Response = received → on scene, over calls reached; “within” shares "
+        "count every call, a lost one as not reached (the engine's KPIs, kpis.parquet)."
         + (f" {days}" if days else ""),
         className="basis",
     )
@@ -292,22 +278,27 @@ def _sweep_blocks(
     reps = sweep.replications
     base = sweep.baseline
     overall = [c for c in kpi_columns(reps) if "/" not in c]
+    comparison = sweep.comparison()
     rows = []
-    for v, part in reps.groupby("variant", sort=False):
-        row: dict[str, Any] = {"variant": str(v), "replications": len(part)}
+    for v in sweep.variants:
+        entry = (comparison.get("variants") or {}).get(v) or {}
+        kpis = entry.get("kpis") or {}
+        row: dict[str, Any] = {
+            "variant": v,
+            "replications": int((reps["variant"] == v).sum()),
+        }
         for c in overall:
-            vals = part[c].astype(float).dropna().to_numpy()
-            if vals.size:
-                m, h = mean_ci(vals) if vals.size > 1 else (float(vals[0]), math.nan)
-                row[c] = _value_text(c, m, None if math.isnan(h) else h)
+            figure = kpis.get(c) or {}
+            row[c] = _value_text(c, figure.get("mean"), _half(figure.get("ci95")))
         rows.append(row)
     table = pd.DataFrame(rows)
     headline = html.Div(
         [
             html.H3(f"Sweep {sweep.name}: {len(rows)} variants (baseline {base})"),
             html.P(
-                "Mean ± 95% CI across replications; replications are paired by index (common "
-                "random numbers), so differences below are paired.",
+                "All agencies together (per agency below). Mean ± 95% CI across replications, "
+                "from the sweep's compare.json; replications are paired by index (common random "
+                "numbers), so differences below are paired.",
                 className="basis",
             ),
             frame_table(
@@ -316,7 +307,7 @@ def _sweep_blocks(
             ),
         ]
     )
-    diffs = paired_differences(reps, base)
+    diffs = sweep.differences()
     agencies_block = html.Div()
     if variant:
         part = diffs[(diffs["variant"] == variant) & ~diffs["kpi"].str.contains("/")]
@@ -364,7 +355,7 @@ def _sweep_blocks(
         )
     else:
         diff_block = notice("This sweep has only its baseline: nothing to compare.")
-    # per-district paired difference of the chosen KPI, on the map and in a chart
+    # per-district paired difference of the chosen KPI (chart); per-zone on the map
     dist = (
         diffs[
             (diffs["variant"] == variant)
@@ -374,43 +365,77 @@ def _sweep_blocks(
         if variant
         else diffs.iloc[0:0]
     )
-    values = {
-        k.split("=", 1)[1].split("/", 1)[0]: float(d)
-        for k, d in zip(dist["kpi"], dist["diff"], strict=True)
-    }
     info = None
     path = sweep.scenario_path(base)
     if path is not None:
         from dashboards.scenario_info import load_info
 
         info = load_info(path)
-    fig: go.Figure = message_figure("No per-district columns in this sweep.")
+    fig: go.Figure = message_figure(
+        "Pick a variant to map its difference." if variant else "Nothing to compare."
+    )
     district_block = html.Div()
-    if values and info is not None and info.city:
-        r = current().lake.rollups()
-        cmap, _ = city_context(r, info.city)
+    if variant and info is not None and info.city:
+        cmap, _ = city_context(current().lake.rollups(), info.city)
         k = kpi(key)
-        fig = city_map_figure(
-            cmap,
-            values,
-            f"{k.unit} ({variant} − {base})",
-            level="district",
-            diverging=True,
-            hover_unit=k.unit,
-            title=f"{label(key)}: {variant} − {base} per district",
-            height=520,
-        )
-        frame = dist.assign(
-            district=[k.split("=", 1)[1].split("/", 1)[0] for k in dist["kpi"]], agency="all"
-        )
-        frame = frame.assign(**{key: frame["diff"], f"{key}_ci": frame["ci"]})
-        district_block = html.Div(
-            [
-                html.H3(f"Per district: {label(key)}, {variant} − {base}"),
-                graph("sc-district-graph", district_kpi_figure(frame, key, cmap.district_label)),
-            ]
-        )
+        fig = _sweep_map(sweep, cmap, base, variant, key, dist)
+        if not dist.empty:
+            frame = dist.assign(
+                district=[k.split("=", 1)[1].split("/", 1)[0] for k in dist["kpi"]],
+                agency="all agencies",
+            )
+            frame = frame.assign(**{key: frame["diff"], f"{key}_ci": frame["ci"]})
+            district_block = html.Div(
+                [
+                    html.H3(f"Per district: {label(key)}, {variant} − {base} ({k.unit})"),
+                    graph(
+                        "sc-district-graph",
+                        district_kpi_figure(frame, key, cmap.district_label).update_layout(
+                            title=f"{label(key)}: {variant} − {base} per district (95% CI)"
+                        ),
+                    ),
+                ]
+            )
     return headline, agencies_block, html.Div([diff_block, district_block]), html.Div(), fig
+
+
+def _sweep_map(
+    sweep: Sweep, cmap: Any, base: str, variant: str, key: str, dist: pd.DataFrame
+) -> go.Figure:
+    """Map the paired difference per zone (``zones.parquet``), else per district."""
+    k = kpi(key)
+    zones = sweep.zones
+    if zones is not None and not zones.empty:
+        agencies = sorted({str(a) for a in zones["agency"]} - {""})
+        agency = "police" if "police" in agencies else ("" if len(agencies) != 1 else agencies[0])
+        who = f" ({agency})" if agency else " (all agencies)"
+        per_zone = sweep.zone_diff(variant, key, agency)
+        if per_zone is not None and not per_zone.empty:
+            return city_map_figure(
+                cmap,
+                dict(zip(per_zone["zone"], per_zone["diff"].astype(float), strict=True)),
+                f"{k.unit} ({variant} − {base})",
+                diverging=True,
+                hover_unit=k.unit,
+                title=f"{label(key)}{who}: {variant} − {base} per zone, paired by replication",
+                height=520,
+            )
+    if dist.empty:
+        return message_figure("This sweep wrote no per-zone or per-district figures.")
+    values = {
+        kk.split("=", 1)[1].split("/", 1)[0]: float(d)
+        for kk, d in zip(dist["kpi"], dist["diff"], strict=True)
+    }
+    return city_map_figure(
+        cmap,
+        values,
+        f"{k.unit} ({variant} − {base})",
+        level="district",
+        diverging=True,
+        hover_unit=k.unit,
+        title=f"{label(key)}: {variant} − {base} per district",
+        height=520,
+    )
 
 
 @friendly_callback(

@@ -22,7 +22,13 @@ The library side of ``twin sweep`` (the Prefect/Dask shell is :mod:`flows.sweep`
 
 Folder layout: ``sweep.json`` (the plan: variants with their scenario file, varied values and
 digest; seed; replications; thresholds; started / finished), ``batches/`` (committed
-batches), ``replications.parquet``, ``compare.json``.
+batches), ``replications.parquet``, ``zones.parquet``, ``compare.json``.
+
+``zones.parquet`` holds what a map of per-zone differences needs, in long form: one row per
+``variant``, ``replication``, ``agency`` (``""`` = all agencies) and ``zone`` with its
+``district`` and the KPIs of :func:`twin.model.kpis.area_rows` (the ``zone`` and
+``agency_zone`` levels of a run's ``kpis.parquet``). A sweep keeps no per-incident records: the
+per-zone KPIs are what the pages read, and they are paired by replication like the rest.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ import yaml
 
 from twin.errors import ConfigError
 from twin.experiments.changes import set_path
-from twin.model.kpis import DEFAULT_THRESHOLDS, AreaMaps, area_kpis, flat_kpis
+from twin.model.kpis import DEFAULT_THRESHOLDS, AreaMaps, area_kpis, area_rows, flat_kpis
 from twin.scenario import Scenario, parse_scenario
 
 if TYPE_CHECKING:
@@ -52,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEADLINE_KPIS",
+    "ZONES_KEY",
     "BatchJob",
     "Executor",
     "SweepStore",
@@ -64,6 +71,9 @@ __all__ = [
     "run_batch",
     "run_sweep",
 ]
+
+ZONES_KEY = "zones"
+"""Key of a :func:`run_batch` row holding that replication's per-zone KPI rows."""
 
 HEADLINE_KPIS = ("response_mean_min", "response_p90_min", "p_wait", "within_5_min")
 """Overall KPIs the precision loop watches (``within_5_min`` when 5 is a threshold)."""
@@ -221,7 +231,9 @@ def _scenario(job: BatchJob) -> Scenario:
 def run_batch(job: BatchJob) -> list[dict[str, Any]]:
     """Run a job's replications; return one row per replication (variant, replication, seed, KPIs).
 
-    Pure apart from CPU: the same job gives the same rows on any machine.
+    Each row also holds, under :data:`ZONES_KEY`, the replication's per-zone KPI rows (all
+    agencies and per agency); :meth:`SweepStore.commit` writes them beside the batch. Pure
+    apart from CPU: the same job gives the same rows on any machine.
     """
     from twin.model.engine import Simulation
 
@@ -229,8 +241,22 @@ def run_batch(job: BatchJob) -> list[dict[str, Any]]:
     rows = []
     for r in job.replications:
         run = Simulation(sc, seed=job.seed, replication=r, collect=False).run()
-        kpis = area_kpis(run.incidents, run.units, AreaMaps.of_run(run), job.thresholds)
-        rows.append({"variant": job.variant, "replication": r, "seed": job.seed, **flat_kpis(kpis)})
+        maps = AreaMaps.of_run(run)
+        kpis = area_kpis(run.incidents, run.units, maps, job.thresholds)
+        zones = [
+            {k: v for k, v in z.items() if k != "level"}
+            for z in area_rows(run.incidents, run.units, maps, run.zone_ids, job.thresholds)
+            if z["level"] in ("zone", "agency_zone")
+        ]
+        rows.append(
+            {
+                "variant": job.variant,
+                "replication": r,
+                "seed": job.seed,
+                **flat_kpis(kpis),
+                ZONES_KEY: zones,
+            }
+        )
     return rows
 
 
@@ -392,8 +418,19 @@ class SweepStore:
         folder.mkdir(parents=True, exist_ok=True)
         first, last = min(job.replications), max(job.replications)
         dest = folder / f"r{first:06d}-{last:06d}.parquet"
+        zones = [
+            {"variant": row["variant"], "replication": row["replication"], **z}
+            for row in rows
+            for z in row.get(ZONES_KEY) or []
+        ]
+        if zones:  # first: the replication file is what marks the batch done
+            zdest = folder / f"z{first:06d}-{last:06d}.parquet"
+            ztmp = folder / f".{zdest.name}.tmp"
+            pq.write_table(pa.Table.from_pylist(zones), ztmp)
+            os.replace(ztmp, zdest)
+        flat = [{k: v for k, v in row.items() if k != ZONES_KEY} for row in rows]
         tmp = folder / f".{dest.name}.tmp"
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
+        pq.write_table(pa.Table.from_pylist(flat), tmp)
         os.replace(tmp, dest)
         return dest
 
@@ -424,7 +461,43 @@ class SweepStore:
         tmp = self.root / ".replications.parquet.tmp"
         pq.write_table(table, tmp)
         os.replace(tmp, self.root / "replications.parquet")
+        self._merge_zones(names, frame)
         return frame
+
+    def _merge_zones(self, names: list[str], frame: pd.DataFrame) -> None:
+        """Rewrite ``zones.parquet`` (per-zone KPIs of the committed replications)."""
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        parts = []
+        for name in names:
+            folder = self._batch_dir(name)
+            for f in sorted(folder.glob("z*.parquet")) if folder.exists() else []:
+                parts.append(pq.read_table(f).to_pandas())
+        dest = self.root / "zones.parquet"
+        if not parts:
+            dest.unlink(missing_ok=True)
+            return
+        zones = pd.concat(parts, ignore_index=True)
+        done = set(zip(frame["variant"], frame["replication"], strict=True))
+        keep = [
+            (v, int(r)) in done for v, r in zip(zones["variant"], zones["replication"], strict=True)
+        ]
+        zones = zones[keep].drop_duplicates(["variant", "replication", "agency", "zone"])
+        zones["_order"] = zones["variant"].map({n: i for i, n in enumerate(names)})
+        zones = zones.sort_values(["_order", "replication", "agency", "zone"], kind="stable")
+        zones = zones.drop(columns="_order").reset_index(drop=True)
+        zones["replication"] = zones["replication"].astype("int64")
+        kpi_cols = [
+            c
+            for c in zones.columns
+            if c not in ("variant", "replication", "agency", "district", "zone")
+        ]
+        zones[kpi_cols] = zones[kpi_cols].astype("float64")
+        tmp = self.root / ".zones.parquet.tmp"
+        pq.write_table(pa.Table.from_pandas(zones, preserve_index=False), tmp)
+        os.replace(tmp, dest)
 
     def finish(self, replications: int, comparison: dict[str, Any]) -> None:
         """Write ``compare.json`` and mark the plan finished."""

@@ -146,6 +146,7 @@ class RunResult:
         zone_districts: District of each zone (for per-district KPIs).
         unit_agency: Agency index (into ``agencies``) of each unit.
         unit_post: Zone index of each unit's post.
+        checkpoint_records: Per-vehicle records of each checkpoint (for the hourly table).
 
     """
 
@@ -169,6 +170,7 @@ class RunResult:
     zone_districts: list[str] = field(default_factory=list)
     unit_agency: list[int] = field(default_factory=list)
     unit_post: list[int] = field(default_factory=list)
+    checkpoint_records: dict[str, Any] = field(default_factory=dict)
 
 
 class Simulation:
@@ -574,6 +576,7 @@ class Simulation:
             presence=self.model.presence,
             exposure=self.model.exposure,
             checkpoints=cps,
+            checkpoint_records={a.checkpoint_id: a.records for a in self.model.checkpoint_agents},
             timeseries=self.model.snapshots(),
             window=(self.warmup, self.end),
             queue_area=self.queue_area,

@@ -32,11 +32,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "AREA_LEVELS",
     "DEFAULT_THRESHOLDS",
     "KPI_DIRECTION",
     "AreaMaps",
     "IncidentFilter",
     "area_kpis",
+    "area_rows",
     "flat_kpis",
     "group_kpis",
     "kpi_direction",
@@ -288,3 +290,84 @@ def flat_kpis(sections: Mapping[str, Any]) -> dict[str, float | None]:
             for k, v in kpis.items():
                 row[f"{kind}={group}/{k}"] = None if v is None else float(v)
     return row
+
+
+AREA_LEVELS = ("all", "agency", "district", "agency_district", "zone", "agency_zone")
+"""The groupings of :func:`area_rows` (``kpis.parquet``), coarse to fine."""
+
+
+def _groups(codes: NDArray[np.int64], n: int) -> list[NDArray[np.int64]]:
+    """Return, for each code ``0..n-1``, the positions holding it (one sort, no n x N masks)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n + 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
+def area_rows(
+    incidents: Mapping[str, NDArray[Any]],
+    units: Mapping[str, Any],
+    maps: AreaMaps,
+    zone_ids: Sequence[str],
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+) -> list[dict[str, Any]]:
+    """Return the KPIs of one replication for every area grouping, as flat rows.
+
+    The same :func:`group_kpis` as ``summary.json`` and sweeps, over every grouping a page
+    shows (:data:`AREA_LEVELS`): all incidents, per agency, per district, per agency and
+    district, per zone, per agency and zone. A zone's units are those posted in it (its
+    utilisation), a district's those posted in its zones; an agency's are its own units.
+    Empty groups (no incident and no unit) are left out.
+
+    Args:
+        incidents: The incident columns (``zone``, ``agency``, ``response_min``, ``waited``).
+        units: The unit columns (``busy_min``, ``on_duty_min``), index-aligned with the maps.
+        maps: Zone -> district, unit -> agency and post.
+        zone_ids: The zone ids (the codes of ``incidents["zone"]``).
+        thresholds: Minutes of the ``within_<t>_min`` shares.
+
+    Returns:
+        Rows of ``level``, ``agency`` (``""`` = all agencies), ``district`` (``""`` = all or
+        none), ``zone`` (``""`` = all) and the KPIs of :func:`kpi_names`.
+
+    """
+    resp = np.asarray(incidents["response_min"], dtype=np.float64)
+    waited = np.asarray(incidents["waited"], dtype=bool)
+    busy = np.asarray(units["busy_min"], dtype=np.float64)
+    duty = np.asarray(units["on_duty_min"], dtype=np.float64)
+    nz = len(zone_ids)
+    agencies = list(maps.agencies)
+    districts = maps.districts
+    zd = np.asarray(list(maps.zone_district), dtype=object)
+    d_of_zone = np.asarray([districts.index(d) if d in districts else -1 for d in zd], np.int64)
+    inc_zone = np.asarray(incidents["zone"], dtype=np.int64)
+    inc_ag = np.asarray(incidents["agency"], dtype=np.int64)
+    u_post = np.asarray(list(maps.unit_post), dtype=np.int64)
+    u_ag = np.asarray(list(maps.unit_agency), dtype=np.int64)
+    inc_d = d_of_zone[inc_zone] if inc_zone.size else np.zeros(0, np.int64)
+    u_d = d_of_zone[u_post] if u_post.size else np.zeros(0, np.int64)
+    nd = len(districts)
+    scopes: list[tuple[str, int | None]] = [("", None)]
+    scopes += [(a, k) for k, a in enumerate(agencies)]
+    rows: list[dict[str, Any]] = []
+
+    def emit(level: str, agency: str, district: str, zone: str, i: Any, u: Any) -> None:
+        if np.size(i) == 0 and np.size(u) == 0:
+            return
+        k = group_kpis(resp[i], waited[i], busy[u], duty[u], thresholds)
+        rows.append({"level": level, "agency": agency, "district": district, "zone": zone, **k})
+
+    for agency, code in scopes:
+        im = np.ones(resp.size, bool) if code is None else inc_ag == code
+        um = np.ones(busy.size, bool) if code is None else u_ag == code
+        ii, uu = np.flatnonzero(im), np.flatnonzero(um)
+        pre = "" if code is None else "agency_"
+        emit("all" if code is None else "agency", agency, "", "", ii, uu)
+        if nd:
+            di, du = _groups(inc_d[ii], nd), _groups(u_d[uu], nd)
+            for j, d in enumerate(districts):
+                emit(f"{pre}district", agency, d, "", ii[di[j]], uu[du[j]])
+        zi, zu = _groups(inc_zone[ii], nz), _groups(u_post[uu], nz)
+        for j, z in enumerate(zone_ids):
+            district = str(zd[j]) if j < zd.size else ""
+            emit(f"{pre}zone", agency, district, str(z), ii[zi[j]], uu[zu[j]])
+    return rows

@@ -14,6 +14,18 @@ Files written by :func:`write_outputs` into the output folder:
   dispatched, en route, on scene, returning) within the window, utilisation and dispatches.
 * ``presence.parquet``: mean units patrolling per zone and hour of week.
 * ``timeseries.parquet``: mesa ``DataCollector`` snapshots (one row per mesa step).
+* ``kpis.parquet``: the KPIs of :mod:`twin.model.kpis` (the same functions as ``summary.json``'s
+  ``by_agency`` / ``by_district`` and a sweep's ``replications.parquet``) per replication and
+  area: one row per ``replication`` and grouping ``level`` (``all``, ``agency``, ``district``,
+  ``agency_district``, ``zone``, ``agency_zone``) with ``agency`` / ``district`` / ``zone``
+  (``""`` where the level pools them) and the KPI columns (``incidents`` per replication,
+  ``response_mean_min`` ..., ``within_<t>_min``, ``p_wait``, ``utilisation``). Readers average
+  over replications (as the summary does) instead of recomputing KPIs from incidents.
+* ``checkpoints_hourly.parquet`` (only when the scenario has checkpoints): one row per
+  ``replication``, ``checkpoint`` and hour of day with ``mode``, ``lanes`` and the columns of
+  :data:`~twin.model.checkpoints.HOURLY_COLUMNS` (arrivals, throughput, manual checks vs
+  automatic passes, interceptions per hour; wait mean / p90 as tallies over arrivals in the
+  hour; queue length and busy lanes time-weighted over the hour).
 * ``summary.json``: the :class:`~twin.model.summary.Summary` (exactly the keys of
   :data:`SUMMARY_KEYS`; see :mod:`twin.model.summary` for what each figure is).
 """
@@ -29,7 +41,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from twin.model.checkpoints import HOURLY_COLUMNS, hourly_rows
 from twin.model.engine import RunResult
+from twin.model.kpis import DEFAULT_THRESHOLDS, AreaMaps, area_rows, kpi_names
 from twin.model.summary import (
     CI_METRICS,
     OPTIONAL_KEYS,
@@ -43,7 +57,9 @@ __all__ = [
     "CI_METRICS",
     "OPTIONAL_KEYS",
     "SUMMARY_KEYS",
+    "checkpoints_hourly_table",
     "incidents_table",
+    "kpis_table",
     "presence_table",
     "summarize",
     "summarize_run",
@@ -149,6 +165,57 @@ def presence_table(runs: Sequence[RunResult]) -> pa.Table:
     return pa.concat_tables(tables)
 
 
+def kpis_table(
+    runs: Sequence[RunResult], thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> pa.Table:
+    """Return the KPIs per replication and area (:func:`twin.model.kpis.area_rows`)."""
+    names = kpi_names(thresholds)
+    cols: dict[str, list[Any]] = {
+        k: [] for k in ("replication", "level", "agency", "district", "zone", *names)
+    }
+    for run in runs:
+        for row in area_rows(
+            run.incidents, run.units, AreaMaps.of_run(run), run.zone_ids, thresholds
+        ):
+            cols["replication"].append(run.replication)
+            for k in ("level", "agency", "district", "zone", *names):
+                cols[k].append(row[k])
+    fields: list[tuple[str, pa.DataType]] = [("replication", pa.int32())]
+    fields += [(k, pa.string()) for k in ("level", "agency", "district", "zone")]
+    fields += [(k, pa.float64()) for k in names]
+    schema = pa.schema(fields)
+    return pa.table(cols, schema=schema)
+
+
+def checkpoints_hourly_table(runs: Sequence[RunResult]) -> pa.Table | None:
+    """Return each checkpoint's load, queue and wait per hour of day (None: no checkpoints)."""
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        for cp, records in run.checkpoint_records.items():
+            for row in hourly_rows(records, end_min=run.window[1]):
+                rows.append(
+                    {
+                        "replication": run.replication,
+                        "checkpoint": cp,
+                        "mode": records.mode,
+                        "lanes": records.lanes,
+                        **row,
+                    }
+                )
+    if not rows:
+        return None
+    fields: list[tuple[str, pa.DataType]] = [
+        ("replication", pa.int32()),
+        ("checkpoint", pa.string()),
+        ("mode", pa.string()),
+        ("lanes", pa.int32()),
+        ("hour", pa.int16()),
+    ]
+    fields += [(k, pa.float64()) for k in HOURLY_COLUMNS if k != "hour"]
+    schema = pa.schema(fields)
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
 def write_outputs(
     out: str | Path,
     runs: Sequence[RunResult],
@@ -176,14 +243,21 @@ def write_outputs(
         b"twin.seed": str(runs[0].seed).encode(),
         b"twin.replications": str(len(runs)).encode(),
     }
-    for name, table in (
+    tables: list[tuple[str, pa.Table]] = [
         ("incidents", incidents_table(runs)),
         ("units", units_table(runs)),
         ("presence", presence_table(runs)),
-    ):
+        ("kpis", kpis_table(runs)),
+    ]
+    hourly = checkpoints_hourly_table(runs)
+    if hourly is not None:
+        tables.append(("checkpoints_hourly", hourly))
+    for name, table in tables:
         # dictionary-encode only the id columns (floats do not compress that way)
         dict_cols: Any = [
-            c for c in ("origin", "zone", "unit", "agency") if c in table.column_names
+            c
+            for c in ("origin", "zone", "unit", "agency", "level", "district", "checkpoint")
+            if c in table.column_names
         ]
         pq.write_table(
             table.replace_schema_metadata(meta),
