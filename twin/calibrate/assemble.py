@@ -90,6 +90,7 @@ class CalibrationRequest:
     use_default_holdout: bool = True
     refine_rounds: int = 3
     refine_horizon: float = 13 * 10080.0
+    model: str | None = None
 
     def for_agency(self, agency: str, name: str) -> CalibrationRequest:
         """Return the same request for one *agency* under scenario *name*."""
@@ -103,6 +104,7 @@ class CalibrationRequest:
             self.use_default_holdout,
             self.refine_rounds,
             self.refine_horizon,
+            self.model,
         )
 
 
@@ -137,6 +139,7 @@ def calibrate(
     use_default_holdout: bool = True,
     refine_rounds: int = 3,
     refine_horizon: float = 13 * 10080.0,
+    model: str | None = None,
 ) -> Calibration:
     """Calibrate a scenario of *city* from the lake (the city's recipe, found by name).
 
@@ -156,6 +159,8 @@ def calibrate(
             Francisco: 0 keeps the first travel-factor fit; 1-2 replay the fit days for one
             noise scale, 3 or more for five.
         refine_horizon: Simulated minutes per refinement run.
+        model: A model variant of the city's recipe (:attr:`~twin.cities.City.models`; the
+            cross-validation compares them); None: the city's default (its first).
 
     Returns:
         The :class:`Calibration` (scenario mapping, YAML text, fit report).
@@ -172,6 +177,12 @@ def calibrate(
         raise DataError(
             f"--agency {agency!r}: not modelled for {city}; choose one of {the_city.agency_choices}"
         )
+    if model is not None and model not in the_city.models:
+        raise DataError(
+            f"model {model!r}: not a model of {city}; choose one of {list(the_city.models)}"
+            if the_city.models
+            else f"model {model!r}: {city} has one model (leave model out)"
+        )
     recipe: Callable[[CalibrationRequest], Calibration] = importlib.import_module(
         f"{the_city.module}.build"
     ).calibrate
@@ -186,6 +197,7 @@ def calibrate(
             use_default_holdout,
             refine_rounds,
             refine_horizon,
+            model,
         )
     )
 

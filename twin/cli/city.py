@@ -81,37 +81,70 @@ def calibrate_cmd(
             "--cv/--no-cv", help="Cross-validate on day blocks (replay cities; part of evidence)."
         ),
     ] = True,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="A model variant of the city's recipe (San Francisco: class_shape, "
+            "class_noise, shared_noise). Default: the one the cross-validation finds "
+            "generalises best (else the city's first).",
+        ),
+    ] = None,
 ) -> None:
     """Calibrate a scenario of a city from the lake and write it with its fit report."""
-    from twin.calibrate import calibrate, write_calibration
+    from twin.calibrate import Calibration, calibrate, write_calibration
+    from twin.cities import get_city
 
-    result = calibrate(
-        _lake(lake),
-        city,
-        agency=agency,
-        holdout_start=holdout_start,
-        holdout_end=holdout_end,
-        name=name,
-        use_default_holdout=not no_holdout,
-        refine_rounds=refine_rounds,
-    )
+    def run(chosen_model: str | None) -> Calibration:
+        return calibrate(
+            _lake(lake),
+            city,
+            agency=agency,
+            holdout_start=holdout_start,
+            holdout_end=holdout_end,
+            name=name,
+            use_default_holdout=not no_holdout,
+            refine_rounds=refine_rounds,
+            model=chosen_model,
+        )
+
+    result = run(model)
     if evidence:
         from twin.evidence import attach, fit_evidence
 
-        variants = {"first_fit": {"refine_rounds": 0}}
-        if refine_rounds > 0:
-            variants[f"refine{refine_rounds}"] = {"refine_rounds": refine_rounds}
+        def say(line: str) -> None:
+            typer.echo(line, err=True)
+
+        models = get_city(city).models
+        variants: dict[str, dict[str, object]] = {"first_fit": {"refine_rounds": 0}}
+        if refine_rounds > 0 and models and model is None:
+            # every model of the recipe, refined alike; the one that generalises is kept
+            variants.update({m: {"refine_rounds": refine_rounds, "model": m} for m in models})
+        elif refine_rounds > 0:
+            variants[model or f"refine{refine_rounds}"] = {"refine_rounds": refine_rounds}
+            if model:
+                variants[model]["model"] = model
         extra = {"agency": agency} if agency else {}
-        attach(
+        ev = fit_evidence(
+            _lake(lake),
             result,
-            fit_evidence(
-                _lake(lake),
-                result,
-                cross_validate=cv,
-                variants={k: {**v, **extra} for k, v in variants.items()},
-                progress=lambda line: typer.echo(line, err=True),
-            ),
+            cross_validate=cv,
+            variants={k: {**v, **extra} for k, v in variants.items()},
+            progress=say,
         )
+        cvd = ev.get("cross_validation")
+        used = model or (models[0] if models else None)
+        if cvd is not None:
+            if model is None and cvd["chosen"] in models and cvd["chosen"] != used:
+                used = cvd["chosen"]
+                say(f"cross-validation: model {used} generalises best; calibrating with it")
+                result = run(used)
+                ev = {
+                    **fit_evidence(_lake(lake), result, cross_validate=False, progress=say),
+                    "cross_validation": cvd,
+                }
+            cvd["scenario_model"] = used
+        attach(result, ev)
     paths = write_calibration(result, out, report)
     typer.echo(result.report.to_text())
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
