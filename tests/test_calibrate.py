@@ -237,9 +237,25 @@ def test_calibrate_sanfrancisco_writes_loadable_scenario(lake: Path, tmp_path: P
     assert report.param("priorities[level=2].dispatch_delay").fit["ks"] < 0.2
     assert report.details["travel_noise"]["within_station_pair_cv"] > 0
     refined = report.param(
-        "priorities[].travel_factor, travel.noise (refined by replaying the fit days)"
+        "priorities[].travel_factor, priorities[].travel_noise (shape mapped by replaying the "
+        "fit days)"
     )
-    assert abs(refined.fit["in_sample_worst_rel_err"]) < 0.2
+    assert abs(refined.fit["in_sample_worst_rel_err"]) < 0.1
+    # the default model (the one the cross-validation keeps): each class's own noise shape,
+    # a drive multiplier per hour of the day (slower at night), P2's zero delays kept
+    assert data["calibration"]["model"] == "class_shape_by_hour"
+    for p in (p1, p2):
+        assert p.travel_noise is not None
+        assert p.travel_noise.dist == "empirical"
+        assert len(p.travel_noise.values) == 20
+        assert p.travel_by_hour is not None
+    assert min(p1.travel_by_hour[1:6]) > 1.05 > 0.97 > max(p1.travel_by_hour[12:18])
+    assert p2.dispatch_delay is not None
+    assert p2.dispatch_delay.dist == "empirical"
+    assert (
+        report.param("priorities[level=2].dispatch_delay (atom at zero kept)").fit["zero_share"]
+        > 0.1
+    )
     assert any("travel_factor" in a for a in data["assumptions"])
     # each zone's smoothed class mix is written where it differs from the city's
     mixed = [z for z in sc.zones if z.shares]

@@ -272,6 +272,8 @@ def finish(scenario: dict[str, Any], prep: Prepared, agency: str) -> Calibration
         "response_fit_year": report.details.get("response_fit_year"),
         "fallbacks": len(report.fallbacks),
     }
+    if report.details.get("model"):
+        scenario["calibration"]["model"] = report.details["model"]  # the recipe's variant
     return validated(scenario, report)
 
 

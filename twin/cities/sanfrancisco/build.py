@@ -235,7 +235,7 @@ def _scenario(
         for entry in scenario["priorities"]:
             if int(entry["level"]) in by_hour:
                 entry["travel_by_hour"] = by_hour[int(entry["level"])]
-    report.details["sf_model"] = model
+    report.details["model"] = model
     report.details["sf_utilisation"] = unit_utilisation(units)
     if refine_rounds > 0 and model in ("class_shape_by_hour", "class_shape", "shared_shape"):
         _refine_sf_shape(
