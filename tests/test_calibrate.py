@@ -424,6 +424,10 @@ def test_bad_input_messages(lake: Path, tmp_path: Path) -> None:
         calibrate(lake, "sanfrancisco", agency="police")
     with pytest.raises(DataError, match="go together"):
         calibrate(lake, "sanfrancisco", holdout_start="2020-04-18")
+    with pytest.raises(DataError, match=r"'nope'.*class_shape_by_hour.*shared_noise"):
+        calibrate(lake, "sanfrancisco", model="nope")
+    with pytest.raises(DataError, match="seattle has one model"):
+        calibrate(lake, "seattle", model="class_shape")
     only_sea = tmp_path / "sea_only"
     run_sync(load_config(), only_sea, only=["spd_beats"], durable=False)
     with pytest.raises(DataError, match="no incidents of city 'sanfrancisco'"):
@@ -455,6 +459,15 @@ def test_cli_calibrate(lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert (tmp_path / "s.fit.json").exists()
     assert (tmp_path / "s.fit.txt").exists()
     assert "Fit report" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                *("calibrate", "--lake", str(lake), "--city", "sanfrancisco"),
+                *("--out", str(out), "--model", "nope", "--no-evidence"),
+            ]
+        )
+        == 2
+    )
     assert (
         main(
             ["calibrate", "--lake", str(tmp_path / "none"), "--city", "seattle", "--out", str(out)]
