@@ -172,6 +172,23 @@ def sf_life(sf: CityData) -> pd.DataFrame:
 
 
 @pytest.mark.slow
+def test_city_reads_are_copies_and_a_commit_is_seen(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    run_sync(load_config(), root, only=["sffd_calls"], durable=False)
+    first = load_city(root, "sanfrancisco")
+    n = len(first.incidents)
+    first.incidents["zone"] = None  # a caller changes its copy
+    again = load_city(root, "sanfrancisco")
+    assert len(again.incidents) == n > 5000
+    assert again.incidents["zone"].notna().any()
+    assert again.lake_version == first.lake_version
+    run_sync(load_config(), root, only=["spd_beats"], durable=False)  # a new commit
+    after = load_city(root, "sanfrancisco")
+    assert after.lake_version > first.lake_version
+    assert len(after.incidents) == n
+
+
+@pytest.mark.slow
 def test_sf_units_busy_matches_a_direct_count(lake: Path, sf_life: pd.DataFrame) -> None:
     assert len(sf_life) == 5292  # every call of the fortnight has a dispatched unit
     con = Lake(lake).connect()
