@@ -457,8 +457,9 @@ def _class_dispatch_delays(
     The parametric families are fitted to the positive delays. A class with an atom at zero
     (at least :data:`ZERO_ATOM_SHARE` of its calls dispatched the second they were received:
     in the fortnight, priority-2 calls first answered by chief and support units, by day)
-    would lose it, and its median with it: such a class gets the empirical distribution of
-    its :data:`SHAPE_KNOTS` mid-bin quantiles, zeros included.
+    would lose it, and its median with it: such a class gets an empirical distribution of
+    :data:`SHAPE_KNOTS` equally likely values, the means of its sorted delays' twentieths
+    (zeros included; the mean is kept).
     """
     _, dd_by = fit_by_group(
         fu, "dispatch_delay", "klass", "received -> dispatched", source=src, max_min=120
@@ -472,9 +473,13 @@ def _class_dispatch_delays(
         v = v[np.isfinite(v) & (v >= 0) & (v <= 120)]
         zero = float(np.mean(v <= 0)) if v.size else 0.0
         if zero >= ZERO_ATOM_SHARE and v.size >= 100:
+            # each knot is the mean of its twentieth of the sorted delays: the zeros stay
+            # zeros and the class's mean is kept (the long tail included)
             out[level] = {
                 "dist": "empirical",
-                "values": [round(float(x), 4) for x in np.quantile(v, _KNOT_PROBS)],
+                "values": [
+                    round(float(part.mean()), 4) for part in np.array_split(np.sort(v), SHAPE_KNOTS)
+                ],
             }
             report.add(
                 Parameter(
