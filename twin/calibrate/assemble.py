@@ -156,8 +156,9 @@ def calibrate(
         refine_rounds: Simulation-based refinement. Seattle police: 0 keeps the analytic
             fit; n tries up to 2n fleet scale factors (one twin run each, at most 6), then
             up to n + 1 per-precinct fleet steps and min(n, 2) polishing runs. San
-            Francisco: 0 keeps the first travel-factor fit; 1-2 replay the fit days for one
-            noise scale, 3 or more for five.
+            Francisco: 0 keeps the first fit; otherwise its models' noise shapes are mapped
+            in three replays of the fit days (``shared_noise``: 1-2 replay one noise scale,
+            3 or more five).
         refine_horizon: Simulated minutes per refinement run.
         model: A model variant of the city's recipe (:attr:`~twin.cities.City.models`; the
             cross-validation compares them); None: the city's default (its first).

@@ -245,7 +245,7 @@ def _scenario(
             factors,
             turnout,
             class_noise=class_noise,
-            rounds=SHAPE_ROUNDS if refine_rounds >= 3 else 2,
+            rounds=SHAPE_ROUNDS,
         )
     elif refine_rounds > 0:
         scales = (0.55, 0.65, 0.75, 0.85, 1.0) if refine_rounds >= 3 else (0.75,)
