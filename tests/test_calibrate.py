@@ -237,9 +237,25 @@ def test_calibrate_sanfrancisco_writes_loadable_scenario(lake: Path, tmp_path: P
     assert report.param("priorities[level=2].dispatch_delay").fit["ks"] < 0.2
     assert report.details["travel_noise"]["within_station_pair_cv"] > 0
     refined = report.param(
-        "priorities[].travel_factor, travel.noise (refined by replaying the fit days)"
+        "priorities[].travel_factor, priorities[].travel_noise (shape mapped by replaying the "
+        "fit days)"
     )
-    assert abs(refined.fit["in_sample_worst_rel_err"]) < 0.2
+    assert abs(refined.fit["in_sample_worst_rel_err"]) < 0.1
+    # the default model (the one the cross-validation keeps): each class's own noise shape,
+    # a drive multiplier per hour of the day (slower at night), P2's zero delays kept
+    assert data["calibration"]["model"] == "class_shape_by_hour"
+    for p in (p1, p2):
+        assert p.travel_noise is not None
+        assert p.travel_noise.dist == "empirical"
+        assert len(p.travel_noise.values) == 20
+        assert p.travel_by_hour is not None
+    assert min(p1.travel_by_hour[1:6]) > 1.05 > 0.97 > max(p1.travel_by_hour[12:18])
+    assert p2.dispatch_delay is not None
+    assert p2.dispatch_delay.dist == "empirical"
+    assert (
+        report.param("priorities[level=2].dispatch_delay (atom at zero kept)").fit["zero_share"]
+        > 0.1
+    )
     assert any("travel_factor" in a for a in data["assumptions"])
     # each zone's smoothed class mix is written where it differs from the city's
     mixed = [z for z in sc.zones if z.shares]
@@ -408,6 +424,10 @@ def test_bad_input_messages(lake: Path, tmp_path: Path) -> None:
         calibrate(lake, "sanfrancisco", agency="police")
     with pytest.raises(DataError, match="go together"):
         calibrate(lake, "sanfrancisco", holdout_start="2020-04-18")
+    with pytest.raises(DataError, match=r"'nope'.*class_shape_by_hour.*shared_noise"):
+        calibrate(lake, "sanfrancisco", model="nope")
+    with pytest.raises(DataError, match="seattle has one model"):
+        calibrate(lake, "seattle", model="class_shape")
     only_sea = tmp_path / "sea_only"
     run_sync(load_config(), only_sea, only=["spd_beats"], durable=False)
     with pytest.raises(DataError, match="no incidents of city 'sanfrancisco'"):
@@ -439,6 +459,15 @@ def test_cli_calibrate(lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert (tmp_path / "s.fit.json").exists()
     assert (tmp_path / "s.fit.txt").exists()
     assert "Fit report" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                *("calibrate", "--lake", str(lake), "--city", "sanfrancisco"),
+                *("--out", str(out), "--model", "nope", "--no-evidence"),
+            ]
+        )
+        == 2
+    )
     assert (
         main(
             ["calibrate", "--lake", str(tmp_path / "none"), "--city", "seattle", "--out", str(out)]

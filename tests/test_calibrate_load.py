@@ -46,6 +46,37 @@ def test_units_busy_counts_half_open_intervals() -> None:
 
 
 @pytest.mark.exact
+def test_twin_lifecycle_pools_replications_with_their_own_loads() -> None:
+    def rep(r: int, busy_until: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "replication": r,
+                "incident": [0, 1],
+                "priority": [1, 2],
+                "zone": ["a", "a"],
+                "received": [0.0, 30.0],
+                "dispatched": [1.0, 31.0],
+                "enroute": [2.0, 32.0],
+                "onscene": [5.0, 40.0],
+                "cleared": [busy_until, 50.0],
+            }
+        )
+
+    records = pd.concat([rep(0, 20.0), rep(1, 45.0)], ignore_index=True)
+    first = twin_lifecycle(records)
+    assert first["units_busy"].tolist() == [0, 0]  # replication 0: free again at 20
+    pooled = twin_lifecycle(records, replication="all")
+    assert len(pooled) == 4
+    assert pooled["received"].tolist() == [0.0, 0.0, 30.0, 30.0]  # interleaved by time
+    # each replication's loads from its own records: one call in the previous hour in both,
+    # the unit of replication 1 still busy at 30
+    assert pooled["calls_prev_hour"].tolist() == [0, 0, 1, 1]
+    assert sorted(pooled["units_busy"].tolist()) == [0, 0, 0, 1]
+    plain = rep(0, 20.0).drop(columns="replication")
+    assert twin_lifecycle(plain, replication="all").equals(twin_lifecycle(plain))
+
+
+@pytest.mark.exact
 def test_median_ci_uses_order_statistics() -> None:
     v = np.arange(1.0, 101.0)  # 100 values: median 50.5, ranks 50 -+ 9.8
     med, lo, hi = median_ci(v)
@@ -141,6 +172,23 @@ def sf_life(sf: CityData) -> pd.DataFrame:
 
 
 @pytest.mark.slow
+def test_city_reads_are_copies_and_a_commit_is_seen(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    run_sync(load_config(), root, only=["sffd_calls"], durable=False)
+    first = load_city(root, "sanfrancisco")
+    n = len(first.incidents)
+    first.incidents["zone"] = None  # a caller changes its copy
+    again = load_city(root, "sanfrancisco")
+    assert len(again.incidents) == n > 5000
+    assert again.incidents["zone"].notna().any()
+    assert again.lake_version == first.lake_version
+    run_sync(load_config(), root, only=["spd_beats"], durable=False)  # a new commit
+    after = load_city(root, "sanfrancisco")
+    assert after.lake_version > first.lake_version
+    assert len(after.incidents) == n
+
+
+@pytest.mark.slow
 def test_sf_units_busy_matches_a_direct_count(lake: Path, sf_life: pd.DataFrame) -> None:
     assert len(sf_life) == 5292  # every call of the fortnight has a dispatched unit
     con = Lake(lake).connect()
@@ -212,6 +260,31 @@ def test_twin_curve_matches_sf_and_a_starved_twin_does_not(
     assert not bad.elasticity_ok
     assert bad.twin_elasticity > good.twin_elasticity + 0.08
     assert float(twin_decompose(twin_s).set_index("priority").loc["all", "queueing"]) > 1.0
+
+
+@pytest.mark.slow
+def test_sf_fit_report_curve_within_tolerance_and_flat_twin_is_not(
+    lake: Path, sf: CityData
+) -> None:
+    """The fit report's headline curve: received -> on scene by calls in the previous hour."""
+    from twin.calibrate import calibrate
+    from twin.evidence import fit_evidence
+
+    ev = fit_evidence(lake, calibrate(lake, "sanfrancisco"), data=sf, cross_validate=False)
+    life = ev["life_cycle"]
+    head = life["headline"]
+    assert life["twin_replications"] == 5
+    assert head["passed"], head
+    assert head["share_of_bins_within"] == 1.0
+    assert abs(head["twin_elasticity"] - head["real_elasticity"]) <= 0.10
+    # negative control: the same model without the drive multipliers by hour of day. Busy
+    # hours are daytime, when the slower class's share is higher, so its curve rises with
+    # load; the city's does not (its crews turn out slower at night, when it is quiet)
+    flat = fit_evidence(
+        lake, calibrate(lake, "sanfrancisco", model="class_shape"), data=sf, cross_validate=False
+    )["life_cycle"]["headline"]
+    assert not flat["passed"]
+    assert flat["twin_elasticity"] > head["twin_elasticity"] + 0.03
 
 
 @pytest.mark.slow

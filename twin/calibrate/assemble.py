@@ -91,6 +91,7 @@ class CalibrationRequest:
     use_default_holdout: bool = True
     refine_rounds: int = 3
     refine_horizon: float = 13 * 10080.0
+    model: str | None = None
     progress: Callable[[str], None] | None = None
 
     def for_agency(self, agency: str, name: str) -> CalibrationRequest:
@@ -134,6 +135,7 @@ def calibrate(
     use_default_holdout: bool = True,
     refine_rounds: int = 3,
     refine_horizon: float = 13 * 10080.0,
+    model: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
     """Calibrate a scenario of *city* from the lake (the city's recipe, found by name).
@@ -151,9 +153,12 @@ def calibrate(
         refine_rounds: Simulation-based refinement. Seattle police: 0 keeps the analytic
             fit; n tries up to 2n fleet scale factors (one twin run each, at most 6), then
             up to n + 1 per-precinct fleet steps and min(n, 2) polishing runs. San
-            Francisco: 0 keeps the first travel-factor fit; 1-2 replay the fit days for one
-            noise scale, 3 or more for five.
+            Francisco: 0 keeps the first fit; otherwise its models' noise shapes are mapped
+            in three replays of the fit days (``shared_noise``: 1-2 replay one noise scale,
+            3 or more five).
         refine_horizon: Simulated minutes per refinement run.
+        model: A model variant of the city's recipe (:attr:`~twin.cities.City.models`; the
+            cross-validation compares them); None: the city's default (its first).
         progress: Called with a short line before each long step.
 
     Returns:
@@ -171,6 +176,12 @@ def calibrate(
         raise DataError(
             f"--agency {agency!r}: not modelled for {city}; choose one of {the_city.agency_choices}"
         )
+    if model is not None and model not in the_city.models:
+        raise DataError(
+            f"model {model!r}: not a model of {city}; choose one of {list(the_city.models)}"
+            if the_city.models
+            else f"model {model!r}: {city} has one model (leave model out)"
+        )
     recipe: Callable[[CalibrationRequest], Calibration] = importlib.import_module(
         f"{the_city.module}.build"
     ).calibrate
@@ -185,6 +196,7 @@ def calibrate(
             use_default_holdout,
             refine_rounds,
             refine_horizon,
+            model,
             progress,
         )
     )
@@ -262,6 +274,8 @@ def finish(scenario: dict[str, Any], prep: Prepared, agency: str) -> Calibration
         "response_fit_year": report.details.get("response_fit_year"),
         "fallbacks": len(report.fallbacks),
     }
+    if report.details.get("model"):
+        scenario["calibration"]["model"] = report.details["model"]  # the recipe's variant
     return validated(scenario, report)
 
 

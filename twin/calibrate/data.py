@@ -12,6 +12,7 @@ Response" layouts), and durations measured from it exist only where it is not nu
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -100,6 +101,17 @@ def load_city(lake_dir: Path | str, city: str) -> CityData:
         raise DataError(
             f"city {city!r}: unknown to the calibration; choose one of {sorted(CITIES)}"
         )
+    version = lake.version
+    read = ("incidents", "unit_responses", "zones", "response_stats")
+    key = (
+        str(root.resolve()),
+        city,
+        version,
+        tuple(str(f) for t in read for f in lake.files(t)),  # content-named files
+    )
+    if key in _READ:
+        _READ.move_to_end(key)
+        return _copy(_READ[key])
     con = lake.connect()
     try:
         inc = con.execute("SELECT * FROM incidents WHERE city = ?", [city]).df()
@@ -124,14 +136,37 @@ def load_city(lake_dir: Path | str, city: str) -> CityData:
                 stats = None
     finally:
         con.close()
-    return CityData(
+    data = CityData(
         city=city,
         tz=get_city(city).tz,
         incidents=_utc(inc),
         unit_responses=_utc(units),
         zones=zones,
         response_stats=stats,
-        lake_version=lake.version,
+        lake_version=version,
+    )
+    _READ[key] = data
+    while len(_READ) > _READ_SIZE:
+        _READ.popitem(last=False)
+    return _copy(data)
+
+
+_READ: OrderedDict[tuple[str, str, int, tuple[str, ...]], CityData] = OrderedDict()
+"""The last cities read, by (lake directory, city, lake version, the files read): a
+cross-validation calibrates the same city ten times from one lake version. A commit changes
+the version and the files, so a sync is always seen; callers get copies, so nothing they
+change leaks into the next one."""
+
+_READ_SIZE = 4
+
+
+def _copy(data: CityData) -> CityData:
+    return replace(
+        data,
+        incidents=data.incidents.copy(),
+        unit_responses=data.unit_responses.copy(),
+        zones=data.zones.copy(),
+        response_stats=None if data.response_stats is None else data.response_stats.copy(),
     )
 
 

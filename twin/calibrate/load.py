@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -180,7 +180,10 @@ def call_lifecycle(incidents: pd.DataFrame, unit_responses: pd.DataFrame, tz: st
 
 
 def twin_lifecycle(
-    records: pd.DataFrame, *, t_zero_hour_of_week: int = 0, replication: int | None = None
+    records: pd.DataFrame,
+    *,
+    t_zero_hour_of_week: int = 0,
+    replication: int | Literal["all"] | None = None,
 ) -> pd.DataFrame:
     """Build the :func:`call_lifecycle` table of a twin run from its per-incident records.
 
@@ -190,13 +193,24 @@ def twin_lifecycle(
             optional ``replication``), e.g. :func:`twin.model.outputs.incidents_table` or a
             replay's ``records``.
         t_zero_hour_of_week: Local hour of the week (Monday 00 = 0) of minute 0 of the run.
-        replication: Keep only this replication (default: the first present).
+        replication: Keep only this replication (default: the first present); ``"all"``
+            pools every replication (each one's loads computed within it; rows interleaved
+            by received time), so a curve binned on it is the twin's average curve.
 
     Returns:
         The same columns as :func:`call_lifecycle`; busy units are the twin's
         ``dispatched -> cleared`` intervals.
 
     """
+    if replication == "all" and "replication" in records.columns and len(records):
+        parts = [
+            twin_lifecycle(records, t_zero_hour_of_week=t_zero_hour_of_week, replication=int(r))
+            for r in sorted(set(records["replication"].tolist()))
+        ]
+        pooled = pd.concat(parts, ignore_index=True)
+        return pooled.sort_values("received", kind="stable").reset_index(drop=True)
+    if replication == "all":
+        replication = None
     rec = records
     if "replication" in rec.columns and len(rec):
         rep = int(rec["replication"].min()) if replication is None else replication

@@ -56,6 +56,9 @@ class City:
             when demand is fitted.
         response_means: Normalises the city's published response table to ``year, zone_id,
             klass, mean_min`` (``published_means`` scoring), or None.
+        models: Model variants its recipe accepts (``twin calibrate`` ``model``; the first is
+            the default); the cross-validation compares them and names the one that
+            generalises. Empty: one model.
 
     """
 
@@ -71,6 +74,7 @@ class City:
     nightly_agency: str | None = None
     priority_levels: Callable[[str, pd.Series], pd.Series] = numeric_priorities
     response_means: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    models: tuple[str, ...] = ()
 
     @property
     def agency_choices(self) -> tuple[str, ...]:

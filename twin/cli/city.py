@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -81,40 +81,38 @@ def calibrate_cmd(
             "--cv/--no-cv", help="Cross-validate on day blocks (replay cities; part of evidence)."
         ),
     ] = True,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="A model variant of the city's recipe (San Francisco: class_shape_by_hour, "
+            "class_shape, shared_shape, shared_noise). Default: the one the cross-validation "
+            "finds generalises best (else the city's first).",
+        ),
+    ] = None,
 ) -> None:
     """Calibrate a scenario of a city from the lake and write it with its fit report."""
     from twin.calibrate import calibrate, write_calibration
     from twin.cli.progress import stage_spinner
 
+    options: dict[str, Any] = {
+        "agency": agency,
+        "holdout_start": holdout_start,
+        "holdout_end": holdout_end,
+        "name": name,
+        "use_default_holdout": not no_holdout,
+        "refine_rounds": refine_rounds,
+        "model": model,
+    }
     with stage_spinner(f"calibrating {city}") as say:
-        result = calibrate(
-            _lake(lake),
-            city,
-            agency=agency,
-            holdout_start=holdout_start,
-            holdout_end=holdout_end,
-            name=name,
-            use_default_holdout=not no_holdout,
-            refine_rounds=refine_rounds,
-            progress=say,
-        )
         if evidence:
-            from twin.evidence import attach, fit_evidence
+            from twin.evidence import calibrate_with_evidence
 
-            variants = {"first_fit": {"refine_rounds": 0}}
-            if refine_rounds > 0:
-                variants[f"refine{refine_rounds}"] = {"refine_rounds": refine_rounds}
-            extra = {"agency": agency} if agency else {}
-            attach(
-                result,
-                fit_evidence(
-                    _lake(lake),
-                    result,
-                    cross_validate=cv,
-                    variants={k: {**v, **extra} for k, v in variants.items()},
-                    progress=say,
-                ),
+            result = calibrate_with_evidence(
+                _lake(lake), city, cross_validate=cv, progress=say, **options
             )
+        else:
+            result = calibrate(_lake(lake), city, progress=say, **options)
     paths = write_calibration(result, out, report)
     typer.echo(result.report.to_text())
     typer.echo("wrote " + ", ".join(str(p) for p in paths))

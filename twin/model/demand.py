@@ -151,14 +151,20 @@ class IncidentExtras:
     incident in incident order, so the incident streams are the same with or without them.
 
     Args:
-        scenario: The scenario (classes' ``dispatch_delay`` / ``travel_factor``,
-            ``dispatch.delay``, ``travel.noise``).
+        scenario: The scenario (classes' ``dispatch_delay`` / ``travel_factor`` /
+            ``travel_noise`` / ``travel_by_hour``, ``dispatch.delay``, ``travel.noise``).
+            With a class's own noise, each class's multipliers are drawn in class order (the
+            shared noise's single draw per block is kept when no class has its own).
 
     """
 
     def __init__(self, scenario: Scenario) -> None:
         self.delays: list[Distribution | None] = []
         self.factors: list[float] = []
+        noise = scenario.travel.noise
+        self.noise = from_spec(noise) if noise is not None else None
+        # per-class noise (priorities[].travel_noise); None when no class has its own
+        noises: list[Distribution | None] = []
         for agency in scenario.agency_ids:
             d = scenario.agency_dispatch(agency).delay
             default = from_spec(d) if d is not None else None
@@ -166,14 +172,40 @@ class IncidentExtras:
             if not prios:
                 self.delays.append(default)
                 self.factors.append(1.0)
+                noises.append(self.noise)
             for p in prios:
                 dd = p.dispatch_delay
                 self.delays.append(from_spec(dd) if dd is not None else default)
                 self.factors.append(float(p.travel_factor))
-        noise = scenario.travel.noise
-        self.noise = from_spec(noise) if noise is not None else None
+                tn = p.travel_noise
+                noises.append(from_spec(tn) if tn is not None else self.noise)
+        own = any(
+            p.travel_noise is not None
+            for a in scenario.agency_ids
+            for p in scenario.agency_priorities(a)
+        )
+        self.class_noise = noises if own else None
+        # per-class multipliers by hour of the day (priorities[].travel_by_hour)
+        self.by_hour: NDArray[np.float64] | None = None
+        if any(
+            p.travel_by_hour is not None
+            for a in scenario.agency_ids
+            for p in scenario.agency_priorities(a)
+        ):
+            rows: list[list[float]] = []
+            for agency in scenario.agency_ids:
+                prios = scenario.agency_priorities(agency)
+                if not prios:
+                    rows.append([1.0] * 24)
+                rows.extend(p.travel_by_hour or [1.0] * 24 for p in prios)
+            self.by_hour = np.asarray(rows, dtype=np.float64)
         self.has_delay = any(d is not None for d in self.delays)
-        self.has_tmult = self.noise is not None or any(f != 1.0 for f in self.factors)
+        self.has_tmult = (
+            self.noise is not None
+            or own
+            or self.by_hour is not None
+            or any(f != 1.0 for f in self.factors)
+        )
         self.active = self.has_delay or self.has_tmult
 
     def delay(self, prio: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.float64]:
@@ -187,10 +219,29 @@ class IncidentExtras:
                     out[m] = dist.sample_many(rng, k)
         return out
 
-    def tmult(self, prio: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.float64]:
-        """Return each trip's driving-time multiplier (class factor x noise from *rng*)."""
+    def tmult(
+        self,
+        prio: NDArray[np.int64],
+        rng: np.random.Generator,
+        received: NDArray[np.float64] | None = None,
+    ) -> NDArray[np.float64]:
+        """Return each trip's driving-time multiplier (class factor x noise from *rng*).
+
+        With ``travel_by_hour``, the class's multiplier of the hour of *received* joins in.
+        """
         out = np.asarray(self.factors, dtype=np.float64)[prio] if prio.size else np.ones(0)
-        if self.noise is not None:
+        if self.by_hour is not None and received is not None and prio.size:
+            hour = (np.floor(received / 60.0) % 24).astype(np.int64)
+            out = out * self.by_hour[prio, hour]
+        if self.class_noise is not None:
+            mult = np.ones(prio.size)
+            for c, dist in enumerate(self.class_noise):
+                m = prio == c
+                k = int(m.sum())
+                if dist is not None and k:
+                    mult[m] = dist.sample_many(rng, k)
+            out = out * mult
+        elif self.noise is not None:
             out = out * self.noise.sample_many(rng, prio.size)
         return out
 
@@ -201,7 +252,7 @@ class IncidentExtras:
         if self.has_delay:
             block.ready = block.received + self.delay(block.priority, streams["dispatch_delay"])
         if self.has_tmult:
-            block.tmult = self.tmult(block.priority, streams["travel_noise"])
+            block.tmult = self.tmult(block.priority, streams["travel_noise"], block.received)
         return block
 
 

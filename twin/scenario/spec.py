@@ -13,8 +13,10 @@ start of the warm-up; statistics cover ``[warmup, warmup + horizon)``.
 
 Optional features (defaults keep the plain behaviour): ``priorities[].travel_factor``
 (multiplies the class's drive time), ``travel.noise`` (a random per-trip multiplier of drive
-time), ``dispatch.delay`` and ``priorities[].dispatch_delay`` (received -> dispatchable call
-processing before a unit is sought), and several agencies (``units[].agency``,
+time; ``priorities[].travel_noise`` gives a class its own, ``priorities[].travel_by_hour``
+a multiplier per hour of the day), ``dispatch.delay`` and
+``priorities[].dispatch_delay`` (received -> dispatchable call processing before a unit is
+sought), and several agencies (``units[].agency``,
 ``zones[].rates`` / ``zones[].profiles`` per agency, ``agencies: [{id, priorities, service,
 dispatch}]``; an agency's incidents are served only by its units). See
 ``scenarios/example_agencies.yaml``. ``zones[].shares`` gives a zone its own priority-class mix
@@ -52,7 +54,7 @@ from twin.scenario.base import (
     ZoneId,
 )
 from twin.scenario.checkpoints import CheckpointSpec
-from twin.scenario.distributions import DistSpec, ExponentialSpec
+from twin.scenario.distributions import DistSpec, ExponentialSpec, spec_mean
 
 __all__ = [
     "AgencySpec",
@@ -269,6 +271,14 @@ class PrioritySpec(Spec):
             calls answered without lights and sirens.
         dispatch_delay: Received -> dispatchable delay of this class (call taking and
             dispatch processing); overrides ``dispatch.delay``.
+        travel_noise: Random multiplier of this class's driving time, drawn per trip (any
+            distribution spec, e.g. ``{dist: gamma, mean: 1.0, sd: 0.7}``); overrides
+            ``travel.noise`` for this class (calls answered by roaming ambulances spread
+            wider than engines leaving their station). Default: ``travel.noise``.
+        travel_by_hour: 24 multipliers of this class's driving time by the hour of the day
+            the call is received (simulated hour ``floor(t / 60) mod 24``; minute 0 is
+            midnight), e.g. crews turning out from sleep at night. Default: none (1 at
+            every hour).
 
     """
 
@@ -278,6 +288,25 @@ class PrioritySpec(Spec):
     name: str | None = None
     travel_factor: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 1.0
     dispatch_delay: DistSpec | None = None
+    travel_noise: DistSpec | None = None
+    travel_by_hour: list[Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]] | None = None
+
+    @field_validator("travel_by_hour")
+    @classmethod
+    def _by_hour_24(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and len(v) != 24:
+            raise ValueError(f"travel_by_hour needs 24 multipliers (hour 0 first), got {len(v)}")
+        return v
+
+    @field_validator("travel_noise")
+    @classmethod
+    def _noise_multiplier(cls, v: DistSpec | None) -> DistSpec | None:
+        if v is not None and not 0 < spec_mean(v) <= 100:
+            raise ValueError(
+                f"a trip multiplier must have a mean in (0, 100], got {spec_mean(v):g}; "
+                "write e.g. {dist: gamma, mean: 1.0, sd: 0.7}"
+            )
+        return v
 
 
 class TravelSpec(Spec):

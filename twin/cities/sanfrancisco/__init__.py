@@ -2,7 +2,8 @@
 
 Fed by ``sffd_calls`` (SFFD Calls for Service: one row per unit per call, received ->
 dispatched -> en route -> on scene -> available). Zones are station areas, districts
-battalions; the recipe is in :mod:`twin.cities.sanfrancisco.build`. Scored per call by replay.
+battalions; the recipe is in :mod:`twin.cities.sanfrancisco.build` (its model variants, compared
+by the cross-validation, are described there). Scored per call by replay.
 """
 
 from __future__ import annotations
@@ -20,4 +21,5 @@ CITY = City(
     agencies=("fire",),
     scoring="replay",
     nightly_agency="fire",
+    models=("class_shape_by_hour", "class_shape", "shared_shape", "shared_noise"),
 )
