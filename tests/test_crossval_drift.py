@@ -205,3 +205,36 @@ def test_fidelity_scores_only_covered_days_and_refuses_empty_windows(
     assert set(rows["window_end"]) == {"2020-04-20"}  # stored under the covered span
     with pytest.raises(TwinError, match="refused"):
         fidelity(path, lake, "2021-01-01", "2021-01-03", replications=1)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_calibrate_keeps_the_model_that_generalises_even_when_it_is_not_the_first(
+    lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`twin calibrate`'s path: a city listing the old model first still ends on the better one.
+
+    The city's registry entry is rearranged (its model list is configuration, read by name), so
+    the first calibration uses ``shared_noise``; the cross-validation must find that
+    ``class_shape_by_hour`` generalises better and calibrate again with it.
+    """
+    import dataclasses
+
+    from twin.cities import CITIES
+    from twin.evidence import calibrate_with_evidence
+
+    city = CITIES["sanfrancisco"]
+    monkeypatch.setitem(
+        CITIES,
+        "sanfrancisco",
+        dataclasses.replace(city, models=("shared_noise", "class_shape_by_hour")),
+    )
+    steps: list[str] = []
+    cal = calibrate_with_evidence(lake, "sanfrancisco", refine_rounds=1, progress=steps.append)
+    cvd = cal.report.details["evidence"]["cross_validation"]
+    assert cvd["chosen"] == "class_shape_by_hour"
+    assert cvd["scenario_model"] == "class_shape_by_hour"
+    assert cal.scenario["calibration"]["model"] == "class_shape_by_hour"
+    assert any("class_shape_by_hour generalises best" in s for s in steps)
+    scores = cvd["variant_scores"]
+    assert scores["class_shape_by_hour"]["out_of_sample"] < scores["shared_noise"]["out_of_sample"]
