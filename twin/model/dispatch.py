@@ -10,6 +10,10 @@ without one has ``theory = None`` and :func:`twin.analytics.analyze` refuses it.
 * ``closest``: least driving time from where the unit is now (including units on their way
   back to post, and units patrolling away from it); ties to the lowest unit index.
 * ``preference``: a fixed ordered list of units per zone, as in Larson's hypercube model.
+
+A call of a class that may pre-empt officer-initiated work (``self_initiated.preempted_by``)
+is answered by :meth:`DispatchPolicy.choose_preempting`: the same rule over the free units and
+the units on self-initiated work together.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ class DispatchPolicy(Protocol):
 
     def choose(self, zone: int, now: float) -> int:
         """Return the unit to send (the group has a free unit)."""
+        ...
+
+    def choose_preempting(self, zone: int, now: float) -> int:
+        """Return the unit to send among free units and units on self-initiated work (-1: none)."""
         ...
 
     def first_choice(self, zone: int) -> int:
@@ -102,6 +110,10 @@ class Closest:
         """Return the closest free unit."""
         return self.board.nearest_free(zone, now, self.order[zone], self.group)
 
+    def choose_preempting(self, zone: int, now: float) -> int:
+        """Return the closest unit that is free or on self-initiated work (-1: none)."""
+        return self.board.nearest_free_or_self(zone, now, self.order[zone], self.group)
+
     def first_choice(self, zone: int) -> int:
         """Return the unit whose post is closest to *zone* (lowest index on ties)."""
         return self.order[zone][0]
@@ -146,6 +158,10 @@ class Preference:
         if u < 0:
             raise RuntimeError("choose() called with no free unit")  # pragma: no cover
         return u
+
+    def choose_preempting(self, zone: int, now: float) -> int:
+        """Return the most preferred unit that is free or on self-initiated work (-1: none)."""
+        return self.board.first_free_or_self(self.order[zone])
 
     def first_choice(self, zone: int) -> int:
         """Return the head of the zone's preference list."""

@@ -15,7 +15,16 @@ One :class:`Simulation` is one replication of one scenario. Its processes:
   patrol presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work
   happens per event;
 * the checkpoints' own processes (:mod:`twin.model.checkpoints`); a watch-list hit becomes an
-  interception incident through :meth:`Simulation.inject_incident`.
+  interception incident through :meth:`Simulation.inject_incident`;
+* with ``self_initiated`` (officer-initiated work), two timers per piece of work: each time a
+  unit of a listed district becomes free (clears a call with nothing waiting, comes on duty,
+  ends a piece of work) it draws an exponential time to its next start at its district's rate;
+  the timer is void when the unit is no longer free by then (memoryless, so the starts are a
+  Poisson process in each unit's free time). A started piece holds the unit
+  (``SELF_INITIATED`` on the board) for a drawn duration; a call of a pre-empting class
+  (``self_initiated.preempted_by``) may take it (:meth:`DispatchPolicy.choose_preempting`);
+  when the work ends the unit takes the head of its queue or patrols again. Other classes
+  never see these units, so they queue behind calls *and* self-initiated work.
 
 The rules come from registries by name: dispatch policies (:mod:`twin.model.dispatch`), travel
 models (:mod:`twin.model.travel`), patrol policies (:mod:`twin.model.patrol`) and demand
@@ -63,6 +72,7 @@ from twin.model.demand import (
     service_distributions,
 )
 from twin.model.dispatch import build_policy
+from twin.model.distributions import from_spec
 from twin.model.travel import build_travel, distance_km
 from twin.scenario import DEFAULT_AGENCY, Scenario
 
@@ -87,15 +97,17 @@ STREAMS = (
     "injected",
     "dispatch_delay",
     "travel_noise",
+    "self_initiated",
 )
 """Named random streams spawned from the seed, in this fixed order (new ones go last, so the
 existing streams keep their numbers)."""
 
-_OFF, _DISP, _ENR, _SCENE = (
+_OFF, _DISP, _ENR, _SCENE, _SELF = (
     int(UnitState.OFF_DUTY),
     int(UnitState.DISPATCHED),
     int(UnitState.EN_ROUTE),
     int(UnitState.ON_SCENE),
+    int(UnitState.SELF_INITIATED),
 )
 _NAN = math.nan
 
@@ -225,6 +237,7 @@ class Simulation:
         self._tmult: dict[int, float] | None = {} if self._extras.has_tmult else None
         self._wake: list[_Wake] = [_Wake(self.env) for _ in range(self.board.n)]
         self._record_buffers(scenario)
+        self._self_initiated(scenario)
         self._outstanding = 0
         self._arrivals_done = False
         self._drain: Event | None = None
@@ -278,6 +291,92 @@ class Simulation:
         self._q_len = 0
         self._q_last = 0.0
         self.queue_area = 0.0
+
+    def _self_initiated(self, scenario: Scenario) -> None:
+        """Officer-initiated work: per-unit start rate, duration per district, pre-empting classes.
+
+        ``self._preempt`` is None without ``self_initiated`` (the hot path then checks one
+        attribute); else one flag per call class.
+        """
+        si = scenario.self_initiated
+        n = self.board.n
+        self._preempt: list[bool] | None = None
+        self._si_on = si is not None
+        if si is None:
+            return
+        ag = self.agencies.index(si.agency)
+        pre = set(scenario.preempting_levels())
+        self._preempt = [
+            self.class_agency[c] == ag and self.levels[c] in pre for c in range(len(self.levels))
+        ]
+        self.si_districts = list(si.districts)
+        kind = {d: i for i, d in enumerate(self.si_districts)}
+        district = [z.district for z in scenario.zones]
+        self._si_kind = [-1] * n
+        self._si_rate = [0.0] * n  # starts per free minute
+        for u, spec in enumerate(scenario.units):
+            k = kind.get(district[self.zone_index[spec.post]], -1)
+            if self.unit_agency[u] == ag and k >= 0:
+                self._si_kind[u] = k
+                self._si_rate[u] = si.districts[self.si_districts[k]].rate_per_hour / 60.0
+        self._si_dist = [from_spec(si.districts[d].duration) for d in self.si_districts]
+        self._si_rng = self.streams["self_initiated"]
+        self._si_exp: list[float] = []
+        self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
+        self._si_tok = [0] * n  # start timers: valid while the unit stays free
+        self._si_seq = [0] * n  # end timers: valid for the piece of work they end
+        self._si_t0 = [0.0] * n  # start of the unit's current (or last) piece
+        self._si_starts = [0] * n  # pieces started in the window
+        self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
+
+    def _si_arm(self, u: int, now: float) -> None:
+        """Draw free unit *u*'s time to its next self-initiated start and set its timer."""
+        r = self._si_rate[u]
+        if r <= 0.0:
+            return
+        tok = self._si_tok[u] + 1
+        self._si_tok[u] = tok
+        buf = self._si_exp
+        if not buf:
+            buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
+        ev = self.env.timeout(buf.pop() / r, (u, tok))
+        ev.callbacks.append(self._si_start)
+
+    def _si_start(self, ev: Event) -> None:
+        """A start timer: a unit still free since it was armed starts a piece of work."""
+        u, tok = ev.value
+        b = self.board
+        if tok != self._si_tok[u] or not b.is_free(u):
+            return
+        now = self.env.now
+        b.start_self(u, now)
+        seq = self._si_seq[u] + 1
+        self._si_seq[u] = seq
+        k = self._si_kind[u]
+        buf = self._si_dur[k]
+        if not buf:
+            draws = self._si_dist[k].sample_many(self._si_rng, 1024)
+            buf.extend(draws[::-1].tolist())
+        self._si_t0[u] = now
+        if self.warmup <= now < self.end:
+            self._si_starts[u] += 1
+        end = self.env.timeout(buf.pop(), (u, seq))
+        end.callbacks.append(self._si_end)
+
+    def _si_end(self, ev: Event) -> None:
+        """An end timer: the work ends; the unit takes the next waiting call or patrols."""
+        u, seq = ev.value
+        b = self.board
+        if seq != self._si_seq[u] or b.state(u) is not UnitState.SELF_INITIATED:
+            return  # pre-empted or off shift meanwhile
+        now = self.env.now
+        a = b.group_of(u)
+        if self.queues[a].items and b.is_on_duty(u):
+            inc, zone, recv, svc = self._pop(now, a)
+            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
+            return
+        b.end_self(u, now)
+        self._si_arm(u, now)
 
     def _record_buffers(self, scenario: Scenario) -> None:
         """Plain lists per record column, flushed to numpy per demand block."""
@@ -342,6 +441,10 @@ class Simulation:
                     self.board.go_off(u, 0.0)
                 env.process(self._shift(u, start, length))
             env.process(self._unit(u))
+        if self._si_on:
+            for u in range(self.board.n):
+                if self.board.is_free(u):
+                    self._si_arm(u, 0.0)
         self._arrival_proc = env.process(self._arrivals())
         env.process(self._mesa_steps(scenario.patrol.interval_min))
 
@@ -370,7 +473,15 @@ class Simulation:
         """Receive a call now: dispatch a free unit of its agency, queue the call, or lose it."""
         a = self.class_agency[prio]
         b = self.board
-        if b.available(a, recv):
+        pre = self._preempt
+        if pre is not None and pre[prio] and b.has_self(a):
+            b.available(a, recv)  # settle returns before timing the units
+            u = self.policies[a].choose_preempting(zone, recv)
+            if b.state(u) is UnitState.SELF_INITIATED and self.warmup <= self._si_t0[u] < self.end:
+                self._si_preempted[u] += 1
+            self._outstanding += 1
+            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+        elif b.available(a, recv):
             u = self.policies[a].choose(zone, recv)
             self._outstanding += 1
             self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
@@ -431,6 +542,8 @@ class Simulation:
         wake = self._wake[u]
         on_duty = self.board.is_on_duty
         finish = self.board.finish
+        is_free = self.board.is_free
+        arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
         while True:
             yield wake
             now = env.now
@@ -441,14 +554,19 @@ class Simulation:
                 wake.fire_in(self._start(u, inc, zone, recv, svc, now))
                 continue
             finish(u, now)
+            if arm is not None and is_free(u):
+                arm(u, now)
             if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
                 self._drain.succeed()
 
     def _go_on(self, u: int, now: float) -> None:
         a = self.board.group_of(u)
-        if self.board.go_on(u, now) and self.queues[a].items:
-            inc, zone, recv, svc = self._pop(now, a)
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
+        if self.board.go_on(u, now):
+            if self.queues[a].items:
+                inc, zone, recv, svc = self._pop(now, a)
+                self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
+            elif self._si_on:
+                self._si_arm(u, now)
 
     def _shift(self, u: int, start: float, length: float) -> Generator[Event, Any, None]:
         env = self.env
@@ -709,9 +827,14 @@ class Simulation:
         dispatches = np.bincount(served, minlength=n_u) if n_u else np.zeros(0, dtype=np.int64)
         cols: dict[str, Any] = {"unit": np.arange(n_u)}
         for k, name in enumerate(STATE_NAMES):
+            if k == _SELF and not self._si_on:
+                continue  # without self_initiated the columns are those of before it
             cols[f"{name}_min"] = acc[:, k]
         cols["busy_min"] = busy
         cols["on_duty_min"] = on_duty
         cols["utilization"] = util
         cols["dispatches"] = dispatches.astype(np.int64)
+        if self._si_on:
+            cols["self_initiated"] = np.asarray(self._si_starts, dtype=np.int64)
+            cols["self_initiated_preempted"] = np.asarray(self._si_preempted, dtype=np.int64)
         return cols
