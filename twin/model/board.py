@@ -22,9 +22,10 @@ minutes per state in this order)::
 The board *stores* five states: ``OFF_DUTY``, ``PATROL``, ``DISPATCHED`` (on a call),
 ``RETURNING`` and ``SELF_INITIATED`` (officer-initiated work: on duty, in a zone, not free;
 only the engine's pre-empting call classes may take such a unit, see
-:meth:`UnitBoard.nearest_free_or_self`). The phases of a call (dispatched -> en route -> on scene) follow the clock: the
-turnout, driving and on-scene minutes are all known at dispatch, so :meth:`UnitBoard.state_at`
-resolves them from the trip's times without an event; likewise a returning unit whose arrival
+:meth:`UnitBoard.nearest_free_or_self`). The phases of a call (dispatched -> en route -> on
+scene) follow the clock: the turnout, driving and on-scene minutes are all known at
+dispatch, so :meth:`UnitBoard.state_at` resolves them from the trip's times without an
+event; likewise a returning unit whose arrival
 time has passed is patrolling at its post (:meth:`UnitBoard.settle` makes that stored).
 
 Positions: an idle unit is in a zone (its post, or where patrol took it); a returning unit is

@@ -343,8 +343,8 @@ class Simulation:
         ev.callbacks.append(self._si_start)
 
     def _si_start(self, ev: Event) -> None:
-        """A start timer: a unit still free since it was armed starts a piece of work."""
-        u, tok = ev.value
+        """Start a piece of work when the timer's unit has stayed free since it was armed."""
+        u, tok = ev.value  # type: ignore[misc]
         b = self.board
         if tok != self._si_tok[u] or not b.is_free(u):
             return
@@ -364,8 +364,8 @@ class Simulation:
         end.callbacks.append(self._si_end)
 
     def _si_end(self, ev: Event) -> None:
-        """An end timer: the work ends; the unit takes the next waiting call or patrols."""
-        u, seq = ev.value
+        """End a piece of work: the unit takes the next waiting call or patrols again."""
+        u, seq = ev.value  # type: ignore[misc]
         b = self.board
         if seq != self._si_seq[u] or b.state(u) is not UnitState.SELF_INITIATED:
             return  # pre-empted or off shift meanwhile

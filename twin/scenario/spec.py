@@ -18,8 +18,9 @@ processing before a unit is sought), and several agencies (``units[].agency``,
 ``zones[].rates`` / ``zones[].profiles`` per agency, ``agencies: [{id, priorities, service,
 dispatch}]``; an agency's incidents are served only by its units). See
 ``scenarios/example_agencies.yaml``. ``self_initiated`` makes free units of some districts
-unavailable for officer-initiated work that only the most urgent calls may pre-empt. ``zones[].shares`` gives a zone its own priority-class mix
-per agency (default: the city-wide ``priorities[].share``).
+unavailable for officer-initiated work that only the most urgent calls may pre-empt.
+``zones[].shares`` gives a zone its own priority-class mix per agency (default: the
+city-wide ``priorities[].share``).
 
 Every level refuses unknown keys, the top level and ``demand`` included: tools that annotate a
 scenario use the declared annotation fields (``assumptions``, ``calibration``, ``provenance``,
@@ -701,7 +702,7 @@ class Scenario(Spec):
         return self
 
     def _check_self_initiated(self, si: SelfInitiatedSpec) -> None:
-        """The agency has units, the districts have its units, the levels are its classes."""
+        """Check that the agency and its districts have units and the levels are its classes."""
         if si.agency not in {u.agency for u in self.units}:
             raise ValueError(
                 f"self_initiated.agency: agency {si.agency!r} has no units (units have "
