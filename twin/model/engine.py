@@ -320,6 +320,34 @@ class Simulation:
                 self._si_kind[u] = k
                 self._si_rate[u] = si.districts[self.si_districts[k]].rate_per_hour / 60.0
         self._si_dist = [from_spec(si.districts[d].duration) for d in self.si_districts]
+        # weight zone_calls: thinning, the timer runs at the district's largest zone weight and
+        # a start in zone z is kept with probability weight[z] / that largest weight
+        self._si_weighted = si.weight == "zone_calls"
+        self._si_w: list[float] = []
+        self._si_top: list[float] = []
+        self._si_unif: list[float] = []
+        if self._si_weighted:
+            rate = [z.agency_rates().get(si.agency, 0.0) for z in scenario.zones]
+            mean = {
+                d: float(np.mean([r for r, dz in zip(rate, district, strict=True) if dz == d]))
+                for d in self.si_districts
+            }
+            w = [
+                r / mean[dz] if mean.get(dz, 0.0) > 0 else 0.0
+                for r, dz in zip(rate, district, strict=True)
+            ]
+            top = {
+                d: max((x for x, dz in zip(w, district, strict=True) if dz == d), default=0.0)
+                for d in self.si_districts
+            }
+            for u in range(n):
+                k = self._si_kind[u]
+                if k >= 0:
+                    self._si_rate[u] *= top[self.si_districts[k]]
+            # keep probability per (zone, district of the unit): a unit works in any zone it
+            # patrols; weights are those of the zone over the unit's district's mean
+            self._si_w = w
+            self._si_top = [top[d] for d in self.si_districts]
         self._si_rng = self.streams["self_initiated"]
         self._si_exp: list[float] = []
         self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
@@ -349,6 +377,14 @@ class Simulation:
         if tok != self._si_tok[u] or not b.is_free(u):
             return
         now = self.env.now
+        if self._si_weighted:
+            buf = self._si_unif
+            if not buf:
+                buf.extend(self._si_rng.random(4096)[::-1].tolist())
+            top = self._si_top[self._si_kind[u]]
+            if top <= 0.0 or buf.pop() * top >= self._si_w[b.zone_of(u)]:
+                self._si_arm(u, now)  # thinned out: the next candidate start
+                return
         b.start_self(u, now)
         seq = self._si_seq[u] + 1
         self._si_seq[u] = seq

@@ -410,11 +410,17 @@ class SelfInitiatedSpec(Spec):
         preempted_by: Priority levels of that agency whose calls may pre-empt the work
             (default: the agency's first class, the one its queue serves first).
         districts: ``{district: {rate_per_hour, duration}}`` (districts of the units' posts).
+        weight: ``none`` (every free unit of a district starts work at its rate) or
+            ``zone_calls`` (a free unit starts work at the rate times the call rate of the zone
+            it is in now over the mean call rate of the district's zones: on-view work is found
+            where the calls are; ``rate_per_hour`` is then the rate in a zone of average
+            volume).
 
     """
 
     agency: AgencyId = DEFAULT_AGENCY
     preempted_by: list[_Level] | None = None
+    weight: Literal["none", "zone_calls"] = "none"
     districts: Annotated[dict[str, SelfInitiatedDistrictSpec], Field(min_length=1)]
 
 
