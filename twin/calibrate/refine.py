@@ -437,6 +437,7 @@ def refine_self_initiated(
     duration: Mapping[str, Any],
     agency: str = "police",
     weight: str = "zone_calls",
+    dispatch_scope: str = "district",
     rate0: float = 4.0,
     factors: tuple[float, ...] = (0.8, 0.9, 1.0, 1.15, 1.3),
     rounds: int = 6,
@@ -469,6 +470,7 @@ def refine_self_initiated(
         duration: Distribution spec of one piece of work (assumed, not fitted).
         agency: The agency of the work.
         weight: ``self_initiated.weight``.
+        dispatch_scope: ``self_initiated.dispatch_scope``.
         rate0: Starting rate per free unit-hour.
         factors: Fleet scales tried in stage 1.
         rounds: Runs of stage 2.
@@ -494,6 +496,7 @@ def refine_self_initiated(
         sc["self_initiated"] = {
             "agency": agency,
             "weight": weight,
+            "dispatch_scope": dispatch_scope,
             "districts": {
                 d: {"rate_per_hour": round(float(r), 4), "duration": dict(duration)}
                 for d, r in lam_now.items()

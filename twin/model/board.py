@@ -122,6 +122,8 @@ class UnitBoard:
         speed_factor: Per-unit multiplier of driving times (scenario speed / the unit's own).
         groups: Group (agency) index per unit; dispatch looks at one group's free units.
         window: ``(warmup, end)``: state minutes are clipped to this window.
+        districts: District index per unit (its post's), for district-scoped choices
+            (:meth:`nearest_free_in`); default all 0.
 
     """
 
@@ -132,8 +134,10 @@ class UnitBoard:
         speed_factor: Sequence[float] | None = None,
         groups: Sequence[int] | None = None,
         window: tuple[float, float] = (0.0, math.inf),
+        districts: Sequence[int] | None = None,
     ) -> None:
         n = len(posts)
+        self._district = list(districts) if districts is not None else [0] * n
         self.n = n
         self.travel = travel
         self._post = list(posts)
@@ -356,6 +360,41 @@ class UnitBoard:
                 t = tt[u][post[u]][zone]
             else:
                 t = self.travel_to(u, zone, now)
+            if t < best_t or (t == best_t and u < best):
+                best_t = t
+                best = u
+        return best
+
+    def district_of(self, u: int) -> int:
+        """Return unit *u*'s district index (its post's)."""
+        return self._district[u]
+
+    def nearest_free_in(
+        self, zone: int, now: float, by_post: list[int], group: int, district: int
+    ) -> int:
+        """Return *group*'s free unit of *district* with the least driving time to *zone*.
+
+        As :meth:`nearest_free`, over the units posted in *district* only (*by_post* lists
+        them by driving time from their post); -1 when none of them is free.
+        """
+        tt = self._tt
+        post = self._post
+        is_free = self._is_free
+        is_away = self._is_away
+        best = -1
+        best_t = math.inf
+        for u in by_post:
+            if is_free[u] and not is_away[u]:
+                best = u
+                best_t = tt[u][post[u]][zone]
+                break
+        dist = self._district
+        state = self._state
+        cur = self._zone
+        for u in self._away[group]:
+            if dist[u] != district:
+                continue
+            t = tt[u][cur[u]][zone] if state[u] == _PATROL else self.travel_to(u, zone, now)
             if t < best_t or (t == best_t and u < best):
                 best_t = t
                 best = u

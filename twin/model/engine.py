@@ -53,6 +53,7 @@ import math
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -265,8 +266,16 @@ class Simulation:
         base_speed = scenario.travel.speed_kmh
         factors = [base_speed / u.speed_kmh if u.speed_kmh else 1.0 for u in scenario.units]
         self.unit_agency = [self.agencies.index(u.agency) for u in scenario.units]
+        self.district_names = sorted({z.district for z in scenario.zones})
+        dindex = {d: i for i, d in enumerate(self.district_names)}
+        self.zone_district = [dindex[z.district] for z in scenario.zones]
         self.board = UnitBoard(
-            posts, self.travel, factors, groups=self.unit_agency, window=(self.warmup, self.end)
+            posts,
+            self.travel,
+            factors,
+            groups=self.unit_agency,
+            window=(self.warmup, self.end),
+            districts=[self.zone_district[p] for p in posts],
         )
         self.policies = [build_policy(scenario, self.board, a) for a in range(len(self.agencies))]
         # response areas: the scenario's, else the zones where the unit is the first choice
@@ -302,6 +311,9 @@ class Simulation:
         n = self.board.n
         self._preempt: list[bool] | None = None
         self._si_on = si is not None
+        self._in_district: list[bool] = []  # per class: answered within the zone's district
+        self._unit_local = [False] * n  # per unit: takes its district's queue too
+        self._dq: list[list[tuple[Any, tuple[int, int, float, float]]]] = []
         if si is None:
             return
         ag = self.agencies.index(si.agency)
@@ -309,6 +321,14 @@ class Simulation:
         self._preempt = [
             self.class_agency[c] == ag and self.levels[c] in pre for c in range(len(self.levels))
         ]
+        if si.dispatch_scope == "district":
+            self._in_district = [
+                self.class_agency[c] == ag and not self._preempt[c] for c in range(len(self.levels))
+            ]
+            self._unit_local = [a == ag for a in self.unit_agency]
+            self._dq = [[] for _ in self.district_names]
+        else:
+            self._in_district = [False] * len(self.levels)
         self.si_districts = list(si.districts)
         kind = {d: i for i, d in enumerate(self.si_districts)}
         district = [z.district for z in scenario.zones]
@@ -407,12 +427,31 @@ class Simulation:
             return  # pre-empted or off shift meanwhile
         now = self.env.now
         a = b.group_of(u)
-        if self.queues[a].items and b.is_on_duty(u):
-            inc, zone, recv, svc = self._pop(now, a)
+        job = self._next_job(u, a, now) if b.is_on_duty(u) else None
+        if job is not None:
+            inc, zone, recv, svc = job
             self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
             return
         b.end_self(u, now)
         self._si_arm(u, now)
+
+    def _next_job(self, u: int, a: int, now: float) -> tuple[int, int, float, float] | None:
+        """Return the call free unit *u* of agency *a* takes now (None: nothing waits for it).
+
+        The head of the agency's queue, or, for a unit whose district keeps its own queue
+        (``dispatch_scope: district``), the head of that queue when it is more urgent.
+        """
+        items = self.queues[a].items
+        if self._unit_local[u]:
+            dq = self._dq[self.board.district_of(u)]
+            if dq and (not items or dq[0][0] < items[0].priority):
+                self._q_touch(now)
+                self._q_len -= 1
+                self._q_lens[a] -= 1
+                return heappop(dq)[1]
+        if items:
+            return self._pop(now, a)
+        return None
 
     def _record_buffers(self, scenario: Scenario) -> None:
         """Plain lists per record column, flushed to numpy per demand block."""
@@ -510,14 +549,21 @@ class Simulation:
         a = self.class_agency[prio]
         b = self.board
         pre = self._preempt
-        if pre is not None and pre[prio] and b.has_self(a):
-            b.available(a, recv)  # settle returns before timing the units
-            u = self.policies[a].choose_preempting(zone, recv)
-            if b.state(u) is UnitState.SELF_INITIATED and self.warmup <= self._si_t0[u] < self.end:
-                self._si_preempted[u] += 1
-            self._outstanding += 1
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
-        elif b.available(a, recv):
+        if pre is not None:
+            if pre[prio]:
+                if b.has_self(a):
+                    b.available(a, recv)  # settle returns before timing the units
+                    u = self.policies[a].choose_preempting(zone, recv)
+                    t0 = self._si_t0[u]
+                    if b.state(u) is UnitState.SELF_INITIATED and self.warmup <= t0 < self.end:
+                        self._si_preempted[u] += 1
+                    self._outstanding += 1
+                    self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+                    return
+            elif self._in_district[prio]:
+                self._receive_in_district(inc, zone, prio, recv, svc, a)
+                return
+        if b.available(a, recv):
             u = self.policies[a].choose(zone, recv)
             self._outstanding += 1
             self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
@@ -528,6 +574,28 @@ class Simulation:
             self._q_lens[a] += 1
             key = (prio, inc) if self.priority_queue else inc
             self.queues[a].put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
+            self._q_inc.append(inc)
+        else:
+            self._l_inc.append(inc)
+
+    def _receive_in_district(
+        self, inc: int, zone: int, prio: int, recv: float, svc: float, a: int
+    ) -> None:
+        """Dispatch the closest free unit of the zone's district, or queue the call there."""
+        b = self.board
+        d = self.zone_district[zone]
+        b.available(a, recv)  # settle returns before timing the units
+        u = self.policies[a].choose_in(zone, recv, d)
+        if u >= 0:
+            self._outstanding += 1
+            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+        elif self._q_lens[a] < self.capacity:
+            self._outstanding += 1
+            self._q_touch(self.env.now)
+            self._q_len += 1
+            self._q_lens[a] += 1
+            key = (prio, inc) if self.priority_queue else inc
+            heappush(self._dq[d], (key, (inc, zone, recv, svc)))
             self._q_inc.append(inc)
         else:
             self._l_inc.append(inc)
@@ -580,12 +648,19 @@ class Simulation:
         finish = self.board.finish
         is_free = self.board.is_free
         arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
+        local = self._unit_local[u]
         while True:
             yield wake
             now = env.now
             self._outstanding -= 1
             wake.rearm()
-            if queue_items and on_duty(u):
+            if local:
+                job = self._next_job(u, agency, now) if on_duty(u) else None
+                if job is not None:
+                    inc, zone, recv, svc = job
+                    wake.fire_in(self._start(u, inc, zone, recv, svc, now))
+                    continue
+            elif queue_items and on_duty(u):
                 inc, zone, recv, svc = self._pop(now, agency)
                 wake.fire_in(self._start(u, inc, zone, recv, svc, now))
                 continue
@@ -598,8 +673,9 @@ class Simulation:
     def _go_on(self, u: int, now: float) -> None:
         a = self.board.group_of(u)
         if self.board.go_on(u, now):
-            if self.queues[a].items:
-                inc, zone, recv, svc = self._pop(now, a)
+            job = self._next_job(u, a, now)
+            if job is not None:
+                inc, zone, recv, svc = job
                 self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
             elif self._si_on:
                 self._si_arm(u, now)

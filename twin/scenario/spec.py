@@ -415,12 +415,18 @@ class SelfInitiatedSpec(Spec):
             it is in now over the mean call rate of the district's zones: on-view work is found
             where the calls are; ``rate_per_hour`` is then the rate in a zone of average
             volume).
+        dispatch_scope: Who answers the agency's calls of the classes that may *not* pre-empt
+            the work: ``agency`` (the closest free unit of the agency, as without this section)
+            or ``district`` (the closest free unit posted in the call zone's district; with
+            none free the call waits in its district's queue, which that district's units
+            take as they become free, after any more urgent call waiting for the agency).
 
     """
 
     agency: AgencyId = DEFAULT_AGENCY
     preempted_by: list[_Level] | None = None
     weight: Literal["none", "zone_calls"] = "none"
+    dispatch_scope: Literal["agency", "district"] = "agency"
     districts: Annotated[dict[str, SelfInitiatedDistrictSpec], Field(min_length=1)]
 
 
