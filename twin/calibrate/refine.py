@@ -574,10 +574,12 @@ def refine_self_initiated(
         if best is None or total < best[0]:
             best = (total, dict(lam), t_now)
         new = dict(lam)
+        g_twin = {str(k): float(v) for k, v in gaps["gap_twin"].items()}
+        g_obs = {str(k): float(v) for k, v in gaps["gap_obs"].items()}
         for d in lam:
-            if d not in gaps.index:
+            if d not in g_twin:
                 continue
-            gt, go = float(gaps.at[d, "gap_twin"]), float(gaps.at[d, "gap_obs"])
+            gt, go = g_twin[d], g_obs[d]
             ratio = (max(go, 0.1) / max(gt, 0.1)) ** 1.5
             ratio = min(3.0, max(1.0 / 3.0, ratio))
             new[d] = min(rate_bounds[1], max(rate_bounds[0], lam[d] * ratio))
