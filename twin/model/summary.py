@@ -39,8 +39,8 @@ __all__ = [
     "Tallies",
     "UnitFigures",
     "confidence_halfwidths",
-    "summarize",
     "self_initiated_figures",
+    "summarize",
     "summarize_run",
 ]
 
