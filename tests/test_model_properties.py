@@ -114,6 +114,8 @@ def scenarios(draw: Any) -> Any:
                 for d in posted
             },
             "preempted_by": draw(st.sampled_from([None, [], [1], list(range(1, levels + 1))])),
+            "weight": draw(st.sampled_from(["none", "zone_calls"])),
+            "dispatch_scope": draw(st.sampled_from(["agency", "district"])),
         }
     return parse_scenario(data)
 

@@ -166,3 +166,15 @@ def test_analyze_refuses_the_section_by_name() -> None:
         analyze(parse_scenario(data))
     del data["self_initiated"]
     assert analyze(parse_scenario(data))["incidents"] is not None
+
+
+def test_district_without_units_is_served_agency_wide() -> None:
+    """A district with no unit posted in it would hold its calls for ever: the agency serves."""
+    idle = {"rate_per_hour": 0, "duration": {"dist": "deterministic", "value": 10}}
+    data = _data(
+        units=[{"id": "ua", "post": "a"}],
+        self_initiated={"districts": {"A": idle}, "dispatch_scope": "district"},
+    )
+    inc = Simulation(parse_scenario(data), seed=1, demand=_trace([(5, "b", 2)])).run().incidents
+    assert inc["unit"].tolist() == [0]
+    assert inc["dispatched"].tolist() == [5.0]

@@ -314,6 +314,7 @@ class Simulation:
         self._in_district: list[bool] = []  # per class: answered within the zone's district
         self._unit_local = [False] * n  # per unit: takes its district's queue too
         self._dq: list[list[tuple[Any, tuple[int, int, float, float]]]] = []
+        self._staffed: list[bool] = []
         if si is None:
             return
         ag = self.agencies.index(si.agency)
@@ -327,6 +328,11 @@ class Simulation:
             ]
             self._unit_local = [a == ag for a in self.unit_agency]
             self._dq = [[] for _ in self.district_names]
+            # a district without units of the agency: its calls go to the agency as a whole
+            self._staffed = [False] * len(self.district_names)
+            for u in range(n):
+                if self._unit_local[u]:
+                    self._staffed[self.board.district_of(u)] = True
         else:
             self._in_district = [False] * len(self.levels)
         self.si_districts = list(si.districts)
@@ -560,7 +566,7 @@ class Simulation:
                     self._outstanding += 1
                     self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
                     return
-            elif self._in_district[prio]:
+            elif self._in_district[prio] and self._staffed[self.zone_district[zone]]:
                 self._receive_in_district(inc, zone, prio, recv, svc, a)
                 return
         if b.available(a, recv):

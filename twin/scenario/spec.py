@@ -419,7 +419,8 @@ class SelfInitiatedSpec(Spec):
             the work: ``agency`` (the closest free unit of the agency, as without this section)
             or ``district`` (the closest free unit posted in the call zone's district; with
             none free the call waits in its district's queue, which that district's units
-            take as they become free, after any more urgent call waiting for the agency).
+            take as they become free, after any more urgent call waiting for the agency; a
+            district where no unit of the agency is posted is served agency-wide).
 
     """
 
