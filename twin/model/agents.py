@@ -105,6 +105,10 @@ class Host(Protocol):
         """Return how many calls wait for a unit now."""
         ...
 
+    def settle_work(self, now: float) -> None:
+        """Settle officer-initiated work due by *now* (before units are read or moved)."""
+        ...
+
     def inject_incident(
         self, time_min: float, zone: str, priority: int, origin: str = "injected"
     ) -> None:
@@ -317,6 +321,7 @@ class TwinModel(mesa.Model):
         host = self.host
         now = host.env.now
         b = self.board
+        host.settle_work(now)
         b.settle(now)
         states = b.state_view()  # live views: moves change zones, not states
         zones = b.zone_view()

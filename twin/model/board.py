@@ -260,6 +260,10 @@ class UnitBoard:
         """Return whether *group* has a free unit."""
         return bool(self._free[group])
 
+    def is_self(self, u: int) -> bool:
+        """Return whether unit *u* is on self-initiated work."""
+        return self._state[u] == _SELF
+
     def has_self(self, group: int = 0) -> bool:
         """Return whether *group* has a unit on self-initiated work."""
         return bool(self._self[group])

@@ -346,100 +346,136 @@ class Simulation:
                 self._si_kind[u] = k
                 self._si_rate[u] = si.districts[self.si_districts[k]].rate_per_hour / 60.0
         self._si_dist = [from_spec(si.districts[d].duration) for d in self.si_districts]
-        # weight zone_calls: thinning, the timer runs at the district's largest zone weight and
-        # a start in zone z is kept with probability weight[z] / that largest weight
+        # weight zone_calls: a unit's rate times its zone's weight (the zone's call rate over
+        # the mean of its district's zones), taken where the unit is when it becomes free
         self._si_weighted = si.weight == "zone_calls"
         self._si_w: list[float] = []
-        self._si_top: list[float] = []
-        self._si_unif: list[float] = []
         if self._si_weighted:
             rate = [z.agency_rates().get(si.agency, 0.0) for z in scenario.zones]
-            mean = {
-                d: float(np.mean([r for r, dz in zip(rate, district, strict=True) if dz == d]))
-                for d in self.si_districts
-            }
-            w = [
-                r / mean[dz] if mean.get(dz, 0.0) > 0 else 0.0
-                for r, dz in zip(rate, district, strict=True)
+            by_d: dict[str, list[float]] = {}
+            for r, dz in zip(rate, district, strict=True):
+                by_d.setdefault(dz, []).append(r)
+            mean = {d: float(np.mean(v)) for d, v in by_d.items()}
+            self._si_w = [
+                r / mean[dz] if mean[dz] > 0 else 0.0 for r, dz in zip(rate, district, strict=True)
             ]
-            top = {
-                d: max((x for x, dz in zip(w, district, strict=True) if dz == d), default=0.0)
-                for d in self.si_districts
-            }
-            for u in range(n):
-                k = self._si_kind[u]
-                if k >= 0:
-                    self._si_rate[u] *= top[self.si_districts[k]]
-            # keep probability per (zone, district of the unit): a unit works in any zone it
-            # patrols; weights are those of the zone over the unit's district's mean
-            self._si_w = w
-            self._si_top = [top[d] for d in self.si_districts]
         self._si_rng = self.streams["self_initiated"]
         self._si_exp: list[float] = []
         self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
-        self._si_tok = [0] * n  # start timers: valid while the unit stays free
-        self._si_seq = [0] * n  # end timers: valid for the piece of work they end
+        self._si_ag = ag
+        self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, start)
+        self._si_n = 0  # tie-breaker: entries settle in the order they were drawn
+        self._si_end_t = [0.0] * n  # end of each unit's current piece
+        self._watch_at = [math.inf] * len(self.district_names)
+        self._si_tok = [0] * n  # starts: valid while the unit stays free
+        self._si_seq = [0] * n  # ends: valid for the piece of work they end
         self._si_t0 = [0.0] * n  # start of the unit's current (or last) piece
         self._si_starts = [0] * n  # pieces started in the window
         self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
 
     def _si_arm(self, u: int, now: float) -> None:
-        """Draw free unit *u*'s time to its next self-initiated start and set its timer."""
+        """Draw free unit *u*'s next self-initiated start (a heap entry, settled lazily).
+
+        With ``weight: zone_calls`` the rate is weighted by the zone the unit is in now (when
+        it becomes free); a patrol move before the start does not redraw it.
+        """
         r = self._si_rate[u]
         if r <= 0.0:
             return
+        if self._si_weighted:
+            r *= self._si_w[self.board.zone_of(u)]
+            if r <= 0.0:
+                return
         tok = self._si_tok[u] + 1
         self._si_tok[u] = tok
         buf = self._si_exp
         if not buf:
             buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
-        ev = self.env.timeout(buf.pop() / r, (u, tok))
-        ev.callbacks.append(self._si_start)
+        self._si_n += 1
+        heappush(self._si_heap, (now + buf.pop() / r, self._si_n, u, tok, True))
 
-    def _si_start(self, ev: Event) -> None:
-        """Start a piece of work when the timer's unit has stayed free since it was armed."""
-        u, tok = ev.value  # type: ignore[misc]
-        b = self.board
-        if tok != self._si_tok[u] or not b.is_free(u):
-            return
-        now = self.env.now
-        if self._si_weighted:
-            buf = self._si_unif
-            if not buf:
-                buf.extend(self._si_rng.random(4096)[::-1].tolist())
-            top = self._si_top[self._si_kind[u]]
-            if top <= 0.0 or buf.pop() * top >= self._si_w[b.zone_of(u)]:
-                self._si_arm(u, now)  # thinned out: the next candidate start
-                return
-        b.start_self(u, now)
-        seq = self._si_seq[u] + 1
-        self._si_seq[u] = seq
-        k = self._si_kind[u]
-        buf = self._si_dur[k]
-        if not buf:
-            draws = self._si_dist[k].sample_many(self._si_rng, 1024)
-            buf.extend(draws[::-1].tolist())
-        self._si_t0[u] = now
-        if self.warmup <= now < self.end:
-            self._si_starts[u] += 1
-        end = self.env.timeout(buf.pop(), (u, seq))
-        end.callbacks.append(self._si_end)
+    def _si_settle(self, now: float) -> None:
+        """Play every self-initiated start and end due by *now*, in time order.
 
-    def _si_end(self, ev: Event) -> None:
-        """End a piece of work: the unit takes the next waiting call or patrols again."""
-        u, seq = ev.value  # type: ignore[misc]
-        b = self.board
-        if seq != self._si_seq[u] or b.state(u) is not UnitState.SELF_INITIATED:
-            return  # pre-empted or off shift meanwhile
-        now = self.env.now
-        a = b.group_of(u)
-        job = self._next_job(u, a, now) if b.is_on_duty(u) else None
-        if job is not None:
-            inc, zone, recv, svc = job
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
+        Starts and ends are not simulation events: they sit in a heap and are settled before
+        anyone looks at the units (a call received, a shift change, a mesa step, a watch). An
+        end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
+        take the call at that very moment.
+        """
+        heap = self._si_heap
+        if not heap or heap[0][0] > now:
             return
-        b.end_self(u, now)
-        self._si_arm(u, now)
+        b = self.board
+        tok_of, seq_of = self._si_tok, self._si_seq
+        is_free, is_self = b.is_free, b.is_self
+        warmup, end = self.warmup, self.end
+        while heap and heap[0][0] <= now:
+            t, _, u, tok, is_start = heappop(heap)
+            if is_start:
+                if tok != tok_of[u] or not is_free(u):
+                    continue  # dispatched (or off duty) since it was drawn
+                b.start_self(u, t)
+                seq = seq_of[u] + 1
+                seq_of[u] = seq
+                k = self._si_kind[u]
+                buf = self._si_dur[k]
+                if not buf:
+                    buf.extend(self._si_dist[k].sample_many(self._si_rng, 1024)[::-1].tolist())
+                self._si_t0[u] = t
+                if warmup <= t < end:
+                    self._si_starts[u] += 1
+                e = t + buf.pop()
+                self._si_n += 1
+                heappush(heap, (e, self._si_n, u, seq, False))
+                self._si_end_t[u] = e
+            else:
+                if tok != seq_of[u] or not is_self(u):
+                    continue  # pre-empted or off shift meanwhile
+                a = b.group_of(u)
+                job = self._next_job(u, a, t) if b.is_on_duty(u) else None
+                if job is not None:
+                    inc, zone, recv, svc = job
+                    start = recv if t < recv else t
+                    clr = start + self._start(u, inc, zone, recv, svc, t)
+                    self._wake[u].fire_in(max(clr - self.env.now, 0.0))
+                    continue
+                b.end_self(u, t)
+                self._si_arm(u, t)
+
+    def _si_watch(self, district: int) -> None:
+        """Make sure the next end of work in *district* (-1: any) is an event: a call waits."""
+        b = self.board
+        end_t = self._si_end_t
+        mine = b.self_units(self._si_ag)
+        for d in range(len(self._watch_at)) if district < 0 else (district,):
+            ends = [end_t[u] for u in mine if district < 0 or b.district_of(u) == d]
+            if not ends:
+                continue
+            e = min(ends)
+            if e < self._watch_at[d]:
+                self._watch_at[d] = e
+                ev = self.env.timeout(max(e - self.env.now, 0.0), d)
+                ev.callbacks.append(self._on_watch)
+            if district < 0:
+                return  # one watch for the agency's queue: the earliest end anywhere
+
+    def _on_watch(self, ev: Event) -> None:
+        """Settle at a watched end of work, and keep watching while calls still wait."""
+        d: int = ev.value  # type: ignore[assignment]
+        now = self.env.now
+        if self._watch_at[d] <= now:
+            self._watch_at[d] = math.inf
+        self._si_settle(now)
+        self._si_rewatch()
+
+    def _si_rewatch(self) -> None:
+        """Watch the ends of work of every district whose calls (or the agency's) still wait."""
+        if self.queues[self._si_ag].items:
+            self._si_watch(-1)
+            return
+        for d, dq in enumerate(self._dq):
+            if dq:
+                self._si_watch(d)
 
     def _next_job(self, u: int, a: int, now: float) -> tuple[int, int, float, float] | None:
         """Return the call free unit *u* of agency *a* takes now (None: nothing waits for it).
@@ -556,6 +592,7 @@ class Simulation:
         b = self.board
         pre = self._preempt
         if pre is not None:
+            self._si_settle(self.env.now)
             if pre[prio]:
                 if b.has_self(a):
                     b.available(a, recv)  # settle returns before timing the units
@@ -581,8 +618,15 @@ class Simulation:
             key = (prio, inc) if self.priority_queue else inc
             self.queues[a].put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
             self._q_inc.append(inc)
+            if pre is not None and a == self._si_ag:
+                self._si_watch(-1)
         else:
             self._l_inc.append(inc)
+
+    def settle_work(self, now: float) -> None:
+        """Settle officer-initiated starts and ends due by *now* (the mesa step asks first)."""
+        if self._si_on:
+            self._si_settle(now)
 
     def _receive_in_district(
         self, inc: int, zone: int, prio: int, recv: float, svc: float, a: int
@@ -603,6 +647,7 @@ class Simulation:
             key = (prio, inc) if self.priority_queue else inc
             heappush(self._dq[d], (key, (inc, zone, recv, svc)))
             self._q_inc.append(inc)
+            self._si_watch(d)
         else:
             self._l_inc.append(inc)
 
@@ -677,6 +722,8 @@ class Simulation:
                 self._drain.succeed()
 
     def _go_on(self, u: int, now: float) -> None:
+        if self._si_on:
+            self._si_settle(now)
         a = self.board.group_of(u)
         if self.board.go_on(u, now):
             job = self._next_job(u, a, now)
@@ -696,6 +743,8 @@ class Simulation:
                 wake.fire_in(length - phase if phase < length else 0.0)
                 yield wake
                 wake.rearm()
+                if self._si_on:
+                    self._si_settle(env.now)
                 self.board.go_off(u, env.now)
             else:
                 wake.fire_in((1440.0 - phase) % 1440.0)
@@ -796,6 +845,8 @@ class Simulation:
             self._drain = env.event()
             env.run(until=self._drain)
         self._flush()
+        if self._si_on:
+            self._si_settle(max(env.now, self.end))
         self.board.close(max(env.now, self.end))
         self._q_touch(self.end)
         incidents = self._incident_columns()

@@ -412,9 +412,9 @@ class SelfInitiatedSpec(Spec):
         districts: ``{district: {rate_per_hour, duration}}`` (districts of the units' posts).
         weight: ``none`` (every free unit of a district starts work at its rate) or
             ``zone_calls`` (a free unit starts work at the rate times the call rate of the zone
-            it is in now over the mean call rate of the district's zones: on-view work is found
-            where the calls are; ``rate_per_hour`` is then the rate in a zone of average
-            volume).
+            it is in when it becomes free over the mean call rate of that zone's district's
+            zones: on-view work is found where the calls are; ``rate_per_hour`` is then the
+            rate in a zone of average volume).
         dispatch_scope: Who answers the agency's calls of the classes that may *not* pre-empt
             the work: ``agency`` (the closest free unit of the agency, as without this section)
             or ``district`` (the closest free unit posted in the call zone's district; with
