@@ -603,6 +603,20 @@ class UnitBoard:
         self._state_m[u] = _SELF
         self._self[self._group[u]][u] = None
 
+    def self_again(self, u: int, end: float, start: float) -> None:
+        """End *u*'s work at *end*, patrol where it is, and start again at *start*.
+
+        One transition for a free spell nobody looked at (the engine calls it only when no
+        dispatch decision fell between *end* and *start*): the minutes are those of
+        :meth:`end_self` at *end* then :meth:`start_self` at *start*, without passing through
+        the free lists.
+        """
+        if self._state[u] != _SELF or start < end:
+            raise self._refuse("end_self", u)
+        self._clip_add(u, _SELF, self._since[u], end)
+        self._clip_add(u, _PATROL, end, start)
+        self._since[u] = start
+
     def end_self(self, u: int, now: float) -> None:
         """End unit *u*'s self-initiated work: it patrols again, free, in the zone it is in."""
         if self._state[u] != _SELF:

@@ -366,6 +366,7 @@ class Simulation:
         self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, start)
         self._si_n = 0  # tie-breaker: entries settle in the order they were drawn
         self._si_end_t = [0.0] * n  # end of each unit's current piece
+        self._unit_district = [self.board.district_of(u) for u in range(n)]
         self._watch_at = [math.inf] * len(self.district_names)
         self._si_tok = [0] * n  # starts: valid while the unit stays free
         self._si_seq = [0] * n  # ends: valid for the piece of work they end
@@ -400,7 +401,8 @@ class Simulation:
         Starts and ends are not simulation events: they sit in a heap and are settled before
         anyone looks at the units (a call received, a shift change, a mesa step, a watch). An
         end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
-        take the call at that very moment.
+        take the call at that very moment. A unit whose free spell and next piece both fall
+        before *now* goes through them without the heap (nobody looked in between).
         """
         heap = self._si_heap
         if not heap or heap[0][0] > now:
@@ -408,47 +410,87 @@ class Simulation:
         b = self.board
         tok_of, seq_of = self._si_tok, self._si_seq
         is_free, is_self = b.is_free, b.is_self
-        warmup, end = self.warmup, self.end
         while heap and heap[0][0] <= now:
             t, _, u, tok, is_start = heappop(heap)
             if is_start:
                 if tok != tok_of[u] or not is_free(u):
                     continue  # dispatched (or off duty) since it was drawn
                 b.start_self(u, t)
-                seq = seq_of[u] + 1
-                seq_of[u] = seq
-                k = self._si_kind[u]
-                buf = self._si_dur[k]
-                if not buf:
-                    buf.extend(self._si_dist[k].sample_many(self._si_rng, 1024)[::-1].tolist())
-                self._si_t0[u] = t
-                if warmup <= t < end:
-                    self._si_starts[u] += 1
-                e = t + buf.pop()
-                self._si_n += 1
-                heappush(heap, (e, self._si_n, u, seq, False))
-                self._si_end_t[u] = e
+            elif tok != seq_of[u] or not is_self(u):
+                continue  # pre-empted or off shift meanwhile
             else:
-                if tok != seq_of[u] or not is_self(u):
-                    continue  # pre-empted or off shift meanwhile
-                a = b.group_of(u)
-                job = self._next_job(u, a, t) if b.is_on_duty(u) else None
-                if job is not None:
-                    inc, zone, recv, svc = job
-                    start = recv if t < recv else t
-                    clr = start + self._start(u, inc, zone, recv, svc, t)
-                    self._wake[u].fire_in(max(clr - self.env.now, 0.0))
+                t = self._si_end(u, t, now)
+                if t < 0.0:
                     continue
-                b.end_self(u, t)
-                self._si_arm(u, t)
+            # u is on a piece that started at t: draw its end; chain while it is all past
+            while True:
+                e = self._si_begin(u, t)
+                if e > now:
+                    self._si_n += 1
+                    heappush(heap, (e, self._si_n, u, seq_of[u], False))
+                    break
+                t = self._si_end(u, e, now)
+                if t < 0.0:
+                    break
+
+    def _si_begin(self, u: int, t: float) -> float:
+        """Book a piece of work of *u* starting at *t* (already on the board); return its end."""
+        seq = self._si_seq[u] + 1
+        self._si_seq[u] = seq
+        k = self._si_kind[u]
+        buf = self._si_dur[k]
+        if not buf:
+            buf.extend(self._si_dist[k].sample_many(self._si_rng, 1024)[::-1].tolist())
+        self._si_t0[u] = t
+        if self.warmup <= t < self.end:
+            self._si_starts[u] += 1
+        e = t + buf.pop()
+        self._si_end_t[u] = e
+        return e
+
+    def _si_end(self, u: int, e: float, now: float) -> float:
+        """End *u*'s piece at *e*: take a waiting call, or draw the next start.
+
+        Returns the next start when it is also due by *now* (the unit stays on the board's
+        SELF_INITIATED through the free spell, :meth:`UnitBoard.self_again`), else -1.0 (the
+        unit took a call, or is free with its next start in the heap).
+        """
+        b = self.board
+        a = b.group_of(u)
+        job = self._next_job(u, a, e) if b.is_on_duty(u) else None
+        if job is not None:
+            inc, zone, recv, svc = job
+            start = recv if e < recv else e
+            clr = start + self._start(u, inc, zone, recv, svc, e)
+            self._wake[u].fire_in(max(clr - self.env.now, 0.0))
+            return -1.0
+        r = self._si_rate[u]
+        if self._si_weighted:
+            r *= self._si_w[b.zone_of(u)]
+        if r <= 0.0:
+            b.end_self(u, e)
+            return -1.0
+        buf = self._si_exp
+        if not buf:
+            buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
+        s = e + buf.pop() / r
+        if s <= now:
+            b.self_again(u, e, s)
+            return s
+        b.end_self(u, e)
+        tok = self._si_tok[u] + 1
+        self._si_tok[u] = tok
+        self._si_n += 1
+        heappush(self._si_heap, (s, self._si_n, u, tok, True))
+        return -1.0
 
     def _si_watch(self, district: int) -> None:
         """Make sure the next end of work in *district* (-1: any) is an event: a call waits."""
-        b = self.board
         end_t = self._si_end_t
-        mine = b.self_units(self._si_ag)
+        udist = self._unit_district
+        mine = self.board.self_units(self._si_ag)
         for d in range(len(self._watch_at)) if district < 0 else (district,):
-            ends = [end_t[u] for u in mine if district < 0 or b.district_of(u) == d]
+            ends = [end_t[u] for u in mine if district < 0 or udist[u] == d]
             if not ends:
                 continue
             e = min(ends)
