@@ -112,7 +112,9 @@ def test_zone_curve_check_passes_a_match_and_fails_the_opposite_slope() -> None:
 @pytest.mark.slow
 def test_seattle_twin_moves_police_response_with_its_fleet() -> None:
     sc = yaml.safe_load((ROOT / "scenarios" / "seattle_baseline.yaml").read_text())
-    out = lever_check(sc, agency="police", weeks=2, seed=7).set_index("delta")
+    # 8 weeks: an added unit mostly adds officer-initiated work (it self-initiates when
+    # free), so its effect on priority 2 is small and 2 weeks of noise can hide it
+    out = lever_check(sc, agency="police", weeks=8, seed=7).set_index("delta")
     assert out.loc[-1, "units"] < out.loc[0, "units"] < out.loc[1, "units"]
     for k in (1, 2):
         assert out.loc[-1, f"mean_{k}"] > out.loc[0, f"mean_{k}"] > out.loc[1, f"mean_{k}"]
