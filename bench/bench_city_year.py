@@ -34,8 +34,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.bench_engine import _arrivals, _scenario, baseline  # noqa: E402
-from twin.model import Simulation, load_scenario  # noqa: E402
-from twin.scenario import Scenario  # noqa: E402
+from twin.model import Simulation  # noqa: E402
+from twin.scenario import Scenario, load_scenario  # noqa: E402
 
 SCENARIO = REPO / "scenarios" / "seattle_baseline.yaml"
 TARGET = 2.0

@@ -404,14 +404,28 @@ def test_calibrate_seattle_combines_police_and_fire(lake: Path, tmp_path: Path) 
 def test_seattle_refinement_runs_the_twin(lake: Path) -> None:
     pol = calibrate(lake, "seattle", agency="police", refine_rounds=1, refine_horizon=3 * 10080.0)
     hist = pol.report.details["refinement"]
-    search = [h for h in hist if h["stage"] == "fleet search"]
+    search = [h for h in hist if h["stage"] == "fleet (priority 1)"]
     assert len(search) == 2  # two fleet scales tried
+    rounds = [h for h in hist if h["stage"].startswith("self-initiated rate")]
+    assert len(rounds) == 4
     assert all(h["mape_p1"] is not None for h in hist)
-    assert any(h["stage"].startswith("precinct fleet") for h in hist)
-    # priority 2's gap is split: part of it is slower driving (classes 2-4 share the factor)
-    factors = {p["level"]: p.get("travel_factor", 1.0) for p in pol.scenario["priorities"]}
-    assert factors[2] == factors[3] == factors[4] > 1.0
-    assert factors[1] == 1.0
+    # no class drives slower: priority 2's gap is waiting behind calls and self-initiated work
+    assert all(p.get("travel_factor", 1.0) == 1.0 for p in pol.scenario["priorities"])
+    si = pol.scenario["self_initiated"]
+    assert si["agency"] == "police"
+    assert si["dispatch_scope"] == "district"
+    assert set(si["districts"]) == {"E", "N", "S", "SW", "W"}
+    # the rates moved from the common start towards each precinct's own gap
+    assert len({v["rate_per_hour"] for v in si["districts"].values()}) > 1
+    # and the fit improved priority 2 over the first round (same fleet, same seed)
+    kept = min(rounds, key=lambda h: h["mape_p1"] + h["mape_p2"])
+    assert kept["mape_p2"] < rounds[0]["mape_p2"]
+    # priority 1 does not queue, priority 2 does, in every precinct
+    dec = pol.report.details["police_decomposition"]
+    for d, parts in dec.items():
+        assert parts["p1"]["queueing_min"] < 0.5, d
+        assert parts["p2"]["queueing_min"] > 0.5, d
+        assert 0.0 < parts["share_of_on_duty_time"]["self_initiated"] < 1.0
 
 
 @pytest.mark.validation

@@ -25,7 +25,15 @@ def _board(window: tuple[float, float] = (0.0, 100.0)) -> UnitBoard:
 
 
 def test_one_state_vocabulary() -> None:
-    assert STATE_NAMES == ("off_duty", "patrol", "dispatched", "en_route", "on_scene", "returning")
+    assert STATE_NAMES == (
+        "off_duty",
+        "patrol",
+        "dispatched",
+        "en_route",
+        "on_scene",
+        "returning",
+        "self_initiated",
+    )
     assert twin.model.agents.UnitState is UnitState
     assert twin.model.engine.STATE_NAMES is STATE_NAMES
 
@@ -58,7 +66,7 @@ def test_call_life_cycle_through_public_methods() -> None:
     assert b.zone_of(0) == 0
     b.close(100.0)
     minutes = b.minutes()
-    assert minutes[0].tolist() == pytest.approx([0.0, 69.0, 1.0, 5.0, 20.0, 5.0])
+    assert minutes[0].tolist() == pytest.approx([0.0, 69.0, 1.0, 5.0, 20.0, 5.0, 0.0])
     assert minutes.sum(axis=1).tolist() == pytest.approx([100.0, 100.0])
 
 
@@ -98,6 +106,14 @@ def test_shifts_and_patrol_moves() -> None:
             "move",
         ),
         (lambda b: b.go_off(0, 0.0), lambda b: b.move([0], [1]), "move"),
+        (lambda b: b.go_off(0, 0.0), lambda b: b.start_self(0, 1.0), "start_self"),
+        (
+            lambda b: b.dispatch(0, 1, 0.0, 0.0, 5.0),
+            lambda b: b.start_self(0, 1.0),
+            "start_self",
+        ),
+        (lambda b: None, lambda b: b.end_self(0, 1.0), "end_self"),
+        (lambda b: b.start_self(0, 0.0), lambda b: b.move([0], [1]), "move"),
     ],
 )
 def test_invalid_transitions_are_refused(prepare, act, what) -> None:  # type: ignore[no-untyped-def]
@@ -139,5 +155,58 @@ def test_window_clips_state_minutes() -> None:
     b.finish(0, 21.0)  # back at its post at 26
     b.close(30.0)
     m = b.minutes()[0]
-    assert m.tolist() == pytest.approx([0.0, 4.0, 0.0, 1.0, 10.0, 5.0])
+    assert m.tolist() == pytest.approx([0.0, 4.0, 0.0, 1.0, 10.0, 5.0, 0.0])
     assert math.isclose(m.sum(), 20.0)
+
+
+def test_self_initiated_work_through_public_methods() -> None:
+    """Self-initiated work: not free, taken only by a pre-empting choice, minutes of its own."""
+    b = _board()
+    b.move([1], [1])  # unit 1 patrols zone b
+    b.start_self(1, 10.0)
+    assert b.state(1) is UnitState.SELF_INITIATED
+    assert b.state_at(1, 12.0) is UnitState.SELF_INITIATED
+    assert not b.is_free(1)
+    assert b.free_units() == [0]
+    assert b.has_self(0)
+    assert b.self_units(0) == [1]
+    assert b.zone_of(1) == 1  # works where it patrolled
+    # an ordinary call sees only unit 0; a pre-empting one takes unit 1, which is in zone b
+    assert b.nearest_free(1, 12.0, [0, 1]) == 0
+    assert b.nearest_free_or_self(1, 12.0, [0, 1]) == 1
+    assert b.nearest_free_or_self(0, 12.0, [0, 1]) == 0  # unit 0 is at zone a itself
+    assert b.first_free_or_self([1, 0]) == 1
+    # pre-empted at 20: 10 minutes of self-initiated work, the work is abandoned
+    b.dispatch(1, 1, 20.0, 20.0, 4.0)  # turnout 1, no driving (in zone b), 4 on scene -> 25
+    assert not b.has_self(0)
+    b.finish(1, 25.0)
+    assert b.state(1) is UnitState.RETURNING
+    # unit 0 starts work while unit 1 drives back; it ends at 40 and unit 0 patrols again
+    b.start_self(0, 30.0)
+    assert b.free_units() == [1]
+    b.end_self(0, 40.0)
+    assert b.state(0) is UnitState.PATROL
+    assert b.is_free(0)
+    assert b.free_units() == [1, 0]
+    b.close(100.0)
+    m = b.minutes()
+    selfc = int(UnitState.SELF_INITIATED)
+    assert m[:, selfc].tolist() == pytest.approx([10.0, 10.0])
+    assert m.sum(axis=1).tolist() == pytest.approx([100.0, 100.0])
+
+
+def test_self_initiated_work_from_returning_and_off_shift() -> None:
+    """A returning unit works in the zone it is nearer to; going off duty ends the work."""
+    b = _board()
+    _, clr = b.dispatch(0, 1, 0.0, 0.0, 4.0)  # clears in zone b at 10, back at a at 15
+    b.finish(0, clr)
+    b.start_self(0, clr + 1.0)  # 1 of 5 minutes back: nearer zone b
+    assert b.zone_of(0) == 1
+    b.go_off(0, clr + 3.0)
+    assert b.state(0) is UnitState.OFF_DUTY
+    assert not b.has_self(0)
+    b.close(100.0)
+    m = b.minutes()[0]
+    assert m[int(UnitState.RETURNING)] == pytest.approx(1.0)
+    assert m[int(UnitState.SELF_INITIATED)] == pytest.approx(2.0)
+    assert m.sum() == pytest.approx(100.0)

@@ -95,6 +95,28 @@ def scenarios(draw: Any) -> Any:
             "interval_min": 15,
         },
     }
+    if draw(st.booleans()):  # officer-initiated work in the districts that have units
+        posted = sorted({zones[int(u["post"][1:])]["district"] for u in units})
+        data["self_initiated"] = {
+            "districts": {
+                d: {
+                    "rate_per_hour": draw(st.floats(0, 6)),
+                    "duration": draw(
+                        st.sampled_from(
+                            [
+                                {"dist": "exponential", "mean": 40},
+                                {"dist": "lognormal", "mean": 60, "sd": 45},
+                                {"dist": "deterministic", "value": 25},
+                            ]
+                        )
+                    ),
+                }
+                for d in posted
+            },
+            "preempted_by": draw(st.sampled_from([None, [], [1], list(range(1, levels + 1))])),
+            "weight": draw(st.sampled_from(["none", "zone_calls"])),
+            "dispatch_scope": draw(st.sampled_from(["agency", "district"])),
+        }
     return parse_scenario(data)
 
 
@@ -133,7 +155,7 @@ def _check_run(run: RunResult, n_units: int) -> None:
     # utilisation in [0, 1]; state minutes add up to the window
     units = run.units
     assert np.all((units["utilization"] >= 0) & (units["utilization"] <= 1))
-    total = sum(units[f"{s}_min"] for s in STATE_NAMES)
+    total = sum(units[f"{s}_min"] for s in STATE_NAMES if f"{s}_min" in units)
     assert np.allclose(total, end - warm, atol=1e-6)
     # sample-path Little's law: time-integral of the queue over the window == waiting time in it
     w0 = np.clip(inc["received"][inc["waited"]], warm, end)
@@ -146,7 +168,11 @@ def _check_run(run: RunResult, n_units: int) -> None:
     ts = run.timeseries
     assert ts is not None
     assert (ts["busy"] <= n_units).all()
-    assert (ts[["patrolling", "busy", "returning", "off_duty"]].sum(axis=1) == n_units).all()
+    states = ["patrolling", "busy", "returning", "off_duty"]
+    if "self_initiated_min" in units:  # officer-initiated work: its own column
+        states.append("self_initiated")
+        assert (units["self_initiated"] >= units["self_initiated_preempted"]).all()
+    assert (ts[states].sum(axis=1) == n_units).all()
 
 
 @SETTINGS

@@ -8,6 +8,7 @@ import pytest
 
 from twin.model import simulate
 from twin.model.outputs import OPTIONAL_KEYS, SUMMARY_KEYS
+from twin.model.summary import FEATURE_KEYS
 from twin.paths import scenarios_dir
 from twin.scenario import load_scenario
 
@@ -27,7 +28,8 @@ def test_scenario_loads_and_runs_short(path: Path) -> None:
         update={"warmup": min(sc.warmup, 60.0), "horizon": min(sc.horizon, 480.0)}
     )
     s = simulate(short, seed=1, replications=2)
-    assert set(SUMMARY_KEYS) <= set(s) <= set(SUMMARY_KEYS) | set(OPTIONAL_KEYS)
+    assert set(SUMMARY_KEYS) <= set(s) <= set(SUMMARY_KEYS) | set(OPTIONAL_KEYS) | set(FEATURE_KEYS)
+    assert ("self_initiated" in s) == (sc.self_initiated is not None)
     assert list(s["by_agency"]) == sc.agency_ids
     assert s["headline_agency"] == ("all" if sc.multi_agency else sc.agency_ids[0])
     assert s["scenario"] == sc.name

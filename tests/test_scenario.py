@@ -341,6 +341,8 @@ def test_public_names_are_pinned() -> None:
             "QueueSpec",
             "RunEstimate",
             "Scenario",
+            "SelfInitiatedDistrictSpec",
+            "SelfInitiatedSpec",
             "ShiftSpec",
             "TravelSpec",
             "UnitId",

@@ -14,7 +14,9 @@ report to show, choosing the checks by the city's kind of data (its ``scoring`` 
 * **published means per zone and class** (``published_means`` scoring, a ``response_stats``
   table): the twin's zone curve (zones binned by call volume) against the published one of the
   fit year (:func:`twin.calibrate.levers.zone_curve_check`), the lever check (one unit fewer /
-  more per district x watch group) and the MAPE of every published year from the same run
+  more per district x watch group), each district's fleet -+10 % beside what the real
+  cross-sectional load-response slope predicts (:func:`twin.calibrate.levers.load_slope`),
+  and the MAPE of every published year from the same run
   (:func:`twin.calibrate.crossval.score_years`).
 
 :func:`attach` puts the result into the calibration's fit report (``details['evidence']``
@@ -42,7 +44,13 @@ from twin.calibrate.crossval import (
     score_years,
 )
 from twin.calibrate.data import CityData, load_city, local_dates
-from twin.calibrate.levers import lever_check, zone_curve_check, zone_means
+from twin.calibrate.levers import (
+    district_fleet_lever,
+    lever_check,
+    load_slope,
+    zone_curve_check,
+    zone_means,
+)
 from twin.calibrate.load import (
     call_lifecycle,
     compare_curves,
@@ -153,6 +161,23 @@ def _published_evidence(
     }
     if levers:
         out["levers"] = _records(lever_check(scenario, agency=agency, weeks=weeks, seed=seed))
+        out["district_levers"] = _records(
+            district_fleet_lever(scenario, agency=agency, fraction=0.10, weeks=weeks, seed=seed)
+        )
+        slope = load_slope(volume, real)
+        out["load_slope"] = {
+            "slope_min_per_ln_volume": slope,
+            "predicted_change_min": {
+                f"fleet x {f:g}": {
+                    k: v * math.log(1.0 / f) for k, v in slope.items() if k != "zones"
+                }
+                for f in (0.9, 1.1)
+            },
+            "note": "real beats of the fit year: zone mean response (and the P2 - P1 gap) "
+            "regressed on ln(calls per day); a fleet x f carries 1/f the load per unit, so the "
+            "cross-section predicts slope x ln(1/f) minutes. Beats differ in more than load "
+            "(area, posts follow demand): an order-of-magnitude reference, not a fit",
+        }
     return out
 
 
@@ -487,6 +512,29 @@ def attach(calibration: Calibration, evidence: Mapping[str, Any]) -> None:
                     value={f"class {k} worst": round(float(v), 3) for k, v in worst.items()},
                     data=f"published means of every year; fitted on {pub['fit_year']}",
                     fit={"by_year": pub["years"]},
+                )
+            )
+        if pub.get("district_levers"):
+            dl = pd.DataFrame(pub["district_levers"])
+            pred = pub["load_slope"]["predicted_change_min"]
+            twin_mean = {
+                f"fleet x {f:g}": {
+                    f"mean_{k}": round(
+                        float(dl.loc[dl["factor"] == f, f"change_mean_{k}"].mean()), 3
+                    )
+                    for k in (1, 2)
+                    if f"change_mean_{k}" in dl.columns
+                }
+                for f in sorted(set(dl["factor"]))
+            }
+            rep.add(
+                Parameter(
+                    name="check: fleet -+10 % per district vs the real load-response slope",
+                    value={"twin (mean over districts)": twin_mean, "real slope predicts": pred},
+                    data=f"one district at a time, {pub['weeks']} simulated weeks per variant; "
+                    f"real slope from the published means of {pub['fit_year']}",
+                    fit={"rows": pub["district_levers"], "slope": pub["load_slope"]},
+                    notes=[pub["load_slope"]["note"]],
                 )
             )
         if pub.get("levers"):

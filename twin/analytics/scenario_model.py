@@ -32,6 +32,8 @@ Assumptions (each violation is reported by :func:`check_assumptions`, naming the
 * Zone class mixes (``zones[].shares``) are accepted when every class has the same on-scene
   time and driving speed (they then only split each zone's calls into classes); otherwise they
   are refused, naming the zones.
+* No officer-initiated work (``self_initiated``): units unavailable for some classes and
+  pre-empted by others are outside Erlang C and the hypercube (refused, naming the field).
 * One agency, no ``dispatch.delay`` / ``priorities[].dispatch_delay`` and no ``travel.noise``
   (with ``travel: {model: none}`` noise and ``priorities[].travel_factor`` change nothing and
   are accepted; with travel they are refused, since the response would need the drive's
@@ -398,6 +400,12 @@ def check_assumptions(scenario: Scenario) -> tuple[list[str], list[str]]:
                 "fleet (remove shift)"
             )
     _check_checkpoints(scenario, failures)
+    if scenario.self_initiated is not None:
+        failures.append(
+            "self_initiated: officer-initiated work makes units unavailable to some call "
+            "classes and pre-emptible by others; no analytic model here covers it (remove the "
+            "section to analyse the fleet without it, or simulate)"
+        )
     hit_rate = sum(r for r in _hit_rates(scenario).values())
     if mean is not None and scenario.queue.capacity == "unlimited":
         load = (scenario.total_rate_per_hour + hit_rate) / 60.0 * mean

@@ -12,7 +12,11 @@ means (:func:`twin.calibrate.load.beat_load_response`). This module
   bin of the same sign;
 * moves the fleet by whole units per group of units (district x shift start; one unit fewer
   or more in every group) and reports how each class's mean response and wait move
-  (:func:`lever_check`).
+  (:func:`lever_check`);
+* scales one district's fleet at a time (e.g. +-10 %) and reports the change of that
+  district's response per class (:func:`district_fleet_lever`), beside what the real
+  cross-sectional load-response slope predicts for the same change of load per unit
+  (:func:`load_slope`).
 
 Nothing here knows a city: units are grouped by their post's district and shift start.
 """
@@ -30,7 +34,16 @@ import pandas as pd
 
 from twin.calibrate.load import beat_load_response
 
-__all__ = ["fleet_variant", "lever_check", "unit_groups", "zone_curve_check", "zone_means"]
+__all__ = [
+    "district_fleet_lever",
+    "district_fleet_variant",
+    "fleet_variant",
+    "lever_check",
+    "load_slope",
+    "unit_groups",
+    "zone_curve_check",
+    "zone_means",
+]
 
 
 def unit_groups(scenario: Mapping[str, Any], agency: str | None = None) -> dict[str, list[str]]:
@@ -199,3 +212,123 @@ def zone_curve_check(
         "same_direction": same,
         "passed": bool(all(within) and same),
     }
+
+
+def district_fleet_variant(
+    scenario: Mapping[str, Any], district: str, factor: float, agency: str | None = None
+) -> tuple[dict[str, Any], int, int]:
+    """Return a copy of *scenario* with *district*'s units (of *agency*) scaled by *factor*.
+
+    Each of the district's unit groups (shift start) gets ``max(1, round(n x factor))`` units:
+    the group's last units are removed, or copies of its first added (``<id>+<k>``).
+
+    Returns:
+        ``(scenario, units before, units after)`` of the district.
+
+    """
+    sc = copy.deepcopy(dict(scenario))
+    groups = {
+        k: v for k, v in unit_groups(sc, agency).items() if k.rsplit("/", 1)[0] == str(district)
+    }
+    by_id = {str(u["id"]): u for u in sc["units"]}
+    drop: set[str] = set()
+    add: list[dict[str, Any]] = []
+    before = after = 0
+    for ids in groups.values():
+        n = len(ids)
+        m = max(1, round(n * factor))
+        before += n
+        after += m
+        drop.update(ids[m:])
+        for k in range(max(0, m - n)):
+            extra = copy.deepcopy(by_id[ids[0]])
+            extra["id"] = f"{ids[0]}+{k + 1}"
+            add.append(extra)
+    sc["units"] = [u for u in sc["units"] if str(u["id"]) not in drop] + add
+    return sc, before, after
+
+
+def district_fleet_lever(
+    scenario: Mapping[str, Any],
+    *,
+    agency: str | None = None,
+    fraction: float = 0.10,
+    weeks: float = 8,
+    seed: int = 7,
+    classes: Sequence[int] = (1, 2),
+) -> pd.DataFrame:
+    """Scale each district's fleet by ``1 -+ fraction`` and report that district's response.
+
+    One district at a time (the others unchanged), the same seed for every run (common random
+    numbers). Means are over the district's calls (call-weighted zone means).
+
+    Returns:
+        One row per (district, change): ``district``, ``factor``, ``units_before``,
+        ``units_after``, ``mean_<k>`` / ``wait_<k>`` and ``change_mean_<k>`` /
+        ``change_wait_<k>`` vs the unchanged scenario.
+
+    """
+    district_of = {str(z["id"]): str(z.get("district", "")) for z in scenario["zones"]}
+    base = zone_means(scenario, weeks=weeks, seed=seed, agency=agency)
+
+    def by_district(zm: pd.DataFrame) -> dict[tuple[str, int], tuple[float, float]]:
+        zm = zm.assign(district=zm["zone_id"].map(district_of))
+        return {
+            (str(d), int(str(k))): (_weighted(g, "mean"), _weighted(g, "wait"))
+            for (d, k), g in zm.groupby(["district", "priority"])
+        }
+
+    b = by_district(base)
+    groups = unit_groups(scenario, agency)
+    districts = sorted({k.rsplit("/", 1)[0] for k in groups})
+    rows: list[dict[str, Any]] = []
+    for d in districts:
+        for f in (1.0 - fraction, 1.0 + fraction):
+            sc, n0, n1 = district_fleet_variant(scenario, d, f, agency)
+            v = by_district(zone_means(sc, weeks=weeks, seed=seed, agency=agency))
+            row: dict[str, Any] = {
+                "district": d,
+                "factor": round(f, 4),
+                "units_before": n0,
+                "units_after": n1,
+            }
+            for k in classes:
+                if (d, k) not in v or (d, k) not in b:
+                    continue
+                vm, vw = v[(d, k)]
+                bm, bw = b[(d, k)]
+                row[f"mean_{k}"] = vm
+                row[f"wait_{k}"] = vw
+                row[f"change_mean_{k}"] = vm - bm
+                row[f"change_wait_{k}"] = vw - bw
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_slope(
+    volume: pd.DataFrame, means: pd.DataFrame, *, classes: tuple[int, int] = (1, 2)
+) -> dict[str, float]:
+    """Least-squares slope of each class's zone mean (and of their gap) on ln(calls per day).
+
+    The real cross-sectional load-response: minutes per unit of ln(volume), so a change of
+    load per unit of ``x`` (a fleet ``1 - fraction`` carries ``1 / (1 - fraction)`` the load
+    per unit) predicts ``slope x ln(x)`` minutes. Zones are the published ones with a volume.
+
+    Returns:
+        ``{"mean_<k>": slope, "gap_<k2>_<k1>": slope, "zones": n}``.
+
+    """
+    wide = means.pivot_table(index="zone", columns="klass", values="mean_min", aggfunc="mean")
+    d = volume.merge(wide.reset_index(), on="zone", how="inner")
+    d = d.loc[d["calls_per_day"] > 0]
+    x = np.log(d["calls_per_day"].to_numpy(dtype=float))
+    out: dict[str, float] = {"zones": float(len(d))}
+    k1, k2 = classes
+    series = {f"mean_{k}": d[k] for k in classes if k in d.columns}
+    if k1 in d.columns and k2 in d.columns:
+        series[f"gap_{k2}_{k1}"] = d[k2] - d[k1]
+    for name, y in series.items():
+        yy = y.to_numpy(dtype=float)
+        ok = np.isfinite(yy)
+        out[name] = float(np.polyfit(x[ok], yy[ok], 1)[0]) if ok.sum() >= 3 else math.nan
+    return out

@@ -57,7 +57,8 @@ __all__ = [
 
 
 SNAPSHOT_COLUMNS = ("time_min", "patrolling", "busy", "returning", "off_duty", "queued")
-"""Columns of the DataCollector snapshots (``timeseries.parquet``)."""
+"""Columns of the DataCollector snapshots (``timeseries.parquet``); a scenario with
+``self_initiated`` adds ``self_initiated`` (units on officer-initiated work) after them."""
 
 
 class Snapshot(NamedTuple):
@@ -72,17 +73,19 @@ class Snapshot(NamedTuple):
     returning: int
     off_duty: int
     queued: int
+    self_initiated: int = 0
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Snapshot:
         """Return the row itself (an immutable tuple of numbers)."""
         return self
 
 
-_OFF, _PATROL, _DISP, _RET = (
+_OFF, _PATROL, _DISP, _RET, _SELF = (
     int(UnitState.OFF_DUTY),
     int(UnitState.PATROL),
     int(UnitState.DISPATCHED),
     int(UnitState.RETURNING),
+    int(UnitState.SELF_INITIATED),
 )
 
 
@@ -100,6 +103,10 @@ class Host(Protocol):
 
     def queued(self) -> int:
         """Return how many calls wait for a unit now."""
+        ...
+
+    def settle_work(self, now: float) -> None:
+        """Settle officer-initiated work due by *now* (before units are read or moved)."""
         ...
 
     def inject_incident(
@@ -274,6 +281,7 @@ class TwinModel(mesa.Model):
         self.presence = np.zeros((len(locs), HOURS_PER_WEEK))
         self.exposure = np.zeros(HOURS_PER_WEEK)
         self.collect = collect
+        self.self_initiated = sc.self_initiated is not None
         self._snap = Snapshot(0.0, 0, 0, 0, 0, 0)
         # one reporter holding the whole snapshot: mesa deep-copies each reporter's value
         self.datacollector = mesa.DataCollector(model_reporters={"snapshot": _snapshot_row})
@@ -313,6 +321,7 @@ class TwinModel(mesa.Model):
         host = self.host
         now = host.env.now
         b = self.board
+        host.settle_work(now)
         b.settle(now)
         states = b.state_view()  # live views: moves change zones, not states
         zones = b.zone_view()
@@ -331,7 +340,9 @@ class TwinModel(mesa.Model):
             d.update(now)
         if self.collect:
             n = np.bincount(states, minlength=len(UnitState)).tolist()
-            self._snap = Snapshot(now, n[_PATROL], n[_DISP], n[_RET], n[_OFF], host.queued())
+            self._snap = Snapshot(
+                now, n[_PATROL], n[_DISP], n[_RET], n[_OFF], host.queued(), n[_SELF]
+            )
             self.datacollector.collect(self)
 
     @property
@@ -355,7 +366,9 @@ class TwinModel(mesa.Model):
         import pandas as pd
 
         rows = self.datacollector.model_vars["snapshot"]
-        return pd.DataFrame(rows, columns=list(SNAPSHOT_COLUMNS))
+        if self.self_initiated:
+            return pd.DataFrame(rows, columns=[*SNAPSHOT_COLUMNS, "self_initiated"])
+        return pd.DataFrame([r[:-1] for r in rows], columns=list(SNAPSHOT_COLUMNS))
 
     def unit_states(self) -> dict[str, Any]:
         """Return ``{unit id: UnitState}`` now (and sync the agents' cells)."""

@@ -14,11 +14,18 @@ minutes per state in this order)::
        |                  +----finish (at post)+   |  +--finish (off shift)--> OFF_DUTY
        |                                           +-- dispatch (next waiting call, or from
        |                                               RETURNING on the way back)
+       |
+       |   PATROL / RETURNING --start_self--> SELF_INITIATED --end_self--> PATROL (where it is)
+       +------------------------go_off-------------+  +--dispatch (pre-empted, or the next
+                                                          waiting call when the work ends)
 
-The board *stores* four states: ``OFF_DUTY``, ``PATROL``, ``DISPATCHED`` (on a call) and
-``RETURNING``. The phases of a call (dispatched -> en route -> on scene) follow the clock: the
-turnout, driving and on-scene minutes are all known at dispatch, so :meth:`UnitBoard.state_at`
-resolves them from the trip's times without an event; likewise a returning unit whose arrival
+The board *stores* five states: ``OFF_DUTY``, ``PATROL``, ``DISPATCHED`` (on a call),
+``RETURNING`` and ``SELF_INITIATED`` (officer-initiated work: on duty, in a zone, not free;
+only the engine's pre-empting call classes may take such a unit, see
+:meth:`UnitBoard.nearest_free_or_self`). The phases of a call (dispatched -> en route -> on
+scene) follow the clock: the turnout, driving and on-scene minutes are all known at
+dispatch, so :meth:`UnitBoard.state_at` resolves them from the trip's times without an
+event; likewise a returning unit whose arrival
 time has passed is patrolling at its post (:meth:`UnitBoard.settle` makes that stored).
 
 Positions: an idle unit is in a zone (its post, or where patrol took it); a returning unit is
@@ -63,6 +70,7 @@ class UnitState(IntEnum):
     EN_ROUTE = 3
     ON_SCENE = 4
     RETURNING = 5
+    SELF_INITIATED = 6
 
     @property
     def label(self) -> str:
@@ -73,17 +81,30 @@ class UnitState(IntEnum):
 STATE_NAMES = tuple(s.label for s in UnitState)
 """Unit states whose minutes ``units.parquet`` reports (index = state code)."""
 
-_OFF, _PATROL, _DISP, _ENR, _SCENE, _RET = (int(s) for s in UnitState)
+_OFF, _PATROL, _DISP, _ENR, _SCENE, _RET, _SELF = (int(s) for s in UnitState)
 
 TRANSITIONS: dict[str, tuple[frozenset[UnitState], str]] = {
     "dispatch": (
-        frozenset({UnitState.PATROL, UnitState.RETURNING, UnitState.DISPATCHED}),
-        "on a call (DISPATCHED); a unit on a call takes its next call only when it clears",
+        frozenset(
+            {
+                UnitState.PATROL,
+                UnitState.RETURNING,
+                UnitState.DISPATCHED,
+                UnitState.SELF_INITIATED,
+            }
+        ),
+        "on a call (DISPATCHED); a unit on a call takes its next call only when it clears; "
+        "a unit on self-initiated work abandons it",
     ),
     "finish": (frozenset({UnitState.DISPATCHED}), "RETURNING, PATROL at its post, or OFF_DUTY"),
     "go_off": (frozenset(UnitState) - {UnitState.EN_ROUTE, UnitState.ON_SCENE}, "OFF_DUTY"),
     "go_on": (frozenset(UnitState) - {UnitState.EN_ROUTE, UnitState.ON_SCENE}, "PATROL"),
     "move": (frozenset({UnitState.PATROL}), "PATROL in another zone"),
+    "start_self": (
+        frozenset({UnitState.PATROL, UnitState.RETURNING}),
+        "SELF_INITIATED in its zone (free and on duty only)",
+    ),
+    "end_self": (frozenset({UnitState.SELF_INITIATED}), "PATROL in its zone (free again)"),
 }
 """Transition name -> (stored states it may start from, what it leads to)."""
 
@@ -101,6 +122,8 @@ class UnitBoard:
         speed_factor: Per-unit multiplier of driving times (scenario speed / the unit's own).
         groups: Group (agency) index per unit; dispatch looks at one group's free units.
         window: ``(warmup, end)``: state minutes are clipped to this window.
+        districts: District index per unit (its post's), for district-scoped choices
+            (:meth:`nearest_free_in`); default all 0.
 
     """
 
@@ -111,8 +134,10 @@ class UnitBoard:
         speed_factor: Sequence[float] | None = None,
         groups: Sequence[int] | None = None,
         window: tuple[float, float] = (0.0, math.inf),
+        districts: Sequence[int] | None = None,
     ) -> None:
         n = len(posts)
+        self._district = list(districts) if districts is not None else [0] * n
         self.n = n
         self.travel = travel
         self._post = list(posts)
@@ -139,6 +164,8 @@ class UnitBoard:
         self._is_free = [True] * n
         self._away: list[dict[int, None]] = [{} for _ in range(self.n_groups)]
         self._is_away = [False] * n
+        # units on self-initiated work per group (only pre-empting calls may take them)
+        self._self: list[dict[int, None]] = [{} for _ in range(self.n_groups)]
         self._factor = list(speed_factor) if speed_factor else [1.0] * n
         shared = travel.times
         self._tt: list[list[list[float]]] = [
@@ -232,6 +259,18 @@ class UnitBoard:
     def has_free(self, group: int = 0) -> bool:
         """Return whether *group* has a free unit."""
         return bool(self._free[group])
+
+    def is_self(self, u: int) -> bool:
+        """Return whether unit *u* is on self-initiated work."""
+        return self._state[u] == _SELF
+
+    def has_self(self, group: int = 0) -> bool:
+        """Return whether *group* has a unit on self-initiated work."""
+        return bool(self._self[group])
+
+    def self_units(self, group: int = 0) -> list[int]:
+        """Return *group*'s units on self-initiated work (a copy, in the order they started)."""
+        return list(self._self[group])
 
     def available(self, group: int, now: float) -> bool:
         """Settle the returns due by *now* (:meth:`settle`); return whether *group* has a free unit.
@@ -329,6 +368,70 @@ class UnitBoard:
                 best_t = t
                 best = u
         return best
+
+    def district_of(self, u: int) -> int:
+        """Return unit *u*'s district index (its post's)."""
+        return self._district[u]
+
+    def nearest_free_in(
+        self, zone: int, now: float, by_post: list[int], group: int, district: int
+    ) -> int:
+        """Return *group*'s free unit of *district* with the least driving time to *zone*.
+
+        As :meth:`nearest_free`, over the units posted in *district* only (*by_post* lists
+        them by driving time from their post); -1 when none of them is free.
+        """
+        tt = self._tt
+        post = self._post
+        is_free = self._is_free
+        is_away = self._is_away
+        best = -1
+        best_t = math.inf
+        for u in by_post:
+            if is_free[u] and not is_away[u]:
+                best = u
+                best_t = tt[u][post[u]][zone]
+                break
+        dist = self._district
+        state = self._state
+        cur = self._zone
+        for u in self._away[group]:
+            if dist[u] != district:
+                continue
+            t = tt[u][cur[u]][zone] if state[u] == _PATROL else self.travel_to(u, zone, now)
+            if t < best_t or (t == best_t and u < best):
+                best_t = t
+                best = u
+        return best
+
+    def nearest_free_or_self(
+        self, zone: int, now: float, by_post: list[int], group: int = 0
+    ) -> int:
+        """Return the unit of *group* nearest to *zone*: free, or on self-initiated work.
+
+        A pre-empting call's choice: :meth:`nearest_free` over the free units, then every unit
+        on self-initiated work timed from the zone it works in; the least driving time wins
+        (ties to the lowest unit index). Returns -1 when none is free or self-initiated.
+        """
+        best = self.nearest_free(zone, now, by_post, group) if self._free[group] else -1
+        best_t = self.travel_to(best, zone, now) if best >= 0 else math.inf
+        tt = self._tt
+        cur = self._zone
+        for u in self._self[group]:
+            t = tt[u][cur[u]][zone]
+            if t < best_t or (t == best_t and u < best):
+                best_t = t
+                best = u
+        return best
+
+    def first_free_or_self(self, order: list[int]) -> int:
+        """Return the first unit of *order* that is free or on self-initiated work (or -1)."""
+        is_free = self._is_free
+        state = self._state
+        for u in order:
+            if is_free[u] or state[u] == _SELF:
+                return u
+        return -1
 
     def first_free(self, order: list[int]) -> int:
         """Return the first free unit of *order* (-1 when none is free)."""
@@ -472,6 +575,62 @@ class UnitBoard:
         self._away[g][u] = None
         self._is_away[u] = True
 
+    def start_self(self, u: int, now: float) -> None:
+        """Put free unit *u* on self-initiated work: it leaves the free lists.
+
+        A patrolling unit works in the zone it patrols; a unit driving back to its post works
+        in the zone it is nearer to on that line (the zone it left, or its post), where a
+        pre-empting call times it from and where it patrols again afterwards.
+        """
+        m = self._state[u]
+        if not self._is_free[u] or m not in (_PATROL, _RET):
+            raise self._refuse("start_self", u)
+        if m == _RET:
+            end = self._ret_end[u]
+            if now < end:
+                t0 = self._ret_t0[u]
+                frac = (now - t0) / (end - t0) if end > t0 else 1.0
+                z = self._ret_from[u] if frac < 0.5 else self._post[u]
+            else:
+                z = self._post[u]
+            self._close_open(u, now)
+            self._zone[u] = z
+            self._zone_m[u] = z
+        else:
+            self._close_open(u, now)
+        self._take(u)
+        self._state[u] = _SELF
+        self._state_m[u] = _SELF
+        self._self[self._group[u]][u] = None
+
+    def self_again(self, u: int, end: float, start: float) -> None:
+        """End *u*'s work at *end*, patrol where it is, and start again at *start*.
+
+        One transition for a free spell nobody looked at (the engine calls it only when no
+        dispatch decision fell between *end* and *start*): the minutes are those of
+        :meth:`end_self` at *end* then :meth:`start_self` at *start*, without passing through
+        the free lists.
+        """
+        if self._state[u] != _SELF or start < end:
+            raise self._refuse("end_self", u)
+        self._clip_add(u, _SELF, self._since[u], end)
+        self._clip_add(u, _PATROL, end, start)
+        self._since[u] = start
+
+    def end_self(self, u: int, now: float) -> None:
+        """End unit *u*'s self-initiated work: it patrols again, free, in the zone it is in."""
+        if self._state[u] != _SELF:
+            raise self._refuse("end_self", u)
+        self._close_open(u, now)
+        self._state[u] = _PATROL
+        self._state_m[u] = _PATROL
+        g = self._group[u]
+        self._free[g][u] = None
+        self._is_free[u] = True
+        if self._zone[u] != self._post[u]:
+            self._away[g][u] = None
+            self._is_away[u] = True
+
     def go_off(self, u: int, now: float) -> None:
         """End unit *u*'s shift: it leaves the free lists; a unit on a call finishes it first."""
         self._on_duty[u] = False
@@ -566,7 +725,10 @@ class UnitBoard:
             self._minutes[u][state] += hi - lo
 
     def _close_open(self, u: int, now: float) -> None:
-        """Account the open patrol / returning / off-duty interval of unit *u* up to *now*."""
+        """Account the open patrol / returning / off-duty / self-initiated interval up to *now*.
+
+        A unit on self-initiated work leaves the group's self-initiated list here.
+        """
         m = self._state[u]
         s = self._since[u]
         if m == _PATROL:
@@ -580,4 +742,8 @@ class UnitBoard:
                 self._clip_add(u, _PATROL, e, now)
         elif m == _OFF:
             self._clip_add(u, _OFF, s, now)
+        elif m == _SELF:
+            # the work ends here (finished, pre-empted, off shift or end of run)
+            self._clip_add(u, _SELF, s, now)
+            self._self[self._group[u]].pop(u, None)
         self._since[u] = now

@@ -10,6 +10,10 @@ without one has ``theory = None`` and :func:`twin.analytics.analyze` refuses it.
 * ``closest``: least driving time from where the unit is now (including units on their way
   back to post, and units patrolling away from it); ties to the lowest unit index.
 * ``preference``: a fixed ordered list of units per zone, as in Larson's hypercube model.
+
+A call of a class that may pre-empt officer-initiated work (``self_initiated.preempted_by``)
+is answered by :meth:`DispatchPolicy.choose_preempting`: the same rule over the free units and
+the units on self-initiated work together.
 """
 
 from __future__ import annotations
@@ -40,6 +44,14 @@ class DispatchPolicy(Protocol):
 
     def choose(self, zone: int, now: float) -> int:
         """Return the unit to send (the group has a free unit)."""
+        ...
+
+    def choose_preempting(self, zone: int, now: float) -> int:
+        """Return the unit to send among free units and units on self-initiated work (-1: none)."""
+        ...
+
+    def choose_in(self, zone: int, now: float, district: int) -> int:
+        """Return the unit to send among the free units posted in *district* (-1: none)."""
         ...
 
     def first_choice(self, zone: int) -> int:
@@ -84,6 +96,7 @@ class Closest:
         units = board.members(group)
         n_z = len(board.travel.times)
         self.order = [sorted(units, key=lambda u: (board.post_time(u, z), u)) for z in range(n_z)]
+        self._local: dict[tuple[int, int], list[int]] = {}
 
     @classmethod
     def build(cls, scenario: Scenario, board: UnitBoard, group: int) -> Closest:
@@ -101,6 +114,20 @@ class Closest:
     def choose(self, zone: int, now: float) -> int:
         """Return the closest free unit."""
         return self.board.nearest_free(zone, now, self.order[zone], self.group)
+
+    def choose_preempting(self, zone: int, now: float) -> int:
+        """Return the closest unit that is free or on self-initiated work (-1: none)."""
+        return self.board.nearest_free_or_self(zone, now, self.order[zone], self.group)
+
+    def choose_in(self, zone: int, now: float, district: int) -> int:
+        """Return the closest free unit posted in *district* (-1: none)."""
+        key = (zone, district)
+        order = self._local.get(key)
+        if order is None:
+            b = self.board
+            order = [u for u in self.order[zone] if b.district_of(u) == district]
+            self._local[key] = order
+        return self.board.nearest_free_in(zone, now, order, self.group, district)
 
     def first_choice(self, zone: int) -> int:
         """Return the unit whose post is closest to *zone* (lowest index on ties)."""
@@ -146,6 +173,15 @@ class Preference:
         if u < 0:
             raise RuntimeError("choose() called with no free unit")  # pragma: no cover
         return u
+
+    def choose_preempting(self, zone: int, now: float) -> int:
+        """Return the most preferred unit that is free or on self-initiated work (-1: none)."""
+        return self.board.first_free_or_self(self.order[zone])
+
+    def choose_in(self, zone: int, now: float, district: int) -> int:
+        """Return the most preferred free unit posted in *district* (-1: none)."""
+        b = self.board
+        return b.first_free([u for u in self.order[zone] if b.district_of(u) == district])
 
     def first_choice(self, zone: int) -> int:
         """Return the head of the zone's preference list."""

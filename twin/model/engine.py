@@ -15,7 +15,16 @@ One :class:`Simulation` is one replication of one scenario. Its processes:
   patrol presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work
   happens per event;
 * the checkpoints' own processes (:mod:`twin.model.checkpoints`); a watch-list hit becomes an
-  interception incident through :meth:`Simulation.inject_incident`.
+  interception incident through :meth:`Simulation.inject_incident`;
+* with ``self_initiated`` (officer-initiated work), two timers per piece of work: each time a
+  unit of a listed district becomes free (clears a call with nothing waiting, comes on duty,
+  ends a piece of work) it draws an exponential time to its next start at its district's rate;
+  the timer is void when the unit is no longer free by then (memoryless, so the starts are a
+  Poisson process in each unit's free time). A started piece holds the unit
+  (``SELF_INITIATED`` on the board) for a drawn duration; a call of a pre-empting class
+  (``self_initiated.preempted_by``) may take it (:meth:`DispatchPolicy.choose_preempting`);
+  when the work ends the unit takes the head of its queue or patrols again. Other classes
+  never see these units, so they queue behind calls *and* self-initiated work.
 
 The rules come from registries by name: dispatch policies (:mod:`twin.model.dispatch`), travel
 models (:mod:`twin.model.travel`), patrol policies (:mod:`twin.model.patrol`) and demand
@@ -44,6 +53,7 @@ import math
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +73,7 @@ from twin.model.demand import (
     service_distributions,
 )
 from twin.model.dispatch import build_policy
+from twin.model.distributions import from_spec
 from twin.model.travel import build_travel, distance_km
 from twin.scenario import DEFAULT_AGENCY, Scenario
 
@@ -87,15 +98,17 @@ STREAMS = (
     "injected",
     "dispatch_delay",
     "travel_noise",
+    "self_initiated",
 )
 """Named random streams spawned from the seed, in this fixed order (new ones go last, so the
 existing streams keep their numbers)."""
 
-_OFF, _DISP, _ENR, _SCENE = (
+_OFF, _DISP, _ENR, _SCENE, _SELF = (
     int(UnitState.OFF_DUTY),
     int(UnitState.DISPATCHED),
     int(UnitState.EN_ROUTE),
     int(UnitState.ON_SCENE),
+    int(UnitState.SELF_INITIATED),
 )
 _NAN = math.nan
 
@@ -227,6 +240,7 @@ class Simulation:
         self._tmult: dict[int, float] | None = {} if self._extras.has_tmult else None
         self._wake: list[_Wake] = [_Wake(self.env) for _ in range(self.board.n)]
         self._record_buffers(scenario)
+        self._self_initiated(scenario)
         self._outstanding = 0
         self._arrivals_done = False
         self._drain: Event | None = None
@@ -254,8 +268,16 @@ class Simulation:
         base_speed = scenario.travel.speed_kmh
         factors = [base_speed / u.speed_kmh if u.speed_kmh else 1.0 for u in scenario.units]
         self.unit_agency = [self.agencies.index(u.agency) for u in scenario.units]
+        self.district_names = sorted({z.district for z in scenario.zones})
+        dindex = {d: i for i, d in enumerate(self.district_names)}
+        self.zone_district = [dindex[z.district] for z in scenario.zones]
         self.board = UnitBoard(
-            posts, self.travel, factors, groups=self.unit_agency, window=(self.warmup, self.end)
+            posts,
+            self.travel,
+            factors,
+            groups=self.unit_agency,
+            window=(self.warmup, self.end),
+            districts=[self.zone_district[p] for p in posts],
         )
         self.policies = [build_policy(scenario, self.board, a) for a in range(len(self.agencies))]
         # response areas: the scenario's, else the zones where the unit is the first choice
@@ -280,6 +302,242 @@ class Simulation:
         self._q_len = 0
         self._q_last = 0.0
         self.queue_area = 0.0
+
+    def _self_initiated(self, scenario: Scenario) -> None:
+        """Officer-initiated work: per-unit start rate, duration per district, pre-empting classes.
+
+        ``self._preempt`` is None without ``self_initiated`` (the hot path then checks one
+        attribute); else one flag per call class.
+        """
+        si = scenario.self_initiated
+        n = self.board.n
+        self._preempt: list[bool] | None = None
+        self._si_on = si is not None
+        self._in_district: list[bool] = []  # per class: answered within the zone's district
+        self._unit_local = [False] * n  # per unit: takes its district's queue too
+        self._dq: list[list[tuple[Any, tuple[int, int, float, float]]]] = []
+        self._staffed: list[bool] = []
+        if si is None:
+            return
+        ag = self.agencies.index(si.agency)
+        pre = set(scenario.preempting_levels())
+        self._preempt = [
+            self.class_agency[c] == ag and self.levels[c] in pre for c in range(len(self.levels))
+        ]
+        if si.dispatch_scope == "district":
+            self._in_district = [
+                self.class_agency[c] == ag and not self._preempt[c] for c in range(len(self.levels))
+            ]
+            self._unit_local = [a == ag for a in self.unit_agency]
+            self._dq = [[] for _ in self.district_names]
+            # a district without units of the agency: its calls go to the agency as a whole
+            self._staffed = [False] * len(self.district_names)
+            for u in range(n):
+                if self._unit_local[u]:
+                    self._staffed[self.board.district_of(u)] = True
+        else:
+            self._in_district = [False] * len(self.levels)
+        self.si_districts = list(si.districts)
+        kind = {d: i for i, d in enumerate(self.si_districts)}
+        district = [z.district for z in scenario.zones]
+        self._si_kind = [-1] * n
+        self._si_rate = [0.0] * n  # starts per free minute
+        for u, spec in enumerate(scenario.units):
+            k = kind.get(district[self.zone_index[spec.post]], -1)
+            if self.unit_agency[u] == ag and k >= 0:
+                self._si_kind[u] = k
+                self._si_rate[u] = si.districts[self.si_districts[k]].rate_per_hour / 60.0
+        self._si_dist = [from_spec(si.districts[d].duration) for d in self.si_districts]
+        # weight zone_calls: a unit's rate times its zone's weight (the zone's call rate over
+        # the mean of its district's zones), taken where the unit is when it becomes free
+        self._si_weighted = si.weight == "zone_calls"
+        self._si_w: list[float] = []
+        if self._si_weighted:
+            rate = [z.agency_rates().get(si.agency, 0.0) for z in scenario.zones]
+            by_d: dict[str, list[float]] = {}
+            for r, dz in zip(rate, district, strict=True):
+                by_d.setdefault(dz, []).append(r)
+            mean = {d: float(np.mean(v)) for d, v in by_d.items()}
+            self._si_w = [
+                r / mean[dz] if mean[dz] > 0 else 0.0 for r, dz in zip(rate, district, strict=True)
+            ]
+        self._si_rng = self.streams["self_initiated"]
+        self._si_exp: list[float] = []
+        self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
+        self._si_ag = ag
+        self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, start)
+        self._si_n = 0  # tie-breaker: entries settle in the order they were drawn
+        self._si_end_t = [0.0] * n  # end of each unit's current piece
+        self._unit_district = [self.board.district_of(u) for u in range(n)]
+        self._watch_at = [math.inf] * len(self.district_names)
+        self._si_tok = [0] * n  # starts: valid while the unit stays free
+        self._si_seq = [0] * n  # ends: valid for the piece of work they end
+        self._si_t0 = [0.0] * n  # start of the unit's current (or last) piece
+        self._si_starts = [0] * n  # pieces started in the window
+        self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
+
+    def _si_arm(self, u: int, now: float) -> None:
+        """Draw free unit *u*'s next self-initiated start (a heap entry, settled lazily).
+
+        With ``weight: zone_calls`` the rate is weighted by the zone the unit is in now (when
+        it becomes free); a patrol move before the start does not redraw it.
+        """
+        r = self._si_rate[u]
+        if r <= 0.0:
+            return
+        if self._si_weighted:
+            r *= self._si_w[self.board.zone_of(u)]
+            if r <= 0.0:
+                return
+        tok = self._si_tok[u] + 1
+        self._si_tok[u] = tok
+        buf = self._si_exp
+        if not buf:
+            buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
+        self._si_n += 1
+        heappush(self._si_heap, (now + buf.pop() / r, self._si_n, u, tok, True))
+
+    def _si_settle(self, now: float) -> None:
+        """Play every self-initiated start and end due by *now*, in time order.
+
+        Starts and ends are not simulation events: they sit in a heap and are settled before
+        anyone looks at the units (a call received, a shift change, a mesa step, a watch). An
+        end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
+        take the call at that very moment. A unit whose free spell and next piece both fall
+        before *now* goes through them without the heap (nobody looked in between).
+        """
+        heap = self._si_heap
+        if not heap or heap[0][0] > now:
+            return
+        b = self.board
+        tok_of, seq_of = self._si_tok, self._si_seq
+        is_free, is_self = b.is_free, b.is_self
+        while heap and heap[0][0] <= now:
+            t, _, u, tok, is_start = heappop(heap)
+            if is_start:
+                if tok != tok_of[u] or not is_free(u):
+                    continue  # dispatched (or off duty) since it was drawn
+                b.start_self(u, t)
+            elif tok != seq_of[u] or not is_self(u):
+                continue  # pre-empted or off shift meanwhile
+            else:
+                t = self._si_end(u, t, now)
+                if t < 0.0:
+                    continue
+            # u is on a piece that started at t: draw its end; chain while it is all past
+            while True:
+                e = self._si_begin(u, t)
+                if e > now:
+                    self._si_n += 1
+                    heappush(heap, (e, self._si_n, u, seq_of[u], False))
+                    break
+                t = self._si_end(u, e, now)
+                if t < 0.0:
+                    break
+
+    def _si_begin(self, u: int, t: float) -> float:
+        """Book a piece of work of *u* starting at *t* (already on the board); return its end."""
+        seq = self._si_seq[u] + 1
+        self._si_seq[u] = seq
+        k = self._si_kind[u]
+        buf = self._si_dur[k]
+        if not buf:
+            buf.extend(self._si_dist[k].sample_many(self._si_rng, 1024)[::-1].tolist())
+        self._si_t0[u] = t
+        if self.warmup <= t < self.end:
+            self._si_starts[u] += 1
+        e = t + buf.pop()
+        self._si_end_t[u] = e
+        return e
+
+    def _si_end(self, u: int, e: float, now: float) -> float:
+        """End *u*'s piece at *e*: take a waiting call, or draw the next start.
+
+        Returns the next start when it is also due by *now* (the unit stays on the board's
+        SELF_INITIATED through the free spell, :meth:`UnitBoard.self_again`), else -1.0 (the
+        unit took a call, or is free with its next start in the heap).
+        """
+        b = self.board
+        a = b.group_of(u)
+        job = self._next_job(u, a, e) if b.is_on_duty(u) else None
+        if job is not None:
+            inc, zone, recv, svc = job
+            start = recv if e < recv else e
+            clr = start + self._start(u, inc, zone, recv, svc, e)
+            self._wake[u].fire_in(max(clr - self.env.now, 0.0))
+            return -1.0
+        r = self._si_rate[u]
+        if self._si_weighted:
+            r *= self._si_w[b.zone_of(u)]
+        if r <= 0.0:
+            b.end_self(u, e)
+            return -1.0
+        buf = self._si_exp
+        if not buf:
+            buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
+        s = e + buf.pop() / r
+        if s <= now:
+            b.self_again(u, e, s)
+            return s
+        b.end_self(u, e)
+        tok = self._si_tok[u] + 1
+        self._si_tok[u] = tok
+        self._si_n += 1
+        heappush(self._si_heap, (s, self._si_n, u, tok, True))
+        return -1.0
+
+    def _si_watch(self, district: int) -> None:
+        """Make sure the next end of work in *district* (-1: any) is an event: a call waits."""
+        end_t = self._si_end_t
+        udist = self._unit_district
+        mine = self.board.self_units(self._si_ag)
+        for d in range(len(self._watch_at)) if district < 0 else (district,):
+            ends = [end_t[u] for u in mine if district < 0 or udist[u] == d]
+            if not ends:
+                continue
+            e = min(ends)
+            if e < self._watch_at[d]:
+                self._watch_at[d] = e
+                ev = self.env.timeout(max(e - self.env.now, 0.0), d)
+                ev.callbacks.append(self._on_watch)
+            if district < 0:
+                return  # one watch for the agency's queue: the earliest end anywhere
+
+    def _on_watch(self, ev: Event) -> None:
+        """Settle at a watched end of work, and keep watching while calls still wait."""
+        d: int = ev.value  # type: ignore[assignment]
+        now = self.env.now
+        if self._watch_at[d] <= now:
+            self._watch_at[d] = math.inf
+        self._si_settle(now)
+        self._si_rewatch()
+
+    def _si_rewatch(self) -> None:
+        """Watch the ends of work of every district whose calls (or the agency's) still wait."""
+        if self.queues[self._si_ag].items:
+            self._si_watch(-1)
+            return
+        for d, dq in enumerate(self._dq):
+            if dq:
+                self._si_watch(d)
+
+    def _next_job(self, u: int, a: int, now: float) -> tuple[int, int, float, float] | None:
+        """Return the call free unit *u* of agency *a* takes now (None: nothing waits for it).
+
+        The head of the agency's queue, or, for a unit whose district keeps its own queue
+        (``dispatch_scope: district``), the head of that queue when it is more urgent.
+        """
+        items = self.queues[a].items
+        if self._unit_local[u]:
+            dq = self._dq[self.board.district_of(u)]
+            if dq and (not items or dq[0][0] < items[0].priority):
+                self._q_touch(now)
+                self._q_len -= 1
+                self._q_lens[a] -= 1
+                return heappop(dq)[1]
+        if items:
+            return self._pop(now, a)
+        return None
 
     def _record_buffers(self, scenario: Scenario) -> None:
         """Plain lists per record column, flushed to numpy per demand block."""
@@ -344,6 +602,10 @@ class Simulation:
                     self.board.go_off(u, 0.0)
                 env.process(self._shift(u, start, length))
             env.process(self._unit(u))
+        if self._si_on:
+            for u in range(self.board.n):
+                if self.board.is_free(u):
+                    self._si_arm(u, 0.0)
         self._arrival_proc = env.process(self._arrivals())
         env.process(self._mesa_steps(scenario.patrol.interval_min))
 
@@ -372,6 +634,22 @@ class Simulation:
         """Receive a call now: dispatch a free unit of its agency, queue the call, or lose it."""
         a = self.class_agency[prio]
         b = self.board
+        pre = self._preempt
+        if pre is not None:
+            self._si_settle(self.env.now)
+            if pre[prio]:
+                if b.has_self(a):
+                    b.available(a, recv)  # settle returns before timing the units
+                    u = self.policies[a].choose_preempting(zone, recv)
+                    t0 = self._si_t0[u]
+                    if b.state(u) is UnitState.SELF_INITIATED and self.warmup <= t0 < self.end:
+                        self._si_preempted[u] += 1
+                    self._outstanding += 1
+                    self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+                    return
+            elif self._in_district[prio] and self._staffed[self.zone_district[zone]]:
+                self._receive_in_district(inc, zone, prio, recv, svc, a)
+                return
         if b.available(a, recv):
             u = self.policies[a].choose(zone, recv)
             self._outstanding += 1
@@ -384,6 +662,36 @@ class Simulation:
             key = (prio, inc) if self.priority_queue else inc
             self.queues[a].put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
             self._q_inc.append(inc)
+            if pre is not None and a == self._si_ag:
+                self._si_watch(-1)
+        else:
+            self._l_inc.append(inc)
+
+    def settle_work(self, now: float) -> None:
+        """Settle officer-initiated starts and ends due by *now* (the mesa step asks first)."""
+        if self._si_on:
+            self._si_settle(now)
+
+    def _receive_in_district(
+        self, inc: int, zone: int, prio: int, recv: float, svc: float, a: int
+    ) -> None:
+        """Dispatch the closest free unit of the zone's district, or queue the call there."""
+        b = self.board
+        d = self.zone_district[zone]
+        b.available(a, recv)  # settle returns before timing the units
+        u = self.policies[a].choose_in(zone, recv, d)
+        if u >= 0:
+            self._outstanding += 1
+            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+        elif self._q_lens[a] < self.capacity:
+            self._outstanding += 1
+            self._q_touch(self.env.now)
+            self._q_len += 1
+            self._q_lens[a] += 1
+            key = (prio, inc) if self.priority_queue else inc
+            heappush(self._dq[d], (key, (inc, zone, recv, svc)))
+            self._q_inc.append(inc)
+            self._si_watch(d)
         else:
             self._l_inc.append(inc)
 
@@ -433,24 +741,41 @@ class Simulation:
         wake = self._wake[u]
         on_duty = self.board.is_on_duty
         finish = self.board.finish
+        is_free = self.board.is_free
+        arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
+        local = self._unit_local[u]
         while True:
             yield wake
             now = env.now
             self._outstanding -= 1
             wake.rearm()
-            if queue_items and on_duty(u):
+            if local:
+                job = self._next_job(u, agency, now) if on_duty(u) else None
+                if job is not None:
+                    inc, zone, recv, svc = job
+                    wake.fire_in(self._start(u, inc, zone, recv, svc, now))
+                    continue
+            elif queue_items and on_duty(u):
                 inc, zone, recv, svc = self._pop(now, agency)
                 wake.fire_in(self._start(u, inc, zone, recv, svc, now))
                 continue
             finish(u, now)
+            if arm is not None and is_free(u):
+                arm(u, now)
             if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
                 self._drain.succeed()
 
     def _go_on(self, u: int, now: float) -> None:
+        if self._si_on:
+            self._si_settle(now)
         a = self.board.group_of(u)
-        if self.board.go_on(u, now) and self.queues[a].items:
-            inc, zone, recv, svc = self._pop(now, a)
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
+        if self.board.go_on(u, now):
+            job = self._next_job(u, a, now)
+            if job is not None:
+                inc, zone, recv, svc = job
+                self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
+            elif self._si_on:
+                self._si_arm(u, now)
 
     def _shift(self, u: int, start: float, length: float) -> Generator[Event, Any, None]:
         env = self.env
@@ -462,6 +787,8 @@ class Simulation:
                 wake.fire_in(length - phase if phase < length else 0.0)
                 yield wake
                 wake.rearm()
+                if self._si_on:
+                    self._si_settle(env.now)
                 self.board.go_off(u, env.now)
             else:
                 wake.fire_in((1440.0 - phase) % 1440.0)
@@ -562,6 +889,8 @@ class Simulation:
             self._drain = env.event()
             env.run(until=self._drain)
         self._flush()
+        if self._si_on:
+            self._si_settle(max(env.now, self.end))
         self.board.close(max(env.now, self.end))
         self._q_touch(self.end)
         incidents = self._incident_columns()
@@ -712,9 +1041,14 @@ class Simulation:
         dispatches = np.bincount(served, minlength=n_u) if n_u else np.zeros(0, dtype=np.int64)
         cols: dict[str, Any] = {"unit": np.arange(n_u)}
         for k, name in enumerate(STATE_NAMES):
+            if k == _SELF and not self._si_on:
+                continue  # without self_initiated the columns are those of before it
             cols[f"{name}_min"] = acc[:, k]
         cols["busy_min"] = busy
         cols["on_duty_min"] = on_duty
         cols["utilization"] = util
         cols["dispatches"] = dispatches.astype(np.int64)
+        if self._si_on:
+            cols["self_initiated"] = np.asarray(self._si_starts, dtype=np.int64)
+            cols["self_initiated_preempted"] = np.asarray(self._si_preempted, dtype=np.int64)
         return cols

@@ -30,6 +30,7 @@ from twin.statistics import half_width
 
 __all__ = [
     "CI_METRICS",
+    "FEATURE_KEYS",
     "OPTIONAL_KEYS",
     "SUMMARY_KEYS",
     "Presence",
@@ -38,6 +39,7 @@ __all__ = [
     "Tallies",
     "UnitFigures",
     "confidence_halfwidths",
+    "self_initiated_figures",
     "summarize",
     "summarize_run",
 ]
@@ -69,6 +71,10 @@ OPTIONAL_KEYS = ("headline_agency", "by_agency", "by_district")
 """Per-area keys (issue 10): ``headline_agency`` (the agency the headline figures cover, ``all``
 when they pool several), ``by_agency`` ({agency: the keys of one ``by_priority`` entry plus the
 KPIs of :mod:`twin.model.kpis`}) and ``by_district`` ({district: those KPIs})."""
+
+FEATURE_KEYS = ("self_initiated",)
+"""Keys only a scenario with the feature has: ``self_initiated`` (officer-initiated work, kept
+out of every response KPI; :func:`self_initiated_figures`)."""
 
 _AREA_CI = (
     "response_mean_min",
@@ -208,6 +214,7 @@ class Summary:
     headline_agency: str | None = None
     by_agency: dict[str, dict[str, Any]] | None = None
     by_district: dict[str, dict[str, Any]] | None = None
+    self_initiated: dict[str, Any] | None = None
     ci95: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -234,6 +241,8 @@ class Summary:
             out["by_agency"] = {k: dict(v) for k, v in self.by_agency.items()}
         if self.by_district is not None:
             out["by_district"] = {k: dict(v) for k, v in self.by_district.items()}
+        if self.self_initiated is not None:
+            out["self_initiated"] = dict(self.self_initiated)
         if self.ci95 is not None:
             out["ci95"] = dict(self.ci95)
         return out
@@ -241,7 +250,7 @@ class Summary:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Summary:
         """Read the JSON form (a ``summary.json``); unknown keys are refused."""
-        extra = set(d) - set(SUMMARY_KEYS) - set(OPTIONAL_KEYS)
+        extra = set(d) - set(SUMMARY_KEYS) - set(OPTIONAL_KEYS) - set(FEATURE_KEYS)
         if extra:
             raise ValueError(f"summary: unknown keys {sorted(extra)}")
         p = d["presence"]
@@ -265,6 +274,7 @@ class Summary:
             headline_agency=d.get("headline_agency"),
             by_agency=d.get("by_agency"),
             by_district=d.get("by_district"),
+            self_initiated=d.get("self_initiated"),
             ci95=d.get("ci95"),
         )
 
@@ -388,7 +398,46 @@ def _run_summary(run: RunResult, thresholds: Sequence[float] = DEFAULT_THRESHOLD
             for k, a in enumerate(agencies)
         },
         by_district=areas["by_district"],
+        self_initiated=self_initiated_figures(run),
     )
+
+
+def self_initiated_figures(run: RunResult) -> dict[str, Any] | None:
+    """Officer-initiated work of one run: pieces started, minutes, pre-emptions (None: none).
+
+    ``events`` (tally: pieces started in the window), ``preempted`` (tally: of those, pieces
+    abandoned for a pre-empting call), ``minutes`` (time-weighted: unit-minutes on the work in
+    the window), ``share_of_on_duty_time`` (minutes over on-duty unit-minutes) and
+    ``mean_units`` (minutes over the window: units on the work at a random moment); in total
+    and ``by_district`` (the district of each unit's post). Not part of any response KPI.
+    """
+    cols = run.units
+    if "self_initiated_min" not in cols:
+        return None
+    minutes = np.asarray(cols["self_initiated_min"], dtype=np.float64)
+    events = np.asarray(cols["self_initiated"], dtype=np.int64)
+    pre = np.asarray(cols["self_initiated_preempted"], dtype=np.int64)
+    on_duty = np.asarray(cols["on_duty_min"], dtype=np.float64)
+    window = float(run.window[1] - run.window[0])
+    district = np.asarray(
+        [run.zone_districts[p] if run.zone_districts else "" for p in run.unit_post], dtype=object
+    )
+
+    def block(mask: NDArray[np.bool_]) -> dict[str, Any]:
+        duty = float(on_duty[mask].sum())
+        m = float(minutes[mask].sum())
+        return {
+            "events": int(events[mask].sum()),
+            "preempted": int(pre[mask].sum()),
+            "minutes": m,
+            "share_of_on_duty_time": m / duty if duty > 0 else None,
+            "mean_units": m / window if window > 0 else None,
+        }
+
+    every = np.ones(minutes.size, dtype=bool)
+    out = block(every)
+    out["by_district"] = {str(d): block(district == d) for d in sorted(set(district.tolist()))}
+    return out
 
 
 # ---------------------------------------------------------------------------- pooling

@@ -19,8 +19,10 @@ a multiplier per hour of the day), ``dispatch.delay`` and
 sought), and several agencies (``units[].agency``,
 ``zones[].rates`` / ``zones[].profiles`` per agency, ``agencies: [{id, priorities, service,
 dispatch}]``; an agency's incidents are served only by its units). See
-``scenarios/example_agencies.yaml``. ``zones[].shares`` gives a zone its own priority-class mix
-per agency (default: the city-wide ``priorities[].share``).
+``scenarios/example_agencies.yaml``. ``self_initiated`` makes free units of some districts
+unavailable for officer-initiated work that only the most urgent calls may pre-empt.
+``zones[].shares`` gives a zone its own priority-class mix per agency (default: the
+city-wide ``priorities[].share``).
 
 Every level refuses unknown keys, the top level and ``demand`` included: tools that annotate a
 scenario use the declared annotation fields (``assumptions``, ``calibration``, ``provenance``,
@@ -67,6 +69,8 @@ __all__ = [
     "PrioritySpec",
     "QueueSpec",
     "Scenario",
+    "SelfInitiatedDistrictSpec",
+    "SelfInitiatedSpec",
     "ShiftSpec",
     "TravelSpec",
     "UnitSpec",
@@ -390,6 +394,72 @@ class AgencySpec(Spec):
     name: str | None = None
 
 
+class SelfInitiatedDistrictSpec(Spec):
+    """One district's officer-initiated work (an entry of ``self_initiated.districts``).
+
+    Attributes:
+        rate_per_hour: Starts per hour of a *free* on-duty unit posted in the district (a unit
+            patrolling or driving back to its post; a unit on a call, on self-initiated work or
+            off duty starts none). In [0, 60].
+        duration: Minutes of each piece of work (any distribution spec with a positive mean).
+
+    """
+
+    rate_per_hour: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)]
+    duration: DistSpec
+
+    @model_validator(mode="after")
+    def _positive_duration(self) -> SelfInitiatedDistrictSpec:
+        if not spec_mean(self.duration) > 0:
+            raise ValueError(
+                "duration: the mean must be > 0 minutes (a unit would start and end its "
+                "work at the same instant); remove the district or give a positive duration"
+            )
+        return self
+
+
+class SelfInitiatedSpec(Spec):
+    """Officer-initiated (self-initiated, on-view) work: time units are unavailable for calls.
+
+    A free unit of a listed district starts a piece of work at ``rate_per_hour`` per free
+    on-duty hour (so fewer units mean less proactive work, and fewer free units too); while on
+    it the unit stays in its zone and takes no call, except a call of a ``preempted_by`` class,
+    which may take it when it is the nearest (the work is then abandoned). When the work ends
+    the unit takes the next waiting call or patrols again. Units posted in districts not listed
+    never self-initiate. Example::
+
+        self_initiated:
+          agency: police
+          preempted_by: [1]
+          districts:
+            N: {rate_per_hour: 0.4, duration: {dist: lognormal, mean: 60, sd: 45}}
+
+    Attributes:
+        agency: The agency whose units self-initiate (default ``police``).
+        preempted_by: Priority levels of that agency whose calls may pre-empt the work
+            (default: the agency's first class, the one its queue serves first).
+        districts: ``{district: {rate_per_hour, duration}}`` (districts of the units' posts).
+        weight: ``none`` (every free unit of a district starts work at its rate) or
+            ``zone_calls`` (a free unit starts work at the rate times the call rate of the zone
+            it is in when it becomes free over the mean call rate of that zone's district's
+            zones: on-view work is found where the calls are; ``rate_per_hour`` is then the
+            rate in a zone of average volume).
+        dispatch_scope: Who answers the agency's calls of the classes that may *not* pre-empt
+            the work: ``agency`` (the closest free unit of the agency, as without this section)
+            or ``district`` (the closest free unit posted in the call zone's district; with
+            none free the call waits in its district's queue, which that district's units
+            take as they become free, after any more urgent call waiting for the agency; a
+            district where no unit of the agency is posted is served agency-wide).
+
+    """
+
+    agency: AgencyId = DEFAULT_AGENCY
+    preempted_by: list[_Level] | None = None
+    weight: Literal["none", "zone_calls"] = "none"
+    dispatch_scope: Literal["agency", "district"] = "agency"
+    districts: Annotated[dict[str, SelfInitiatedDistrictSpec], Field(min_length=1)]
+
+
 class QueueSpec(Spec):
     """The call queue: order (``fcfs`` or ``priority``) and capacity (0 = calls lost)."""
 
@@ -533,6 +603,7 @@ class Scenario(Spec):
     checkpoints: list[CheckpointSpec] = Field(default_factory=list)
     devices: list[DeviceSpec] = Field(default_factory=list)
     agencies: list[AgencySpec] = Field(default_factory=list)
+    self_initiated: SelfInitiatedSpec | None = None
     # annotations (the engine ignores them)
     assumptions: list[str | dict[str, Any]] | None = None
     calibration: dict[str, Any] | None = None
@@ -668,7 +739,44 @@ class Scenario(Spec):
                     f"checkpoints[{i}]: watch-list hits create {DEFAULT_AGENCY!r} incidents but "
                     f"the scenario has no {DEFAULT_AGENCY!r} units"
                 )
+        if self.self_initiated is not None:
+            self._check_self_initiated(self.self_initiated)
         return self
+
+    def _check_self_initiated(self, si: SelfInitiatedSpec) -> None:
+        """Check that the agency and its districts have units and the levels are its classes."""
+        if si.agency not in {u.agency for u in self.units}:
+            raise ValueError(
+                f"self_initiated.agency: agency {si.agency!r} has no units (units have "
+                f"agencies {sorted({u.agency for u in self.units})})"
+            )
+        district_of = {z.id: z.district for z in self.zones}
+        posted = sorted({district_of[u.post] for u in self.units if u.agency == si.agency})
+        for d in si.districts:
+            if d not in posted:
+                raise ValueError(
+                    f"self_initiated.districts.{d}: no {si.agency!r} unit is posted in district "
+                    f"{d!r}; districts with its units: {', '.join(map(repr, posted))}"
+                )
+        levels = [p.level for p in self.agency_priorities(si.agency)] or [1]
+        if si.preempted_by is not None:
+            _no_duplicates("self_initiated.preempted_by", si.preempted_by, what="level")
+            for j, lvl in enumerate(si.preempted_by):
+                if lvl not in levels:
+                    raise ValueError(
+                        f"self_initiated.preempted_by[{j}]: {lvl} is not a priority level of "
+                        f"{si.agency!r} (levels {levels})"
+                    )
+
+    def preempting_levels(self) -> list[int]:
+        """Return the levels whose calls may pre-empt self-initiated work ([] without it)."""
+        si = self.self_initiated
+        if si is None:
+            return []
+        if si.preempted_by is not None:
+            return list(si.preempted_by)
+        levels = [p.level for p in self.agency_priorities(si.agency)] or [1]
+        return levels[:1]
 
     # ---------------------------------------------------------------- convenience
     @property

@@ -149,6 +149,7 @@ def combine_agencies(
         "demand": ref_sc["demand"],
         "patrol": ref_sc["patrol"],
         "agencies": agency_specs,
+        **_self_initiated(parts),
         "assumptions": list(report.assumptions),
         "calibration": {
             **ref_sc["calibration"],
@@ -157,6 +158,22 @@ def combine_agencies(
         },
     }
     return scenario, report
+
+
+def _self_initiated(parts: dict[str, tuple[dict[str, Any], FitReport]]) -> dict[str, Any]:
+    """Return ``{"self_initiated": ...}`` of the one agency that has it (else nothing)."""
+    found = [
+        (ag, sc["self_initiated"]) for ag, (sc, _) in parts.items() if sc.get("self_initiated")
+    ]
+    if len(found) > 1:
+        raise DataError(
+            "the combined scenario holds one self_initiated section; agencies "
+            f"{[ag for ag, _ in found]} each have one"
+        )
+    if not found:
+        return {}
+    ag, si = found[0]
+    return {"self_initiated": {**si, "agency": ag}}
 
 
 def _agency_classes_and_dispatch(

@@ -1,10 +1,14 @@
-"""Seattle police (SPD): beat response fits the travel, the priority gap fits the fleet.
+"""Seattle police (SPD): priority 1 fits travel and fleet, priority 2's gap fits unavailability.
 
-Travel speed and dispatch delay are fitted to the priority-1 mean response per beat, the fleet
-per precinct to the extra delay of priority 2 (both from the ``response_stats`` table, for the
-year of the demand data); a simulation refinement then splits priority 2's gap between
-queueing and slower driving. Units work three 8-hour watches sized by each watch's load. The
-SPD Call Data sample (beat C3, queued -> arrived) is a goodness-of-fit check, not a fit.
+Travel speed and dispatch delay are fitted to the priority-1 mean response per beat (both from
+the ``response_stats`` table, for the year of the demand data); an analytic priority M/M/c
+first guess sizes the fleet per precinct. The simulation refinement
+(:func:`twin.calibrate.refine.refine_self_initiated`) then keeps the fleet scale that fits
+priority 1 best and fits, per precinct, the rate of officer-initiated work
+(``self_initiated``: units busy on their own work, pre-empted only by priority 1) so that
+priority 2's extra delay over priority 1 is *waiting* behind calls and that work, not a fixed
+slower drive. Units work three 8-hour watches sized by each watch's load. The SPD Call Data
+sample (beat C3, queued -> arrived) is a goodness-of-fit check, not a fit.
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ from twin.calibrate.fleet import (
     fleet_for_utilisation,
     shift_fleet,
 )
-from twin.calibrate.refine import beat_means, refine_police, relabel_units
+from twin.calibrate.refine import (
+    beat_means,
+    incident_frame,
+    refine_self_initiated,
+    relabel_units,
+)
 from twin.calibrate.report import FitReport, Parameter
 from twin.calibrate.service import durations_min
 from twin.calibrate.travel import INTRA_PATROL, expected_min_distance, fit_beat_response
@@ -233,7 +242,7 @@ def _seattle_police(
     place = functools.partial(_place_shifted, busy_of=busy0)
     place(scenario, fleet, rates, beats_of)
     if refine_rounds > 0:
-        scenario, fleet = _refine_by_simulation(
+        scenario, fleet = _refine_self_initiated(
             scenario,
             p1,
             p2,
@@ -265,22 +274,30 @@ def _seattle_police(
         for d in precincts
     }
     _shift_police_units(scenario, fleet, beats_of, busy_of, report)
+    if refine_rounds > 0:
+        _decomposition(scenario, p1, p2, beats_of, report, refine_horizon)
     _call_data_check(fit_data, scenario, report, refine_horizon)
     report.assume(
         "units are posted in proportion to beat demand within their precinct and answer calls "
         "city-wide (closest free unit), patrolling their precinct when idle",
         "the engine's priority queue is non-preemptive, so a priority-2 gap as large as "
-        "Seattle's cannot come from queueing alone without delaying priority 1 too: part of "
-        "it is slower driving without lights and sirens (priorities[].travel_factor of "
-        "classes 2-4, fitted with the fleet so that priority-1 and -2 beat means both match "
-        "on the fit year)",
-        "priority 3-4 and 5+ calls drive like priority 2 (same travel factor): the SPD table's "
-        "lower classes are not fitted",
+        "Seattle's cannot come from queueing behind calls alone without delaying priority 1 "
+        "too: units are also unavailable on officer-initiated work (self_initiated), which a "
+        "priority-1 call may pre-empt and lower classes may not; every class drives at the "
+        "same fitted speed (no travel factor)",
+        "priority 3-4 and 5+ calls queue like priority 2 behind priority 1 (the SPD table's "
+        "lower classes are not fitted)",
     )
     return scenario
 
 
-def _refine_by_simulation(
+#: Assumed duration of one piece of officer-initiated work (minutes; not in the data: the Call
+#: Data sample has no clearance time). Lognormal with this mean and a standard deviation of 0.75
+#: times it.
+SELF_INITIATED_MEAN_MIN = 60.0
+
+
+def _refine_self_initiated(
     scenario: dict[str, Any],
     p1: pd.DataFrame,
     p2: pd.DataFrame,
@@ -293,67 +310,133 @@ def _refine_by_simulation(
     refine_rounds: int,
     refine_horizon: float,
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """Refine fleet, turnout and the priority-2 travel factor by running the twin.
-
-    Fleet scale factors, then per-precinct steps, then polishing (see
-    :func:`twin.calibrate.refine.refine_police`); reports the refined values.
-    """
+    """Fit fleet (priority 1) and officer-initiated work per precinct (priority-2 gap)."""
     observed = pd.concat([p1.assign(priority=1), p2.assign(priority=2)], ignore_index=True)
-    factors = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5)[: max(1, 2 * refine_rounds)]
-    scenario, fleet, history = refine_police(
+    duration = {
+        "dist": "lognormal",
+        "mean": SELF_INITIATED_MEAN_MIN,
+        "sd": 0.75 * SELF_INITIATED_MEAN_MIN,
+    }
+    scenario, fleet, history = refine_self_initiated(
         scenario,
         observed,
         fleet,
         rates,
         beats_of,
-        factors=factors,
-        horizon=refine_horizon,
-        polish_rounds=min(2, refine_rounds),
-        precinct_rounds=min(4, refine_rounds + 1),
         place_units=place,
+        duration=duration,
+        factors=(0.8, 0.9, 1.0, 1.15, 1.3, 1.5)[: max(1, 2 * refine_rounds)],
+        rounds=2 + 2 * refine_rounds,
+        horizon=refine_horizon,
     )
-    last = history[-1] if history else {}
-    tf = next(
-        (float(e.get("travel_factor", 1.0)) for e in scenario["priorities"] if e["level"] == 2),
-        1.0,
+    kept = [h for h in history if h["stage"].startswith("self-initiated")]
+    last = next(
+        (
+            h
+            for h in kept
+            if h["rate_per_hour"]
+            == {
+                d: round(v["rate_per_hour"], 4)
+                for d, v in scenario["self_initiated"]["districts"].items()
+            }
+        ),
+        kept[-1] if kept else {},
     )
     report.add(
         Parameter(
-            name="travel.turnout_min, priorities[level>=2].travel_factor (refined by simulation)",
+            name="self_initiated.districts[*].rate_per_hour, travel.turnout_min (refined by "
+            "simulation)",
             value={
-                "speed_kmh": scenario["travel"]["speed_kmh"],
+                "rate_per_free_unit_hour": {
+                    d: v["rate_per_hour"]
+                    for d, v in scenario["self_initiated"]["districts"].items()
+                },
                 "turnout_min": scenario["travel"]["turnout_min"],
-                "travel_factor_p2_p3_p4": tf,
-                "circuity": 1.3,
+                "duration": duration,
+                "preempted_by": "priority 1 (the default: the first class)",
+                "weight": scenario["self_initiated"]["weight"],
             },
-            data=f"response_stats {fit_year}: priority-1 and -2 mean response per beat vs "
-            f"the twin ({len(history)} runs of {refine_horizon / 1440:.0f} days: fleet "
-            "scales, then polishing the chosen fleet)",
+            data=f"response_stats {fit_year}: priority-2 minus priority-1 mean response per "
+            f"precinct (rate) and priority-1 beat means (turnout); {len(history)} runs of "
+            f"{refine_horizon / 1440:.0f} days",
             n=len(observed),
             fit={
                 "mape_p1_in_sample": last.get("mape_p1"),
                 "mape_p2_in_sample": last.get("mape_p2"),
-                "mape_p2_without_factor_at_chosen_fleet": next(
-                    (
-                        h.get("mape_p2_without_factor")
-                        for h in history
-                        if h.get("stage") == "fleet search" and h["fleet"] == fleet
-                    ),
-                    None,
-                ),
+                "gap_twin_by_precinct": last.get("gap_twin"),
+                "gap_obs_by_precinct": last.get("gap_obs"),
             },
             notes=[
-                "turnout_min holds call taking, dispatch and turnout together (the means "
-                "cannot separate them); the combined Seattle file moves all but the "
-                "shared turnout into the police dispatch delay",
-                "priority 2's extra mean response over priority 1 is split between "
-                "queueing (the fleet) and slower driving (the travel factor): the split is "
-                "the one whose simulated beat means fit both priorities best",
+                "fitted: the rate per precinct; assumed: the duration (lognormal, mean "
+                f"{SELF_INITIATED_MEAN_MIN:g} min, sd 0.75 x mean: the Call Data sample has no "
+                "clearance time) and that only priority 1 pre-empts the work",
+                "weight zone_calls: a free unit finds work in proportion to the call volume of "
+                "the beat it patrols (rate_per_hour is the rate in a beat of average volume)",
+                "the Call Data sample (beat C3) has 13 on-view events of 221 (6 %): a sample of "
+                "dispatched calls, not of officers' time, so it does not fix the rate",
+                "the fleet scale is the one that fits priority 1 best (priority 1 pre-empts the "
+                "work, so it sees every on-duty unit)",
             ],
         )
     )
     report.details["refinement"] = history
     return scenario, fleet
+
+
+def _decomposition(
+    scenario: dict[str, Any],
+    p1: pd.DataFrame,
+    p2: pd.DataFrame,
+    beats_of: dict[str, list[str]],
+    report: FitReport,
+    horizon: float,
+) -> dict[str, Any]:
+    """Split each precinct's P1 and P2 mean response into processing, queueing and travel."""
+    calls, units = incident_frame(scenario, horizon=horizon)
+    prec_of = {z: d for d, zs in beats_of.items() for z in zs}
+    calls = calls.assign(precinct=calls["zone_id"].map(prec_of))
+    unit_prec = [prec_of.get(str(u["post"]), "") for u in scenario["units"]]
+    si_min = np.asarray(units.get("self_initiated_min", np.zeros(len(unit_prec))), dtype=float)
+    on_duty = np.asarray(units["on_duty_min"], dtype=float)
+    busy = np.asarray(units["busy_min"], dtype=float)
+    obs = {1: p1.set_index("zone_id")["mean_min"], 2: p2.set_index("zone_id")["mean_min"]}
+    out: dict[str, Any] = {}
+    for d in sorted(beats_of):
+        rows: dict[str, Any] = {}
+        for k in (1, 2):
+            g = calls.loc[(calls["precinct"] == d) & (calls["priority"] == k)]
+            if g.empty:
+                continue
+            o = obs[k].reindex(beats_of[d]).dropna()
+            rows[f"p{k}"] = {
+                "twin_mean_min": round(float(g["response"].mean()), 3),
+                "observed_mean_of_beats_min": round(float(o.mean()), 3) if len(o) else None,
+                "processing_min": round(float((g["delay"] + g["turnout"]).mean()), 3),
+                "queueing_min": round(float(g["wait"].mean()), 3),
+                "travel_min": round(float(g["drive"].mean()), 3),
+            }
+        mine = np.asarray([p == d for p in unit_prec])
+        if mine.any() and on_duty[mine].sum() > 0:
+            rows["share_of_on_duty_time"] = {
+                "on_calls": round(float(busy[mine].sum() / on_duty[mine].sum()), 3),
+                "self_initiated": round(float(si_min[mine].sum() / on_duty[mine].sum()), 3),
+            }
+        out[d] = rows
+    report.details["police_decomposition"] = out
+    report.add(
+        Parameter(
+            name="check: police mean response = processing + queueing + travel, per precinct",
+            value={d: {k: v for k, v in r.items() if k in ("p1", "p2")} for d, r in out.items()},
+            data=f"the fitted scenario run {horizon / 1440:.0f} days (fit year's demand)",
+            fit={d: r.get("share_of_on_duty_time") for d, r in out.items()},
+            notes=[
+                "processing = call taking, dispatch and turnout (turnout_min: the means cannot "
+                "separate them); queueing = waiting for a free unit (behind calls and "
+                "officer-initiated work); travel = driving",
+            ],
+        )
+    )
+    return out
 
 
 def _shift_police_units(
