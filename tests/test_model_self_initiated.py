@@ -135,7 +135,7 @@ def test_without_the_section_outputs_keep_their_columns() -> None:
 @pytest.mark.parametrize(
     ("si", "match"),
     [
-        ({"districts": {"Z": BUSY}}, r"self_initiated\.districts\.Z: no 'police' unit"),
+        ({"districts": {"Z": BUSY}}, r"self_initiated\.districts\.Z: no zone is in district 'Z'"),
         ({"districts": {"A": BUSY}, "preempted_by": [7]}, r"preempted_by\[0\]: 7 is not"),
         ({"districts": {"A": BUSY}, "preempted_by": [1, 1]}, r"duplicate level"),
         ({"districts": {"A": BUSY}, "agency": "fire"}, r"agency 'fire' has no units"),
@@ -178,3 +178,16 @@ def test_district_without_units_is_served_agency_wide() -> None:
     inc = Simulation(parse_scenario(data), seed=1, demand=_trace([(5, "b", 2)])).run().incidents
     assert inc["unit"].tolist() == [0]
     assert inc["dispatched"].tolist() == [5.0]
+
+
+def test_a_district_without_units_keeps_its_rate_for_nobody() -> None:
+    """A layout may move every unit out of a district (an optimizer's candidate): it runs."""
+    data = _data(
+        units=[{"id": "ua", "post": "a"}, {"id": "ua2", "post": "a"}],
+        self_initiated={"districts": {"A": BUSY, "B": BUSY}},
+    )
+    run = Simulation(parse_scenario(data), seed=3, demand=_trace([(30, "b", 2)])).run()
+    # both units (district A) work on their own; the district-B call waits for one of them
+    assert int(run.units["self_initiated"].sum()) == 2
+    assert run.incidents["waited"][0]
+    assert run.incidents["dispatched"][0] > 30.0

@@ -744,19 +744,20 @@ class Scenario(Spec):
         return self
 
     def _check_self_initiated(self, si: SelfInitiatedSpec) -> None:
-        """Check that the agency and its districts have units and the levels are its classes."""
+        """Check that the agency has units, the districts exist and the levels are its classes."""
         if si.agency not in {u.agency for u in self.units}:
             raise ValueError(
                 f"self_initiated.agency: agency {si.agency!r} has no units (units have "
                 f"agencies {sorted({u.agency for u in self.units})})"
             )
-        district_of = {z.id: z.district for z in self.zones}
-        posted = sorted({district_of[u.post] for u in self.units if u.agency == si.agency})
+        # a district must exist; it may have no units of the agency (a layout that moved them
+        # all elsewhere, an optimizer's candidate): its rate then applies to nobody
+        districts = sorted({z.district for z in self.zones})
         for d in si.districts:
-            if d not in posted:
+            if d not in districts:
                 raise ValueError(
-                    f"self_initiated.districts.{d}: no {si.agency!r} unit is posted in district "
-                    f"{d!r}; districts with its units: {', '.join(map(repr, posted))}"
+                    f"self_initiated.districts.{d}: no zone is in district {d!r}; districts: "
+                    f"{', '.join(map(repr, districts))}"
                 )
         levels = [p.level for p in self.agency_priorities(si.agency)] or [1]
         if si.preempted_by is not None:
