@@ -43,6 +43,7 @@ run: install
 	@# another sweep (twin sweep refuses to mix them): start it afresh
 	rm -rf $(OUT)/sweep_seattle
 	$(BIN)/twin sweep $(OUT)/scenarios/seattle_baseline.yaml $(OUT)/scenarios/seattle_variant.yaml --replications 3 --out $(OUT)/sweep_seattle
+	$(BIN)/twin optimize $(OUT)/scenarios/seattle_baseline.yaml --target 'response_mean_min[agency=police,priority=2] <= 17' --replications 2 --out $(OUT)/optimize_seattle/seattle_police_p2.yaml
 	$(BIN)/twin dashboard --lake $(LAKE) --results $(OUT) --host $(HOST) --port $(PORT)
 
 # LAYERS=0 skips the import-linter contracts (they name the target layout of issue 7)

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.geo import map_view
+from twin.experiments.optimize import parse_target
 
 __all__ = [
     "DAYS",
@@ -716,8 +717,8 @@ def optimizer_figure(curve: pd.DataFrame, data: dict[str, Any]) -> go.Figure:
     """Draw the optimizer's units-vs-KPI curve (95% CIs), the target, chosen and naive."""
     from dashboards.labels import kpi as kpi_of
 
-    target: dict[str, Any] = data["target"] if isinstance(data.get("target"), dict) else {}
-    key = str(target.get("kpi") or target.get("name") or "kpi")
+    target = _optimizer_target(data.get("target"))
+    key = str(target.get("kpi") or "kpi")
     k = kpi_of(key)
     title = f"Units needed: {k.label} against fleet size"
     if curve.empty:
@@ -751,7 +752,22 @@ def optimizer_figure(curve: pd.DataFrame, data: dict[str, Any]) -> go.Figure:
             )
     fig.update_xaxes(title="units in the fleet")
     fig.update_yaxes(title=f"{k.label} ({k.unit})", tickformat=".0%" if k.kind == "pct" else None)
+    y = curve["kpi_mean"].astype(float)
+    y = y[y > 0]
+    if k.kind != "pct" and len(y) and float(y.max()) > 20 * float(y.min()):
+        # fleets too small to carry the load wait for days: a log axis keeps the target visible
+        fig.update_yaxes(type="log", title=f"{k.label} ({k.unit}, log scale)")
     return _base(fig, title, height=360)
+
+
+def _optimizer_target(raw: Any) -> dict[str, Any]:
+    """Return the optimizer's target as ``{kpi, op, value}`` (stored as text or a mapping)."""
+    if isinstance(raw, dict):
+        return {"kpi": raw.get("kpi") or raw.get("name"), **raw}
+    if isinstance(raw, str):
+        t = parse_target(raw)
+        return {"kpi": t.kpi, "op": t.op, "value": t.value}
+    return {}
 
 
 # -- checkpoints -------------------------------------------------------------------------------

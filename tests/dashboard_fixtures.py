@@ -1,7 +1,6 @@
 """Shared fixtures of the dashboard tests: a small lake written through the real store, and
-real results of ``twin simulate`` / ``twin replay`` on a four-beat Seattle scenario, with a
-sweep folder and an optimizer file in the output contract's format (LAYOUT.md) built from
-those runs.
+real results of ``twin simulate`` / ``twin replay`` / ``twin sweep`` / ``twin optimize`` on a
+four-beat Seattle scenario.
 
 Not a test module: imported by tests/test_dashboard_*.py.
 """
@@ -361,7 +360,7 @@ def _twin(*args: str) -> None:
 
 
 def build_results(out: Path, lake: Path | None = None) -> dict[str, Path]:
-    """Real results under *out*: two runs, a sweep and an optimizer file built from them,
+    """Real results under *out*: two runs, a sweep of them, an optimizer result of the first,
     and (when *lake* is given) a replay of one demo day.
     """
     base, variant = write_scenarios(out / "scenarios")
@@ -382,7 +381,20 @@ def build_results(out: Path, lake: Path | None = None) -> dict[str, Path]:
         "--out",
         str(out / "sweeps" / "tiny_units"),
     )
-    make_optimizer(out, out / "tiny.optimize.json", ["tiny_seattle", "tiny_seattle_plus"])
+    _twin(
+        "optimize",
+        str(base),
+        "--target",
+        "response_p90_min <= 12",
+        "--max-units",
+        "8",
+        "--replications",
+        "2",
+        "--horizon",
+        "2880",
+        "--out",
+        str(out / "tiny.yaml"),
+    )
     if lake is not None:
         _twin(
             "replay",
@@ -401,37 +413,3 @@ def build_results(out: Path, lake: Path | None = None) -> dict[str, Path]:
 
     scan(out, fresh=True)  # the index a moment ago predates the sweep and optimizer files
     return runs
-
-
-def make_optimizer(root: Path, path: Path, variants: list[str]) -> Path:
-    """An ``*.optimize.json`` whose curve points are the runs' fleet sizes and p90 responses."""
-    from dashboards.results import replication_kpis, scan
-    from twin.statistics import mean_ci
-
-    index = scan(root)
-    curve = []
-    for name in variants:
-        run = index.run(name)
-        info = run.info(index.roots)
-        assert info is not None
-        values = replication_kpis(run, info)["response_p90_min"].to_numpy()
-        mean, half = mean_ci(values)
-        curve.append(
-            {
-                "units": len(info.unit_post),
-                "kpi_mean": mean,
-                "ci95": half,
-                "meets": bool(mean + half <= 12.0),
-            }
-        )
-    chosen = next((c for c in curve if c["meets"]), curve[-1])
-    data = {
-        "target": {"kpi": "response_p90_min", "value": 12.0},
-        "per": "city",
-        "curve": curve,
-        "chosen": {"units": chosen["units"]},
-        "naive": {"units": curve[-1]["units"] + 2},
-        "explanation": "smallest fleet whose 95% upper bound meets the target",
-    }
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return path

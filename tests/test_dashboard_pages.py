@@ -1,9 +1,10 @@
 """Every page's callbacks called directly on small real data: a lake written through the real
 store, and real ``twin simulate`` / ``twin replay`` results of a four-beat Seattle scenario
-(with a real ``twin sweep`` of the two and an optimizer file built from the runs)."""
+(with a real ``twin sweep`` of the two and a real ``twin optimize`` of the first)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,8 +180,12 @@ def test_scenarios_sweep_comparison_units_and_optimizer(ctx: tuple[Path, Path]) 
     units = page.show_units("run:tiny_seattle_plus", None, 99)
     assert "page 1 of 1" in _texts(units)
     curve, explanation = page.show_optimizer("tiny")
-    assert list(curve.data[0].x) == [4, 5]
-    assert "smallest fleet" in explanation
+    out = ctx[1]
+    written = json.loads((out / "tiny.optimize.json").read_text())  # what twin optimize wrote
+    assert list(curve.data[0].x) == [c["units"] for c in written["curve"]]
+    assert curve.layout.yaxis.title.text.startswith("90th-percentile response (min")
+    assert curve.layout.shapes[0].y0 == 12.0  # the target line, from the target's text
+    assert "Naive layout" in explanation
 
 
 def test_checkpoints_by_name_with_smart_vs_manual(ctx: tuple[Path, Path]) -> None:
