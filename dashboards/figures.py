@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -742,13 +743,17 @@ def optimizer_figure(curve: pd.DataFrame, data: dict[str, Any]) -> go.Figure:
             line={"dash": "dash", "color": "#6d597a"},
             annotation_text=f"target {value}",
         )
-    for what, colour in (("chosen", "#2a9d8f"), ("naive", "#f4a261")):
+    for what, colour, where in (
+        ("chosen", "#2a9d8f", "top left"),
+        ("naive", "#f4a261", "top right"),
+    ):
         entry = data.get(what)
         if isinstance(entry, dict) and isinstance(entry.get("units"), int | float):
             fig.add_vline(
                 x=float(entry["units"]),
                 line={"dash": "dot", "color": colour},
                 annotation_text=f"{what}: {entry['units']}",
+                annotation_position=where,
             )
     fig.update_xaxes(title="units in the fleet")
     fig.update_yaxes(title=f"{k.label} ({k.unit})", tickformat=".0%" if k.kind == "pct" else None)
@@ -756,7 +761,12 @@ def optimizer_figure(curve: pd.DataFrame, data: dict[str, Any]) -> go.Figure:
     y = y[y > 0]
     if k.kind != "pct" and len(y) and float(y.max()) > 20 * float(y.min()):
         # fleets too small to carry the load wait for days: a log axis keeps the target visible
-        fig.update_yaxes(type="log", title=f"{k.label} ({k.unit}, log scale)")
+        low = min(float(y.min()), float(value) if isinstance(value, int | float) else np.inf)
+        fig.update_yaxes(
+            type="log",
+            title=f"{k.label} ({k.unit}, log scale)",
+            range=[np.log10(0.7 * low), np.log10(1.5 * float(y.max()))],
+        )
     return _base(fig, title, height=360)
 
 
