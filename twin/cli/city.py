@@ -282,8 +282,10 @@ def nightly_cmd(
                 typer.echo(f"{n.city}/{n.agency} {n.day or '-'}: {n.error}")
                 continue
             lo, hi = n.band or (float("nan"), float("nan"))
+            start, end = n.fidelity.get("start"), n.fidelity.get("end")
+            scored = f"{start} .. {end}" if start and end and start != end else n.day
             typer.echo(
-                f"{n.city}/{n.agency} {n.day}: score {n.score:.4f} band [{lo:.4f}, {hi:.4f}] "
+                f"{n.city}/{n.agency} {scored}: score {n.score:.4f} band [{lo:.4f}, {hi:.4f}] "
                 f"({n.band_how}) {'DRIFT' if n.drift else 'ok'}"
             )
     if report.drift:
