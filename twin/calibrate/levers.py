@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from twin.calibrate.load import beat_load_response
+from twin.calibrate.refine import incident_frame
 
 __all__ = [
     "district_fleet_lever",
@@ -96,28 +97,14 @@ def zone_means(
     agency: str | None = None,
 ) -> pd.DataFrame:
     """Simulate and return per zone x class: ``mean`` response, ``wait``, ``count``."""
-    from twin.model import Simulation
-    from twin.scenario import parse_scenario
-
-    data = dict(scenario)
-    data["horizon"] = float(weeks) * 10080.0
-    sc = parse_scenario(data, source="lever check")
-    frames = []
-    for r in range(replications):
-        run = Simulation(sc, seed=seed, replication=r, collect=False).run()
-        inc = run.incidents
-        f = pd.DataFrame(
-            {
-                "zone_id": np.asarray(run.zone_ids, dtype=object)[inc["zone"]],
-                "priority": inc["priority"],
-                "response": inc["response_min"],
-                "wait": inc["wait_min"],
-            }
-        )
-        if agency is not None and len(run.agencies) > 1:
-            f = f.loc[np.asarray(inc["agency"]) == run.agencies.index(agency)]
-        frames.append(f)
-    f = pd.concat(frames, ignore_index=True).dropna(subset=["response"])
+    f, _units = incident_frame(
+        scenario,
+        horizon=float(weeks) * 10080.0,
+        seed=seed,
+        replications=replications,
+        agency=agency,
+        source="lever check",
+    )
     g = f.groupby(["zone_id", "priority"])
     return pd.DataFrame(
         {"mean": g["response"].mean(), "wait": g["wait"].mean(), "count": g.size()}

@@ -59,33 +59,15 @@ def beat_means(
         Columns ``zone_id, priority, mean, drive, count``.
 
     """
-    data = dict(scenario)
-    data["horizon"] = float(horizon)
-    sc = parse_scenario(data, source="refinement")
-    frames = []
-    for r in range(replications):
-        run = Simulation(sc, seed=seed, replication=r, collect=False).run()
-        inc = run.incidents
-        frame = pd.DataFrame(
-            {
-                "zone_id": np.asarray(run.zone_ids, dtype=object)[inc["zone"]],
-                "priority": inc["priority"],
-                "response": inc["response_min"],
-                "drive": inc["travel_min"],
-            }
-        )
-        if agency is not None and len(run.agencies) > 1 and "agency" in inc:
-            if agency not in run.agencies:
-                raise ValueError(f"agency {agency!r} is not one of {run.agencies}")
-            frame = frame.loc[np.asarray(inc["agency"]) == run.agencies.index(agency)]
-        frames.append(frame)
-        if progress is not None:
-            progress(r)
-    f = pd.concat(frames, ignore_index=True).dropna(subset=["response"])
-    g = f.groupby(["zone_id", "priority"])
-    return pd.DataFrame(
-        {"mean": g["response"].mean(), "drive": g["drive"].mean(), "count": g.size()}
-    ).reset_index()
+    f, _units = incident_frame(
+        scenario,
+        horizon=horizon,
+        seed=seed,
+        replications=replications,
+        agency=agency,
+        progress=progress,
+    )
+    return _cell_means(f)
 
 
 def relabel_units(
@@ -369,39 +351,73 @@ def refine_police(
 
 
 def incident_frame(
-    scenario: Mapping[str, Any], *, horizon: float, seed: int = 7, agency: str | None = None
+    scenario: Mapping[str, Any],
+    *,
+    horizon: float,
+    seed: int = 7,
+    replications: int = 1,
+    agency: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    source: str = "refinement",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Simulate once; return the calls (zone, class, response parts) and the units' columns.
+    """Simulate; return the calls (zone, class, response parts) and the units' columns.
+
+    The one place the calibration turns a twin run into per-call figures (beat means, the
+    lever check and the decomposition all read it).
+
+    Args:
+        scenario: Scenario mapping.
+        horizon: Minutes of statistics (the scenario's warm-up is kept).
+        seed: Seed (the same in every call: common random numbers).
+        replications: Replications pooled (replication r uses ``Simulation(replication=r)``).
+        agency: Only this agency's calls and units (a multi-agency scenario); None: all.
+        progress: Called with the replication number after each replication.
+        source: What the scenario is, for a validation message.
 
     Returns:
         ``(calls, units)``: calls with ``zone_id, priority, response, wait, drive, turnout,
         delay`` (minutes: received -> on scene, waiting for a unit, driving, turnout, dispatch
-        delay) and the run's ``units`` columns (``units.parquet``).
+        delay; calls never answered left out) and the runs' ``units`` columns
+        (``units.parquet``, replications one after the other).
+
+    Raises:
+        ValueError: *agency* is not one of the scenario's agencies.
 
     """
     data = dict(scenario)
     data["horizon"] = float(horizon)
-    sc = parse_scenario(data, source="refinement")
-    run = Simulation(sc, seed=seed, collect=False).run()
-    inc = run.incidents
-    frame = pd.DataFrame(
-        {
-            "zone_id": np.asarray(run.zone_ids, dtype=object)[inc["zone"]],
-            "priority": inc["priority"],
-            "response": inc["response_min"],
-            "wait": inc["wait_min"],
-            "drive": inc["travel_min"],
-            "turnout": inc["turnout_min"],
-            "delay": inc["dispatch_delay_min"],
-        }
-    )
-    units = dict(run.units)
-    if agency is not None and len(run.agencies) > 1:
-        a = run.agencies.index(agency)
-        frame = frame.loc[np.asarray(inc["agency"]) == a]
-        keep = np.asarray(run.unit_agency) == a
-        units = {k: np.asarray(v)[keep] for k, v in units.items()}
-    return frame.dropna(subset=["response"]), units
+    sc = parse_scenario(data, source=source)
+    frames: list[pd.DataFrame] = []
+    unit_parts: list[dict[str, Any]] = []
+    for r in range(replications):
+        run = Simulation(sc, seed=seed, replication=r, collect=False).run()
+        inc = run.incidents
+        frame = pd.DataFrame(
+            {
+                "zone_id": np.asarray(run.zone_ids, dtype=object)[inc["zone"]],
+                "priority": inc["priority"],
+                "response": inc["response_min"],
+                "wait": inc["wait_min"],
+                "drive": inc["travel_min"],
+                "turnout": inc["turnout_min"],
+                "delay": inc["dispatch_delay_min"],
+            }
+        )
+        units = dict(run.units)
+        if agency is not None and len(run.agencies) > 1:
+            if agency not in run.agencies:
+                raise ValueError(f"agency {agency!r} is not one of {run.agencies}")
+            a = run.agencies.index(agency)
+            frame = frame.loc[np.asarray(inc["agency"]) == a]
+            keep = np.asarray(run.unit_agency) == a
+            units = {k: np.asarray(v)[keep] for k, v in units.items()}
+        frames.append(frame)
+        unit_parts.append(units)
+        if progress is not None:
+            progress(r)
+    calls = pd.concat(frames, ignore_index=True).dropna(subset=["response"])
+    units_all = {k: np.concatenate([np.asarray(u[k]) for u in unit_parts]) for k in unit_parts[0]}
+    return calls, units_all
 
 
 def _cell_means(frame: pd.DataFrame) -> pd.DataFrame:
