@@ -405,34 +405,77 @@ class Simulation:
         end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
         take the call at that very moment. A unit whose free spell and next piece both fall
         before *now* goes through them without the heap (nobody looked in between).
+
+        The hot loop of a run with ``self_initiated``: :meth:`_si_begin` and :meth:`_si_end`
+        are inlined here (same draws in the same order, same board transitions).
         """
         heap = self._si_heap
         if not heap or heap[0][0] > now:
             return
         b = self.board
         tok_of, seq_of = self._si_tok, self._si_seq
-        is_free, is_self = b.is_free, b.is_self
+        is_free_l, state_l, on_duty, zone_l, group_l = b.live_lists()
+        start_self, end_self, self_again = b.start_self, b.end_self, b.self_again
+        kind_of, dur_bufs, dists = self._si_kind, self._si_dur, self._si_dist
+        rate_of, weighted, w_of = self._si_rate, self._si_weighted, self._si_w
+        exp_buf, rng = self._si_exp, self._si_rng
+        t0_of, starts, end_t = self._si_t0, self._si_starts, self._si_end_t
+        warm, stop = self.warmup, self.end
+        queues, local_of, dqs = self.queues, self._unit_local, self._dq
+        udist = self._unit_district
         while heap and heap[0][0] <= now:
-            t, _, u, tok, is_start = heappop(heap)
+            e, _, u, tok, is_start = heappop(heap)
             if is_start:
-                if tok != tok_of[u] or not is_free(u):
+                if tok != tok_of[u] or not is_free_l[u]:
                     continue  # dispatched (or off duty) since it was drawn
-                b.start_self(u, t)
-            elif tok != seq_of[u] or not is_self(u):
-                continue  # pre-empted or off shift meanwhile
-            else:
-                t = self._si_end(u, t, now)
-                if t < 0.0:
-                    continue
-            # u is on a piece that started at t: draw its end; chain while it is all past
-            while True:
-                e = self._si_begin(u, t)
+                start_self(u, e)
+                e = self._si_begin(u, e)
                 if e > now:
                     self._si_n += 1
                     heappush(heap, (e, self._si_n, u, seq_of[u], False))
-                    break
-                t = self._si_end(u, e, now)
-                if t < 0.0:
+                    continue
+            elif tok != seq_of[u] or state_l[u] != _SELF:
+                continue  # pre-empted or off shift meanwhile
+            # u's piece ends at e (<= now): take a waiting call, or chain its free spell and
+            # next piece while both are past (:meth:`_si_end` then :meth:`_si_begin`, inlined)
+            while True:
+                if on_duty[u] and (queues[group_l[u]].items or (local_of[u] and dqs[udist[u]])):
+                    t = self._si_end(u, e, now)  # takes the call (or draws as below)
+                    if t < 0.0:
+                        break
+                else:
+                    r = rate_of[u]
+                    if weighted:
+                        r *= w_of[zone_l[u]]
+                    if r <= 0.0:
+                        end_self(u, e)
+                        break
+                    if not exp_buf:
+                        exp_buf.extend(rng.standard_exponential(4096)[::-1].tolist())
+                    t = e + exp_buf.pop() / r
+                    if t > now:
+                        end_self(u, e)
+                        tok = tok_of[u] + 1
+                        tok_of[u] = tok
+                        self._si_n += 1
+                        heappush(heap, (t, self._si_n, u, tok, True))
+                        break
+                    self_again(u, e, t)
+                # a piece starts at t: draw its end (:meth:`_si_begin`)
+                seq = seq_of[u] + 1
+                seq_of[u] = seq
+                k = kind_of[u]
+                buf = dur_bufs[k]
+                if not buf:
+                    buf.extend(dists[k].sample_many(rng, 1024)[::-1].tolist())
+                t0_of[u] = t
+                if warm <= t < stop:
+                    starts[u] += 1
+                e = t + buf.pop()
+                end_t[u] = e
+                if e > now:
+                    self._si_n += 1
+                    heappush(heap, (e, self._si_n, u, seq, False))
                     break
 
     def _si_begin(self, u: int, t: float) -> float:
