@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from pathlib import Path
@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import NORMAL, PENDING, Event
+from simpy.events import NORMAL, PENDING, URGENT, Event
 
 from twin.errors import ConfigError
 from twin.model.agents import TwinModel
@@ -130,6 +130,17 @@ class _Wake(Event):
         """Make a processed wake-up pending again, so each unit reuses one event object."""
         self.callbacks = []
         self._value = PENDING
+
+    def rearm_with(self, callback: Callable[[Event], None]) -> None:
+        """Make a processed wake-up pending again with *callback* as its only callback."""
+        self.callbacks = [callback]
+        self._value = PENDING
+
+    def fire_first(self) -> None:
+        """Trigger this event now, ahead of this moment's normal events (a new process's start)."""
+        self._ok = True
+        self._value = None
+        self.env.schedule(self, URGENT)
 
     def fire_in(self, delay: float) -> None:
         """Trigger this event *delay* minutes from now."""
@@ -643,14 +654,15 @@ class Simulation:
                 length = spec.shift.hours * 60.0
                 if (0.0 - start) % 1440.0 >= length:  # off duty at time 0
                     self.board.go_off(u, 0.0)
-                env.process(self._shift(u, start, length))
-            env.process(self._unit(u))
+                self._at_start(self._shift(u, start, length))
+            self._wake[u].callbacks.append(self._unit(u))
         if self._si_on:
             for u in range(self.board.n):
                 if self.board.is_free(u):
                     self._si_arm(u, 0.0)
-        self._arrival_proc = env.process(self._arrivals())
-        env.process(self._mesa_steps(scenario.patrol.interval_min))
+        self._arrival_done = Event(env)  # triggered when the demand source is exhausted
+        self._at_start(self._arrivals())
+        self._at_start(self._mesa_steps(scenario.patrol.interval_min))
 
     # ------------------------------------------------------------------ queue
     def _q_touch(self, now: float) -> None:
@@ -746,38 +758,76 @@ class Simulation:
         job: tuple[int, int, float, float] = item.item
         return job
 
-    def _arrivals(self) -> Generator[Event, Any, None]:
+    def _arrivals(self) -> Callable[[], None]:
+        """Return the arrival stream as callbacks: one reusable timeout per incident.
+
+        Walks the demand source's blocks; each incident is received at its dispatchable time
+        (see :meth:`_unit` for why these are callbacks and not a simpy process).
+        """
         env = self.env
         wake = _Wake(env)  # one reusable timeout for the whole stream
-        fire_in, rearm = wake.fire_in, wake.rearm
+        fire_in = wake.fire_in
         receive = self._receive
         warm = self.warmup
         tmult = self._tmult
-        for blk in self.demand.blocks(self.end):
-            keep = blk.received >= warm
-            if keep.any():
-                self._blocks.append(blk.take(keep) if not keep.all() else blk)
-            if tmult is not None and blk.tmult is not None:
-                tmult.update(zip(blk.incident.tolist(), blk.tmult.tolist(), strict=True))
-            for inc, t, zone, prio, svc in zip(
-                blk.incident.tolist(),
-                blk.ready_times.tolist(),
-                blk.zone.tolist(),
-                blk.priority.tolist(),
-                blk.service.tolist(),
-                strict=True,
-            ):
-                now = env.now
-                if t > now:
-                    fire_in(t - now)
-                    yield wake
-                    rearm()
-                receive(inc, zone, prio, t, svc)
-            self._flush()
-        self._arrivals_done = True
+        blocks = self.demand.blocks(self.end)
+        rows: Any = None  # the current block's incidents (an iterator), None between blocks
+        pending: tuple[int, float, int, int, float] | None = None
 
-    def _unit(self, u: int) -> Generator[Event, Any, None]:
-        """Run the unit's life: wake at each clear, take the next waiting call or finish."""
+        def walk() -> None:
+            nonlocal rows, pending
+            while True:
+                if rows is None:
+                    blk = next(blocks, None)
+                    if blk is None:
+                        self._arrivals_done = True
+                        self._arrival_done.succeed()
+                        return
+                    keep = blk.received >= warm
+                    if keep.any():
+                        self._blocks.append(blk.take(keep) if not keep.all() else blk)
+                    if tmult is not None and blk.tmult is not None:
+                        tmult.update(zip(blk.incident.tolist(), blk.tmult.tolist(), strict=True))
+                    rows = zip(
+                        blk.incident.tolist(),
+                        blk.ready_times.tolist(),
+                        blk.zone.tolist(),
+                        blk.priority.tolist(),
+                        blk.service.tolist(),
+                        strict=True,
+                    )
+                for inc, t, zone, prio, svc in rows:
+                    now = env.now
+                    if t > now:
+                        fire_in(t - now)
+                        pending = (inc, t, zone, prio, svc)
+                        return
+                    receive(inc, zone, prio, t, svc)
+                self._flush()
+                rows = None
+
+        def on_wake(_ev: Event) -> None:
+            wake.rearm_with(on_wake)
+            assert pending is not None
+            inc, t, zone, prio, svc = pending
+            receive(inc, zone, prio, t, svc)
+            walk()
+
+        wake.callbacks.append(on_wake)
+        return walk
+
+    def _at_start(self, first: Callable[[], None]) -> None:
+        """Run *first* at time 0 exactly where a new process would start (an urgent event)."""
+        ev = _Wake(self.env)
+        ev.callbacks.append(lambda _ev: first())
+        ev.fire_first()
+
+    def _unit(self, u: int) -> Callable[[Event], None]:
+        """Return unit *u*'s life as a callback of its wake-up: take the next call or finish.
+
+        Not a simpy process: the callback runs where the process would resume (the same
+        events in the same order), without a generator per wake-up.
+        """
         env = self.env
         agency = self.board.group_of(u)
         queue_items = self.queues[agency].items
@@ -787,26 +837,28 @@ class Simulation:
         is_free = self.board.is_free
         arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
         local = self._unit_local[u]
-        while True:
-            yield wake
+
+        def on_clear(_ev: Event) -> None:
             now = env.now
             self._outstanding -= 1
-            wake.rearm()
+            wake.rearm_with(on_clear)
             if local:
                 job = self._next_job(u, agency, now) if on_duty(u) else None
                 if job is not None:
                     inc, zone, recv, svc = job
                     wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                    continue
+                    return
             elif queue_items and on_duty(u):
                 inc, zone, recv, svc = self._pop(now, agency)
                 wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                continue
+                return
             finish(u, now)
             if arm is not None and is_free(u):
                 arm(u, now)
             if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
                 self._drain.succeed()
+
+        return on_clear
 
     def _go_on(self, u: int, now: float) -> None:
         if self._si_on:
@@ -820,33 +872,43 @@ class Simulation:
             elif self._si_on:
                 self._si_arm(u, now)
 
-    def _shift(self, u: int, start: float, length: float) -> Generator[Event, Any, None]:
+    def _shift(self, u: int, start: float, length: float) -> Callable[[], None]:
+        """Return unit *u*'s shifts as callbacks: on and off duty each day (see :meth:`_unit`)."""
         env = self.env
         wake = _Wake(env)  # one reusable timeout per unit
-        while True:
-            now = env.now
-            phase = (now - start) % 1440.0
-            if self.board.is_on_duty(u):
+        is_on_duty = self.board.is_on_duty
+
+        def arm() -> None:
+            phase = (env.now - start) % 1440.0
+            if is_on_duty(u):
                 wake.fire_in(length - phase if phase < length else 0.0)
-                yield wake
-                wake.rearm()
+            else:
+                wake.fire_in((1440.0 - phase) % 1440.0)
+
+        def on_wake(_ev: Event) -> None:
+            wake.rearm_with(on_wake)
+            if is_on_duty(u):
                 if self._si_on:
                     self._si_settle(env.now)
                 self.board.go_off(u, env.now)
             else:
-                wake.fire_in((1440.0 - phase) % 1440.0)
-                yield wake
-                wake.rearm()
                 self._go_on(u, env.now)
+            arm()
 
-    def _mesa_steps(self, interval: float) -> Generator[Event, Any, None]:
+        wake.callbacks.append(on_wake)
+        return arm
+
+    def _mesa_steps(self, interval: float) -> Callable[[], None]:
+        """Return the mesa steps as a callback: a step now and every *interval* minutes."""
         step = self.model.step
         wake = _Wake(self.env)  # one reusable timeout
-        while True:
+
+        def on_wake(_ev: Event | None = None) -> None:
+            wake.rearm_with(on_wake)
             step()
             wake.fire_in(interval)
-            yield wake
-            wake.rearm()
+
+        return on_wake
 
     # ------------------------------------------------------------------ injection
     def inject_incident(
@@ -925,9 +987,9 @@ class Simulation:
         t0 = time.perf_counter()
         env = self.env
         env.run(until=self.end)
-        if not self._arrival_proc.triggered:
+        if not self._arrival_done.triggered:
             # dispatch delays: calls received before the end reach the dispatcher after it
-            env.run(until=self._arrival_proc)
+            env.run(until=self._arrival_done)
         if self._outstanding > 0:
             self._drain = env.event()
             env.run(until=self._drain)
