@@ -280,6 +280,10 @@ class UnitBoard:
         """
         return self._is_free, self._state, self._on_duty, self._zone, self._group
 
+    def self_view(self, group: int = 0) -> dict[int, None]:
+        """Return *group*'s units on self-initiated work (the board's own set; read only)."""
+        return self._self[group]
+
     def available(self, group: int, now: float) -> bool:
         """Settle the returns due by *now* (:meth:`settle`); return whether *group* has a free unit.
 

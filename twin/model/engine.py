@@ -376,7 +376,7 @@ class Simulation:
         self._si_exp: list[float] = []
         self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
         self._si_ag = ag
-        self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, start)
+        self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, end)
         self._si_n = 0  # tie-breaker: entries settle in the order they were drawn
         self._si_end_t = [0.0] * n  # end of each unit's current piece
         self._unit_district = [self.board.district_of(u) for u in range(n)]
@@ -386,6 +386,16 @@ class Simulation:
         self._si_t0 = [0.0] * n  # start of the unit's current (or last) piece
         self._si_starts = [0] * n  # pieces started in the window
         self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
+        b = self.board
+        # what the settle loop reads, in its order (one unpack per settle)
+        self._si_ctx = (
+            self._si_tok, self._si_seq, *b.live_lists(),
+            b.start_self, b.end_self, b.self_again, self._si_kind, self._si_dur, self._si_dist,
+            self._si_rate, self._si_weighted, self._si_w, self._si_exp, self._si_rng,
+            self._si_t0, self._si_starts, self._si_end_t,
+            self.warmup, self.end, self.queues, self._unit_local, self._dq,
+            self._unit_district,
+        )  # fmt: skip
 
     def _si_arm(self, u: int, now: float) -> None:
         """Draw free unit *u*'s next self-initiated start (a heap entry, settled lazily).
@@ -406,7 +416,7 @@ class Simulation:
         if not buf:
             buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
         self._si_n += 1
-        heappush(self._si_heap, (now + buf.pop() / r, self._si_n, u, tok, True))
+        heappush(self._si_heap, (now + buf.pop() / r, self._si_n, u, tok, False))
 
     def _si_settle(self, now: float) -> None:
         """Play every self-initiated start and end due by *now*, in time order.
@@ -423,56 +433,48 @@ class Simulation:
         heap = self._si_heap
         if not heap or heap[0][0] > now:
             return
-        b = self.board
-        tok_of, seq_of = self._si_tok, self._si_seq
-        is_free_l, state_l, on_duty, zone_l, group_l = b.live_lists()
-        start_self, end_self, self_again = b.start_self, b.end_self, b.self_again
-        kind_of, dur_bufs, dists = self._si_kind, self._si_dur, self._si_dist
-        rate_of, weighted, w_of = self._si_rate, self._si_weighted, self._si_w
-        exp_buf, rng = self._si_exp, self._si_rng
-        t0_of, starts, end_t = self._si_t0, self._si_starts, self._si_end_t
-        warm, stop = self.warmup, self.end
-        queues, local_of, dqs = self.queues, self._unit_local, self._dq
-        udist = self._unit_district
+        (
+            tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, group_l,
+            start_self, end_self, self_again, kind_of, dur_bufs, dists,
+            rate_of, weighted, w_of, exp_buf, rng, t0_of, starts, end_t,
+            warm, stop, queues, local_of, dqs, udist,
+        ) = self._si_ctx  # fmt: skip
         while heap and heap[0][0] <= now:
-            e, _, u, tok, is_start = heappop(heap)
-            if is_start:
+            t, _, u, tok, ending = heappop(heap)
+            if not ending:  # a start
                 if tok != tok_of[u] or not is_free_l[u]:
                     continue  # dispatched (or off duty) since it was drawn
-                start_self(u, e)
-                e = self._si_begin(u, e)
-                if e > now:
-                    self._si_n += 1
-                    heappush(heap, (e, self._si_n, u, seq_of[u], False))
-                    continue
+                start_self(u, t)
             elif tok != seq_of[u] or state_l[u] != _SELF:
                 continue  # pre-empted or off shift meanwhile
-            # u's piece ends at e (<= now): take a waiting call, or chain its free spell and
-            # next piece while both are past (:meth:`_si_end` then :meth:`_si_begin`, inlined)
             while True:
-                if on_duty[u] and (queues[group_l[u]].items or (local_of[u] and dqs[udist[u]])):
-                    t = self._si_end(u, e, now)  # takes the call (or draws as below)
-                    if t < 0.0:
-                        break
-                else:
-                    r = rate_of[u]
-                    if weighted:
-                        r *= w_of[zone_l[u]]
-                    if r <= 0.0:
-                        end_self(u, e)
-                        break
-                    if not exp_buf:
-                        exp_buf.extend(rng.standard_exponential(4096)[::-1].tolist())
-                    t = e + exp_buf.pop() / r
-                    if t > now:
-                        end_self(u, e)
-                        tok = tok_of[u] + 1
-                        tok_of[u] = tok
-                        self._si_n += 1
-                        heappush(heap, (t, self._si_n, u, tok, True))
-                        break
-                    self_again(u, e, t)
-                # a piece starts at t: draw its end (:meth:`_si_begin`)
+                if ending:
+                    # u's piece ends at t (<= now): take a waiting call, or draw its next
+                    # start (:meth:`_si_end`, inlined); chain while that is past too
+                    e = t
+                    if on_duty[u] and (queues[group_l[u]].items or (local_of[u] and dqs[udist[u]])):
+                        t = self._si_end(u, e, now)  # takes the call (or draws as below)
+                        if t < 0.0:
+                            break
+                    else:
+                        r = rate_of[u]
+                        if weighted:
+                            r *= w_of[zone_l[u]]
+                        if r <= 0.0:
+                            end_self(u, e)
+                            break
+                        if not exp_buf:
+                            exp_buf.extend(rng.standard_exponential(4096)[::-1].tolist())
+                        t = e + exp_buf.pop() / r
+                        if t > now:
+                            end_self(u, e)
+                            tok = tok_of[u] + 1
+                            tok_of[u] = tok
+                            self._si_n += 1
+                            heappush(heap, (t, self._si_n, u, tok, False))
+                            break
+                        self_again(u, e, t)
+                # a piece starts at t: draw its end (:meth:`_si_begin`, inlined)
                 seq = seq_of[u] + 1
                 seq_of[u] = seq
                 k = kind_of[u]
@@ -482,12 +484,13 @@ class Simulation:
                 t0_of[u] = t
                 if warm <= t < stop:
                     starts[u] += 1
-                e = t + buf.pop()
-                end_t[u] = e
-                if e > now:
+                t += buf.pop()
+                end_t[u] = t
+                if t > now:
                     self._si_n += 1
-                    heappush(heap, (e, self._si_n, u, seq, False))
+                    heappush(heap, (t, self._si_n, u, seq, True))
                     break
+                ending = True
 
     def _si_begin(self, u: int, t: float) -> float:
         """Book a piece of work of *u* starting at *t* (already on the board); return its end."""
@@ -537,25 +540,28 @@ class Simulation:
         tok = self._si_tok[u] + 1
         self._si_tok[u] = tok
         self._si_n += 1
-        heappush(self._si_heap, (s, self._si_n, u, tok, True))
+        heappush(self._si_heap, (s, self._si_n, u, tok, False))
         return -1.0
 
     def _si_watch(self, district: int) -> None:
         """Make sure the next end of work in *district* (-1: any) is an event: a call waits."""
         end_t = self._si_end_t
-        udist = self._unit_district
-        mine = self.board.self_units(self._si_ag)
-        for d in range(len(self._watch_at)) if district < 0 else (district,):
-            ends = [end_t[u] for u in mine if district < 0 or udist[u] == d]
-            if not ends:
-                continue
-            e = min(ends)
-            if e < self._watch_at[d]:
-                self._watch_at[d] = e
-                ev = self.env.timeout(max(e - self.env.now, 0.0), d)
-                ev.callbacks.append(self._on_watch)
-            if district < 0:
-                return  # one watch for the agency's queue: the earliest end anywhere
+        mine = self.board.self_view(self._si_ag)
+        if not mine:
+            return
+        if district < 0:  # one watch for the agency's queue: the earliest end anywhere
+            d = 0
+            e = min([end_t[u] for u in mine])
+        else:
+            d = district
+            udist = self._unit_district
+            e = min([end_t[u] for u in mine if udist[u] == d], default=math.inf)
+            if e == math.inf:
+                return
+        if e < self._watch_at[d]:
+            self._watch_at[d] = e
+            ev = self.env.timeout(max(e - self.env.now, 0.0), d)
+            ev.callbacks.append(self._on_watch)
 
     def _on_watch(self, ev: Event) -> None:
         """Settle at a watched end of work, and keep watching while calls still wait."""
