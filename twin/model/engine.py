@@ -554,10 +554,10 @@ class Simulation:
             e = min([end_t[u] for u in mine])
         else:
             d = district
-            udist = self._unit_district
-            e = min([end_t[u] for u in mine if udist[u] == d], default=math.inf)
-            if e == math.inf:
+            here = self.board.self_in(d)  # the agency's units: only its units work in districts
+            if not here:
                 return
+            e = min([end_t[u] for u in here])
         if e < self._watch_at[d]:
             self._watch_at[d] = e
             ev = self.env.timeout(max(e - self.env.now, 0.0), d)
