@@ -166,6 +166,10 @@ class UnitBoard:
         self._is_away = [False] * n
         # units on self-initiated work per group (only pre-empting calls may take them)
         self._self: list[dict[int, None]] = [{} for _ in range(self.n_groups)]
+        # the same units by district (whatever the group), for the engine's end-of-work watches
+        self._self_d: list[dict[int, None]] = [
+            {} for _ in range(max(self._district, default=0) + 1)
+        ]
         self._factor = list(speed_factor) if speed_factor else [1.0] * n
         shared = travel.times
         self._tt: list[list[list[float]]] = [
@@ -271,6 +275,22 @@ class UnitBoard:
     def self_units(self, group: int = 0) -> list[int]:
         """Return *group*'s units on self-initiated work (a copy, in the order they started)."""
         return list(self._self[group])
+
+    def live_lists(self) -> tuple[list[bool], list[int], list[bool], list[int], list[int]]:
+        """Return the board's own per-unit lists: free, state, on duty, zone and group.
+
+        For the engine's officer-initiated settle loop, which reads them hundreds of thousands
+        of times a year; read-only for the caller (changes go through the transitions).
+        """
+        return self._is_free, self._state, self._on_duty, self._zone, self._group
+
+    def self_view(self, group: int = 0) -> dict[int, None]:
+        """Return *group*'s units on self-initiated work (the board's own set; read only)."""
+        return self._self[group]
+
+    def self_in(self, district: int) -> dict[int, None]:
+        """Return *district*'s units on self-initiated work (the board's own set; read only)."""
+        return self._self_d[district]
 
     def available(self, group: int, now: float) -> bool:
         """Settle the returns due by *now* (:meth:`settle`); return whether *group* has a free unit.
@@ -583,6 +603,24 @@ class UnitBoard:
         pre-empting call times it from and where it patrols again afterwards.
         """
         m = self._state[u]
+        if m == _PATROL and self._is_free[u]:  # the common case, inlined
+            s = self._since[u]
+            if s >= self._warmup and now <= self._end:
+                self._minutes[u][_PATROL] += now - s
+            else:
+                self._clip_add(u, _PATROL, s, now)
+            self._since[u] = now
+            g = self._group[u]
+            del self._free[g][u]
+            self._is_free[u] = False
+            if self._is_away[u]:
+                del self._away[g][u]
+                self._is_away[u] = False
+            self._state[u] = _SELF
+            self._state_m[u] = _SELF
+            self._self[g][u] = None
+            self._self_d[self._district[u]][u] = None
+            return
         if not self._is_free[u] or m not in (_PATROL, _RET):
             raise self._refuse("start_self", u)
         if m == _RET:
@@ -602,6 +640,7 @@ class UnitBoard:
         self._state[u] = _SELF
         self._state_m[u] = _SELF
         self._self[self._group[u]][u] = None
+        self._self_d[self._district[u]][u] = None
 
     def self_again(self, u: int, end: float, start: float) -> None:
         """End *u*'s work at *end*, patrol where it is, and start again at *start*.
@@ -613,18 +652,31 @@ class UnitBoard:
         """
         if self._state[u] != _SELF or start < end:
             raise self._refuse("end_self", u)
-        self._clip_add(u, _SELF, self._since[u], end)
-        self._clip_add(u, _PATROL, end, start)
+        s = self._since[u]
+        if s >= self._warmup and start <= self._end:
+            acc = self._minutes[u]
+            acc[_SELF] += end - s
+            acc[_PATROL] += start - end
+        else:
+            self._clip_add(u, _SELF, s, end)
+            self._clip_add(u, _PATROL, end, start)
         self._since[u] = start
 
     def end_self(self, u: int, now: float) -> None:
         """End unit *u*'s self-initiated work: it patrols again, free, in the zone it is in."""
         if self._state[u] != _SELF:
             raise self._refuse("end_self", u)
-        self._close_open(u, now)
+        s = self._since[u]
+        if s >= self._warmup and now <= self._end:
+            self._minutes[u][_SELF] += now - s
+        else:
+            self._clip_add(u, _SELF, s, now)
+        self._since[u] = now
+        g = self._group[u]
+        del self._self[g][u]
+        del self._self_d[self._district[u]][u]
         self._state[u] = _PATROL
         self._state_m[u] = _PATROL
-        g = self._group[u]
         self._free[g][u] = None
         self._is_free[u] = True
         if self._zone[u] != self._post[u]:
@@ -746,4 +798,5 @@ class UnitBoard:
             # the work ends here (finished, pre-empted, off shift or end of run)
             self._clip_add(u, _SELF, s, now)
             self._self[self._group[u]].pop(u, None)
+            self._self_d[self._district[u]].pop(u, None)
         self._since[u] = now

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from pathlib import Path
@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import NORMAL, PENDING, Event
+from simpy.events import NORMAL, PENDING, URGENT, Event
 
 from twin.errors import ConfigError
 from twin.model.agents import TwinModel
@@ -130,6 +130,17 @@ class _Wake(Event):
         """Make a processed wake-up pending again, so each unit reuses one event object."""
         self.callbacks = []
         self._value = PENDING
+
+    def rearm_with(self, callback: Callable[[Event], None]) -> None:
+        """Make a processed wake-up pending again with *callback* as its only callback."""
+        self.callbacks = [callback]
+        self._value = PENDING
+
+    def fire_first(self) -> None:
+        """Trigger this event now, ahead of this moment's normal events (a new process's start)."""
+        self._ok = True
+        self._value = None
+        self.env.schedule(self, URGENT)
 
     def fire_in(self, delay: float) -> None:
         """Trigger this event *delay* minutes from now."""
@@ -365,7 +376,7 @@ class Simulation:
         self._si_exp: list[float] = []
         self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
         self._si_ag = ag
-        self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, start)
+        self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, end)
         self._si_n = 0  # tie-breaker: entries settle in the order they were drawn
         self._si_end_t = [0.0] * n  # end of each unit's current piece
         self._unit_district = [self.board.district_of(u) for u in range(n)]
@@ -375,6 +386,16 @@ class Simulation:
         self._si_t0 = [0.0] * n  # start of the unit's current (or last) piece
         self._si_starts = [0] * n  # pieces started in the window
         self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
+        b = self.board
+        # what the settle loop reads, in its order (one unpack per settle)
+        self._si_ctx = (
+            self._si_tok, self._si_seq, *b.live_lists(),
+            b.start_self, b.end_self, b.self_again, self._si_kind, self._si_dur, self._si_dist,
+            self._si_rate, self._si_weighted, self._si_w, self._si_exp, self._si_rng,
+            self._si_t0, self._si_starts, self._si_end_t,
+            self.warmup, self.end, self.queues, self._unit_local, self._dq,
+            self._unit_district,
+        )  # fmt: skip
 
     def _si_arm(self, u: int, now: float) -> None:
         """Draw free unit *u*'s next self-initiated start (a heap entry, settled lazily).
@@ -395,7 +416,7 @@ class Simulation:
         if not buf:
             buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
         self._si_n += 1
-        heappush(self._si_heap, (now + buf.pop() / r, self._si_n, u, tok, True))
+        heappush(self._si_heap, (now + buf.pop() / r, self._si_n, u, tok, False))
 
     def _si_settle(self, now: float) -> None:
         """Play every self-initiated start and end due by *now*, in time order.
@@ -405,35 +426,71 @@ class Simulation:
         end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
         take the call at that very moment. A unit whose free spell and next piece both fall
         before *now* goes through them without the heap (nobody looked in between).
+
+        The hot loop of a run with ``self_initiated``: :meth:`_si_begin` and :meth:`_si_end`
+        are inlined here (same draws in the same order, same board transitions).
         """
         heap = self._si_heap
         if not heap or heap[0][0] > now:
             return
-        b = self.board
-        tok_of, seq_of = self._si_tok, self._si_seq
-        is_free, is_self = b.is_free, b.is_self
+        (
+            tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, group_l,
+            start_self, end_self, self_again, kind_of, dur_bufs, dists,
+            rate_of, weighted, w_of, exp_buf, rng, t0_of, starts, end_t,
+            warm, stop, queues, local_of, dqs, udist,
+        ) = self._si_ctx  # fmt: skip
         while heap and heap[0][0] <= now:
-            t, _, u, tok, is_start = heappop(heap)
-            if is_start:
-                if tok != tok_of[u] or not is_free(u):
+            t, _, u, tok, ending = heappop(heap)
+            if not ending:  # a start
+                if tok != tok_of[u] or not is_free_l[u]:
                     continue  # dispatched (or off duty) since it was drawn
-                b.start_self(u, t)
-            elif tok != seq_of[u] or not is_self(u):
+                start_self(u, t)
+            elif tok != seq_of[u] or state_l[u] != _SELF:
                 continue  # pre-empted or off shift meanwhile
-            else:
-                t = self._si_end(u, t, now)
-                if t < 0.0:
-                    continue
-            # u is on a piece that started at t: draw its end; chain while it is all past
             while True:
-                e = self._si_begin(u, t)
-                if e > now:
+                if ending:
+                    # u's piece ends at t (<= now): take a waiting call, or draw its next
+                    # start (:meth:`_si_end`, inlined); chain while that is past too
+                    e = t
+                    if on_duty[u] and (queues[group_l[u]].items or (local_of[u] and dqs[udist[u]])):
+                        t = self._si_end(u, e, now)  # takes the call (or draws as below)
+                        if t < 0.0:
+                            break
+                    else:
+                        r = rate_of[u]
+                        if weighted:
+                            r *= w_of[zone_l[u]]
+                        if r <= 0.0:
+                            end_self(u, e)
+                            break
+                        if not exp_buf:
+                            exp_buf.extend(rng.standard_exponential(4096)[::-1].tolist())
+                        t = e + exp_buf.pop() / r
+                        if t > now:
+                            end_self(u, e)
+                            tok = tok_of[u] + 1
+                            tok_of[u] = tok
+                            self._si_n += 1
+                            heappush(heap, (t, self._si_n, u, tok, False))
+                            break
+                        self_again(u, e, t)
+                # a piece starts at t: draw its end (:meth:`_si_begin`, inlined)
+                seq = seq_of[u] + 1
+                seq_of[u] = seq
+                k = kind_of[u]
+                buf = dur_bufs[k]
+                if not buf:
+                    buf.extend(dists[k].sample_many(rng, 1024)[::-1].tolist())
+                t0_of[u] = t
+                if warm <= t < stop:
+                    starts[u] += 1
+                t += buf.pop()
+                end_t[u] = t
+                if t > now:
                     self._si_n += 1
-                    heappush(heap, (e, self._si_n, u, seq_of[u], False))
+                    heappush(heap, (t, self._si_n, u, seq, True))
                     break
-                t = self._si_end(u, e, now)
-                if t < 0.0:
-                    break
+                ending = True
 
     def _si_begin(self, u: int, t: float) -> float:
         """Book a piece of work of *u* starting at *t* (already on the board); return its end."""
@@ -483,25 +540,28 @@ class Simulation:
         tok = self._si_tok[u] + 1
         self._si_tok[u] = tok
         self._si_n += 1
-        heappush(self._si_heap, (s, self._si_n, u, tok, True))
+        heappush(self._si_heap, (s, self._si_n, u, tok, False))
         return -1.0
 
     def _si_watch(self, district: int) -> None:
         """Make sure the next end of work in *district* (-1: any) is an event: a call waits."""
         end_t = self._si_end_t
-        udist = self._unit_district
-        mine = self.board.self_units(self._si_ag)
-        for d in range(len(self._watch_at)) if district < 0 else (district,):
-            ends = [end_t[u] for u in mine if district < 0 or udist[u] == d]
-            if not ends:
-                continue
-            e = min(ends)
-            if e < self._watch_at[d]:
-                self._watch_at[d] = e
-                ev = self.env.timeout(max(e - self.env.now, 0.0), d)
-                ev.callbacks.append(self._on_watch)
-            if district < 0:
-                return  # one watch for the agency's queue: the earliest end anywhere
+        mine = self.board.self_view(self._si_ag)
+        if not mine:
+            return
+        if district < 0:  # one watch for the agency's queue: the earliest end anywhere
+            d = 0
+            e = min([end_t[u] for u in mine])
+        else:
+            d = district
+            here = self.board.self_in(d)  # the agency's units: only its units work in districts
+            if not here:
+                return
+            e = min([end_t[u] for u in here])
+        if e < self._watch_at[d]:
+            self._watch_at[d] = e
+            ev = self.env.timeout(max(e - self.env.now, 0.0), d)
+            ev.callbacks.append(self._on_watch)
 
     def _on_watch(self, ev: Event) -> None:
         """Settle at a watched end of work, and keep watching while calls still wait."""
@@ -600,14 +660,15 @@ class Simulation:
                 length = spec.shift.hours * 60.0
                 if (0.0 - start) % 1440.0 >= length:  # off duty at time 0
                     self.board.go_off(u, 0.0)
-                env.process(self._shift(u, start, length))
-            env.process(self._unit(u))
+                self._at_start(self._shift(u, start, length))
+            self._wake[u].callbacks.append(self._unit(u))
         if self._si_on:
             for u in range(self.board.n):
                 if self.board.is_free(u):
                     self._si_arm(u, 0.0)
-        self._arrival_proc = env.process(self._arrivals())
-        env.process(self._mesa_steps(scenario.patrol.interval_min))
+        self._arrival_done = Event(env)  # triggered when the demand source is exhausted
+        self._at_start(self._arrivals())
+        self._at_start(self._mesa_steps(scenario.patrol.interval_min))
 
     # ------------------------------------------------------------------ queue
     def _q_touch(self, now: float) -> None:
@@ -703,38 +764,76 @@ class Simulation:
         job: tuple[int, int, float, float] = item.item
         return job
 
-    def _arrivals(self) -> Generator[Event, Any, None]:
+    def _arrivals(self) -> Callable[[], None]:
+        """Return the arrival stream as callbacks: one reusable timeout per incident.
+
+        Walks the demand source's blocks; each incident is received at its dispatchable time
+        (see :meth:`_unit` for why these are callbacks and not a simpy process).
+        """
         env = self.env
         wake = _Wake(env)  # one reusable timeout for the whole stream
-        fire_in, rearm = wake.fire_in, wake.rearm
+        fire_in = wake.fire_in
         receive = self._receive
         warm = self.warmup
         tmult = self._tmult
-        for blk in self.demand.blocks(self.end):
-            keep = blk.received >= warm
-            if keep.any():
-                self._blocks.append(blk.take(keep) if not keep.all() else blk)
-            if tmult is not None and blk.tmult is not None:
-                tmult.update(zip(blk.incident.tolist(), blk.tmult.tolist(), strict=True))
-            for inc, t, zone, prio, svc in zip(
-                blk.incident.tolist(),
-                blk.ready_times.tolist(),
-                blk.zone.tolist(),
-                blk.priority.tolist(),
-                blk.service.tolist(),
-                strict=True,
-            ):
-                now = env.now
-                if t > now:
-                    fire_in(t - now)
-                    yield wake
-                    rearm()
-                receive(inc, zone, prio, t, svc)
-            self._flush()
-        self._arrivals_done = True
+        blocks = self.demand.blocks(self.end)
+        rows: Any = None  # the current block's incidents (an iterator), None between blocks
+        pending: tuple[int, float, int, int, float] | None = None
 
-    def _unit(self, u: int) -> Generator[Event, Any, None]:
-        """Run the unit's life: wake at each clear, take the next waiting call or finish."""
+        def walk() -> None:
+            nonlocal rows, pending
+            while True:
+                if rows is None:
+                    blk = next(blocks, None)
+                    if blk is None:
+                        self._arrivals_done = True
+                        self._arrival_done.succeed()
+                        return
+                    keep = blk.received >= warm
+                    if keep.any():
+                        self._blocks.append(blk.take(keep) if not keep.all() else blk)
+                    if tmult is not None and blk.tmult is not None:
+                        tmult.update(zip(blk.incident.tolist(), blk.tmult.tolist(), strict=True))
+                    rows = zip(
+                        blk.incident.tolist(),
+                        blk.ready_times.tolist(),
+                        blk.zone.tolist(),
+                        blk.priority.tolist(),
+                        blk.service.tolist(),
+                        strict=True,
+                    )
+                for inc, t, zone, prio, svc in rows:
+                    now = env.now
+                    if t > now:
+                        fire_in(t - now)
+                        pending = (inc, t, zone, prio, svc)
+                        return
+                    receive(inc, zone, prio, t, svc)
+                self._flush()
+                rows = None
+
+        def on_wake(_ev: Event) -> None:
+            wake.rearm_with(on_wake)
+            assert pending is not None
+            inc, t, zone, prio, svc = pending
+            receive(inc, zone, prio, t, svc)
+            walk()
+
+        wake.callbacks.append(on_wake)
+        return walk
+
+    def _at_start(self, first: Callable[[], None]) -> None:
+        """Run *first* at time 0 exactly where a new process would start (an urgent event)."""
+        ev = _Wake(self.env)
+        ev.callbacks.append(lambda _ev: first())
+        ev.fire_first()
+
+    def _unit(self, u: int) -> Callable[[Event], None]:
+        """Return unit *u*'s life as a callback of its wake-up: take the next call or finish.
+
+        Not a simpy process: the callback runs where the process would resume (the same
+        events in the same order), without a generator per wake-up.
+        """
         env = self.env
         agency = self.board.group_of(u)
         queue_items = self.queues[agency].items
@@ -744,26 +843,28 @@ class Simulation:
         is_free = self.board.is_free
         arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
         local = self._unit_local[u]
-        while True:
-            yield wake
+
+        def on_clear(_ev: Event) -> None:
             now = env.now
             self._outstanding -= 1
-            wake.rearm()
+            wake.rearm_with(on_clear)
             if local:
                 job = self._next_job(u, agency, now) if on_duty(u) else None
                 if job is not None:
                     inc, zone, recv, svc = job
                     wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                    continue
+                    return
             elif queue_items and on_duty(u):
                 inc, zone, recv, svc = self._pop(now, agency)
                 wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                continue
+                return
             finish(u, now)
             if arm is not None and is_free(u):
                 arm(u, now)
             if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
                 self._drain.succeed()
+
+        return on_clear
 
     def _go_on(self, u: int, now: float) -> None:
         if self._si_on:
@@ -777,33 +878,43 @@ class Simulation:
             elif self._si_on:
                 self._si_arm(u, now)
 
-    def _shift(self, u: int, start: float, length: float) -> Generator[Event, Any, None]:
+    def _shift(self, u: int, start: float, length: float) -> Callable[[], None]:
+        """Return unit *u*'s shifts as callbacks: on and off duty each day (see :meth:`_unit`)."""
         env = self.env
         wake = _Wake(env)  # one reusable timeout per unit
-        while True:
-            now = env.now
-            phase = (now - start) % 1440.0
-            if self.board.is_on_duty(u):
+        is_on_duty = self.board.is_on_duty
+
+        def arm() -> None:
+            phase = (env.now - start) % 1440.0
+            if is_on_duty(u):
                 wake.fire_in(length - phase if phase < length else 0.0)
-                yield wake
-                wake.rearm()
+            else:
+                wake.fire_in((1440.0 - phase) % 1440.0)
+
+        def on_wake(_ev: Event) -> None:
+            wake.rearm_with(on_wake)
+            if is_on_duty(u):
                 if self._si_on:
                     self._si_settle(env.now)
                 self.board.go_off(u, env.now)
             else:
-                wake.fire_in((1440.0 - phase) % 1440.0)
-                yield wake
-                wake.rearm()
                 self._go_on(u, env.now)
+            arm()
 
-    def _mesa_steps(self, interval: float) -> Generator[Event, Any, None]:
+        wake.callbacks.append(on_wake)
+        return arm
+
+    def _mesa_steps(self, interval: float) -> Callable[[], None]:
+        """Return the mesa steps as a callback: a step now and every *interval* minutes."""
         step = self.model.step
         wake = _Wake(self.env)  # one reusable timeout
-        while True:
+
+        def on_wake(_ev: Event | None = None) -> None:
+            wake.rearm_with(on_wake)
             step()
             wake.fire_in(interval)
-            yield wake
-            wake.rearm()
+
+        return on_wake
 
     # ------------------------------------------------------------------ injection
     def inject_incident(
@@ -882,9 +993,9 @@ class Simulation:
         t0 = time.perf_counter()
         env = self.env
         env.run(until=self.end)
-        if not self._arrival_proc.triggered:
+        if not self._arrival_done.triggered:
             # dispatch delays: calls received before the end reach the dispatcher after it
-            env.run(until=self._arrival_proc)
+            env.run(until=self._arrival_done)
         if self._outstanding > 0:
             self._drain = env.event()
             env.run(until=self._drain)
