@@ -32,9 +32,10 @@ written down as it asks: the unit, shift, arrival and mesa-step lives are writte
 *callbacks* of one reusable wake-up event each (:class:`_Wake`), not as generator processes.
 Each starts from an urgent event at time 0 exactly where ``env.process`` would start it, and a
 callback runs exactly where the generator would resume, so the events and their order are the
-same (same seed, same bytes as the generator version). The reason is cost: a Seattle year with
-officer-initiated work wakes units about 1.5 million times, and a generator resume per wake-up
-was about a fifth of the run's CPU (``bench/bench_city_year.py``).
+same (same seed, same bytes as the generator version). The reason is cost: in a profiled
+Seattle year with officer-initiated work, simpy's generator resumes took about 0.8 s of 23 s;
+with them gone and the officer-initiated settle loop inlined, the year takes 20-28 % less CPU
+(``bench/bench_city_year.py``; still above the issue's 2x of plain simpy under load).
 
 The rules come from registries by name: dispatch policies (:mod:`twin.model.dispatch`), travel
 models (:mod:`twin.model.travel`), patrol policies (:mod:`twin.model.patrol`) and demand
