@@ -42,9 +42,9 @@ TARGET = 2.0
 """The twin's CPU time over the baseline's must not exceed this (issue 9)."""
 
 
-def city_year(days: float) -> Scenario:
-    """Return the Seattle scenario with a horizon of *days* (warm-up as in the file)."""
-    sc = load_scenario(SCENARIO)
+def city_year(days: float, path: Path = SCENARIO) -> Scenario:
+    """Return the Seattle scenario (or *path*) with a horizon of *days* (warm-up as in the file)."""
+    sc = load_scenario(path)
     return sc.model_copy(update={"horizon": days * 1440.0})
 
 
@@ -55,9 +55,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--wall", action="store_true", help="time with the wall clock, not CPU time")
+    ap.add_argument(
+        "--scenario",
+        type=Path,
+        default=SCENARIO,
+        help="another city scenario (e.g. an older Seattle baseline, to see what a feature costs)",
+    )
     args = ap.parse_args(argv)
     clock = time.perf_counter if args.wall else time.process_time
-    sc = city_year(args.days)
+    sc = city_year(args.days, args.scenario)
     twin_s: list[float] = []
     base_s: list[float] = []
     n_twin = n_base = 0
@@ -76,7 +82,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     paired = statistics.median(t / s for t, s in zip(twin_s, base_s, strict=True))
     kind = "wall-clock" if args.wall else "CPU"
     print(
-        f"city-year: seattle_baseline, {args.days:g} days, 1 replication, {n_twin} incidents "
+        f"city-year: {sc.name}, {args.days:g} days, 1 replication, {n_twin} incidents "
         f"(baseline {n_base}), medians of {args.repeats}, {kind} seconds"
     )
     print(
