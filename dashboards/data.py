@@ -117,46 +117,6 @@ class LakeReader:
 
     # -- data quality ------------------------------------------------------------------------
 
-    def last_runs(self) -> pd.DataFrame:
-        """Return each source's most recent ledger row."""
-        return self.query(
-            """
-            SELECT source, run_id, status, rows_in, rows_ok, rows_quarantined, rows_duplicate,
-                   rows_new, started, ended, watermark, error
-            FROM runs
-            QUALIFY row_number() OVER (PARTITION BY source ORDER BY started DESC, run_id DESC) = 1
-            ORDER BY source
-            """
-        )
-
-    def run_history(self, limit: int = 20) -> pd.DataFrame:
-        """Summarise each sync run (sources, totals, failures), newest first."""
-        return self.query(
-            """
-            SELECT run_id, min(started) AS started, max(ended) AS ended,
-                   count(*) AS sources, sum(rows_in)::BIGINT AS rows_in,
-                   sum(rows_ok)::BIGINT AS rows_ok,
-                   sum(rows_quarantined)::BIGINT AS rows_quarantined,
-                   sum(rows_duplicate)::BIGINT AS rows_duplicate,
-                   sum(rows_new)::BIGINT AS rows_new,
-                   count(*) FILTER (WHERE status <> 'ok') AS failed
-            FROM runs GROUP BY run_id ORDER BY started DESC, run_id DESC LIMIT ?
-            """,
-            [limit],
-        )
-
-    def quarantine_counts(self) -> pd.DataFrame:
-        """Count the quarantined rows the lake holds, by source and reason.
-
-        The quarantine table holds the rejected rows of each source's current input files (a
-        re-sync replaces them; a row keeps the id of the run that first rejected it).
-
-        """
-        return self.query(
-            "SELECT source, reason, count(*) AS n FROM quarantine GROUP BY ALL "
-            "ORDER BY source, reason"
-        )
-
     def quarantine_sample(
         self, source: str | None = None, reason: str | None = None, limit: int = 25
     ) -> pd.DataFrame:

@@ -29,7 +29,8 @@ def test_ledger_and_quarantine_match_the_run_report(synced: tuple[Path, object])
     reader = LakeReader(lake)
     sources = report.sources  # type: ignore[attr-defined]
     assert set(sources) == set(SOURCES)
-    last = reader.last_runs().set_index("source")
+    rollups = reader.rollups()  # what the data-quality page reads
+    last = rollups.ledger.set_index("source")
     assert sorted(last.index) == sorted(SOURCES)
     for name, result in sources.items():
         row = last.loc[name]
@@ -38,7 +39,7 @@ def test_ledger_and_quarantine_match_the_run_report(synced: tuple[Path, object])
         for col in ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_new"):
             assert row[col] == getattr(result, col), (name, col)
     # every quarantined input row is in the quarantine table the page counts
-    counts = reader.quarantine_counts().groupby("source")["n"].sum().to_dict()
+    counts = rollups.quarantine.groupby("source")["n"].sum().to_dict()
     for name, result in sources.items():
         assert counts.get(name, 0) == result.rows_quarantined, name
 
