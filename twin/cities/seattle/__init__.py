@@ -109,4 +109,7 @@ CITY = City(
     scored_agency="police",
     priority_levels=priority_levels,
     response_means=response_table,
+    models=("sectors", "precincts"),
 )
+"""Police recipe variants: ``sectors`` (lower classes queue per SPD sector, every sector staffed
+on every watch) or ``precincts`` (one queue per precinct, posts by demand)."""
