@@ -168,8 +168,12 @@ def _published_evidence(
             district_fleet_lever(scenario, agency=agency, fraction=0.10, weeks=weeks, seed=seed)
         )
         slope = load_slope(volume, real)
+        twin_means = sim.rename(
+            columns={"zone_id": "zone", "priority": "klass", "mean": "mean_min"}
+        )
         out["load_slope"] = {
             "slope_min_per_ln_volume": slope,
+            "twin_slope_min_per_ln_volume": load_slope(volume, twin_means),
             "predicted_change_min": {
                 f"fleet x {f:g}": {
                     k: v * math.log(1.0 / f) for k, v in slope.items() if k != "zones"
