@@ -309,7 +309,7 @@ def test_shift_fleet_keeps_unit_hours_and_follows_load() -> None:
 
 @pytest.mark.e2e
 def test_seattle_police_units_work_shifts_sized_by_demand(lake: Path, tmp_path: Path) -> None:
-    pol = calibrate(lake, "seattle", agency="police", refine_rounds=0)
+    pol = calibrate(lake, "seattle", agency="police", refine_rounds=0, model="sectors")
     sc = load_scenario(write_calibration(pol, tmp_path / "pol.yaml")[0])
     district = {z.id: str(z.district) for z in sc.zones}
     sector = {z.id: str(z.sector) for z in sc.zones}
@@ -419,9 +419,8 @@ def test_seattle_refinement_runs_the_twin(lake: Path) -> None:
         agency="police",
         refine_rounds=1,
         refine_horizon=3 * 10080.0,
-        model="precincts",
     )
-    assert not any("sector" in z for z in pol.scenario["zones"])
+    assert not any("sector" in z for z in pol.scenario["zones"])  # the default: precincts
     hist = pol.report.details["refinement"]
     search = [h for h in hist if h["stage"] == "fleet (priority 1)"]
     assert len(search) == 2  # two fleet scales tried
@@ -459,7 +458,7 @@ def test_bad_input_messages(lake: Path, tmp_path: Path) -> None:
         calibrate(lake, "sanfrancisco", holdout_start="2020-04-18")
     with pytest.raises(DataError, match=r"'nope'.*class_shape_by_hour.*shared_noise"):
         calibrate(lake, "sanfrancisco", model="nope")
-    with pytest.raises(DataError, match=r"not a model of seattle.*sectors.*precincts"):
+    with pytest.raises(DataError, match=r"not a model of seattle.*precincts.*sectors"):
         calibrate(lake, "seattle", model="class_shape")
     only_sea = tmp_path / "sea_only"
     run_sync(load_config(), only_sea, only=["spd_beats"], durable=False)

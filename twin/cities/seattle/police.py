@@ -59,7 +59,7 @@ def calibrate_police(
     refine_rounds: int,
     refine_horizon: float,
     *,
-    sectors: bool = True,
+    sectors: bool = False,
 ) -> dict[str, Any]:
     """Fit the police scenario on the fit days (demand already fitted in *ad*).
 
