@@ -55,6 +55,7 @@ from twin.calibrate.load import (
     call_lifecycle,
     compare_curves,
     decompose,
+    immediate_dispatch,
     load_response_curve,
     twin_decompose,
     twin_lifecycle,
@@ -118,6 +119,8 @@ def _lifecycle_evidence(
         "headline": head[0] if head else None,
         "decomposition_real": _records(decompose(real)),
         "decomposition_twin": _records(twin_decompose(twin)),
+        "immediate_dispatch_real": _records(immediate_dispatch(real, bins=bins)),
+        "immediate_dispatch_twin": _records(immediate_dispatch(twin, bins=bins)),
     }
 
 
@@ -502,6 +505,33 @@ def attach(calibration: Calibration, evidence: Mapping[str, Any]) -> None:
                     "tolerance: each bin's twin median within 10 % of the real one or inside "
                     "its 95 % interval; elasticity (busiest fifth / quietest fifth - 1) within "
                     "0.10; all curves and the decomposition in details.evidence"
+                ],
+            )
+        )
+    if life and life.get("immediate_dispatch_real"):
+        imm = pd.DataFrame(life["immediate_dispatch_real"])
+        tw = pd.DataFrame(life.get("immediate_dispatch_twin") or [])
+        rep.add(
+            Parameter(
+                name="check: calls dispatched the moment they were received, by calls in the "
+                "previous hour (share per load bin), real vs twin",
+                value={
+                    f"priority {p}": {
+                        "real": [round(float(x), 3) for x in g["immediate_share"]],
+                        "twin": [
+                            round(float(x), 3)
+                            for x in tw.loc[tw["priority"] == p, "immediate_share"]
+                        ]
+                        if len(tw)
+                        else [],
+                    }
+                    for p, g in imm.groupby("priority")
+                },
+                data=f"replay of the fit days {life['window'][0]} .. {life['window'][1]}",
+                fit={"real": life["immediate_dispatch_real"]},
+                notes=[
+                    "the twin draws each call's processing delay independently of load; a real "
+                    "share that rises with load is load response the twin's delays do not have"
                 ],
             )
         )
