@@ -309,9 +309,10 @@ def test_shift_fleet_keeps_unit_hours_and_follows_load() -> None:
 
 @pytest.mark.e2e
 def test_seattle_police_units_work_shifts_sized_by_demand(lake: Path, tmp_path: Path) -> None:
-    pol = calibrate(lake, "seattle", agency="police", refine_rounds=0)
+    pol = calibrate(lake, "seattle", agency="police", refine_rounds=0, model="sectors")
     sc = load_scenario(write_calibration(pol, tmp_path / "pol.yaml")[0])
     district = {z.id: str(z.district) for z in sc.zones}
+    sector = {z.id: str(z.sector) for z in sc.zones}
     hourly = {
         z.id: [float(z.rate_per_hour or 0.0) * v for v in z.profile or [1.0] * 168]
         for z in sc.zones
@@ -326,6 +327,16 @@ def test_seattle_police_units_work_shifts_sized_by_demand(lake: Path, tmp_path: 
         assert district[u.post] == d
         counts.setdefault(d, dict.fromkeys(starts, 0))[str(u.shift.start)] += 1
     assert set(counts) == {"E", "N", "S", "SW", "W"}
+    # dispatch areas: the beat file's sectors (a beat code's letter); every watch of a
+    # precinct staffs each of its sectors, and a unit patrols its own sector's beats
+    assert all(z.sector == str(z.id).rsplit(":", 1)[1][0] for z in sc.zones)
+    area = {(district[z.id], z.sector) for z in sc.zones}
+    assert 19 <= len(area) <= 20  # 18 sectors, harbour sector H split by nearest precinct
+    staffed = {(district[u.post], sector[u.post], u.shift.start) for u in sc.units if u.shift}
+    assert staffed == {(d, s, k) for d, s in area for k in starts}
+    for u in sc.units:
+        assert u.area is not None
+        assert {sector[z] for z in u.area} == {sector[u.post]}
     for d, by_shift in counts.items():
         fleet = int(pol.report.param(f"fleet[{d}]").value)
         assert sum(by_shift.values()) * 8 == fleet * 24  # the precinct's unit-hours are kept
@@ -402,7 +413,14 @@ def test_calibrate_seattle_combines_police_and_fire(lake: Path, tmp_path: Path) 
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_seattle_refinement_runs_the_twin(lake: Path) -> None:
-    pol = calibrate(lake, "seattle", agency="police", refine_rounds=1, refine_horizon=3 * 10080.0)
+    pol = calibrate(
+        lake,
+        "seattle",
+        agency="police",
+        refine_rounds=1,
+        refine_horizon=3 * 10080.0,
+    )
+    assert not any("sector" in z for z in pol.scenario["zones"])  # the default: precincts
     hist = pol.report.details["refinement"]
     search = [h for h in hist if h["stage"] == "fleet (priority 1)"]
     assert len(search) == 2  # two fleet scales tried
@@ -440,7 +458,7 @@ def test_bad_input_messages(lake: Path, tmp_path: Path) -> None:
         calibrate(lake, "sanfrancisco", holdout_start="2020-04-18")
     with pytest.raises(DataError, match=r"'nope'.*class_shape_by_hour.*shared_noise"):
         calibrate(lake, "sanfrancisco", model="nope")
-    with pytest.raises(DataError, match="seattle has one model"):
+    with pytest.raises(DataError, match=r"not a model of seattle.*precincts.*sectors"):
         calibrate(lake, "seattle", model="class_shape")
     only_sea = tmp_path / "sea_only"
     run_sync(load_config(), only_sea, only=["spd_beats"], durable=False)

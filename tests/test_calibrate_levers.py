@@ -123,3 +123,41 @@ def test_seattle_twin_moves_police_response_with_its_fleet() -> None:
     assert out.loc[-1, "wait_2"] > out.loc[0, "wait_2"] > out.loc[1, "wait_2"]
     assert out.loc[0, "wait_2"] > 0.5
     assert out.loc[-1, "change_mean_2"] > out.loc[-1, "change_mean_1"]
+
+
+def _sectored() -> dict:
+    """District N: sector x (zone a, 3 calls/h, 3 units), sector y (zone b, 1 call/h, 1 unit)."""
+    return {
+        "zones": [
+            {"id": "a", "district": "N", "sector": "x", "rates": {"police": 3.0, "fire": 9.0}},
+            {"id": "b", "district": "N", "sector": "y", "rates": {"police": 1.0, "fire": 0.1}},
+        ],
+        "units": [
+            {"id": "y1", "post": "b"},
+            {"id": "x1", "post": "a"},
+            {"id": "x2", "post": "a"},
+            {"id": "x3", "post": "a"},
+            {"id": "f1", "post": "b", "agency": "fire"},
+        ],
+    }
+
+
+@pytest.mark.exact
+def test_fleet_variants_move_units_where_demand_per_unit_says() -> None:
+    """With sectors, units come off the area with least calls per unit and go where most."""
+    sc = _sectored()
+    less, n0, n1 = district_fleet_variant(sc, "N", 0.5, "police")
+    assert (n0, n1) == (4, 2)
+    # calls per unit left after a removal: x 3 / 2 vs y 1 / 0 -> x; then x 3 / 1 vs y -> x
+    assert [u["id"] for u in less["units"]] == ["y1", "x1", "f1"]
+    more, _ = fleet_variant(sc, 2, "police")
+    added = [u for u in more["units"] if "+" in u["id"]]
+    # tie at 1 call per unit: the first area (y) gets one, then x (1.0) beats y (0.5)
+    assert [(u["id"], u["post"]) for u in added] == [("y1+1", "b"), ("x1+2", "a")]
+    # without sectors the same group loses its last units and copies its first
+    for z in sc["zones"]:
+        del z["sector"]
+    plain, _, _ = district_fleet_variant(sc, "N", 0.5, "police")
+    assert [u["id"] for u in plain["units"]] == ["y1", "x1", "f1"]
+    plain_more, _ = fleet_variant(sc, 2, "police")
+    assert [u["id"] for u in plain_more["units"] if "+" in u["id"]] == ["y1+1", "y1+2"]

@@ -20,6 +20,7 @@ from twin.calibrate.load import (
     compare_curves,
     decompose,
     elasticity,
+    immediate_dispatch,
     load_response_curve,
     median_ci,
     twin_decompose,
@@ -306,3 +307,26 @@ def test_seattle_priority2_gap_grows_with_beat_volume(lake: Path) -> None:
     gap = curve["gap_2_1"].to_numpy()
     assert gap[-1] > gap[0] + 0.5  # busiest fifth of beats: P2 waits longer beyond P1
     assert curve["mean_1"].iloc[-1] < curve["mean_1"].iloc[0]  # busy beats are small: P1 faster
+
+
+@pytest.mark.exact
+def test_immediate_dispatch_share_per_priority_and_load_bin() -> None:
+    """Bins by load over all calls; immediate = received -> dispatched <= 0.05 min."""
+    life = pd.DataFrame(
+        {
+            "priority": [2, 2, 2, 2, 1, 1, 2, 2],
+            "calls_prev_hour": [1, 2, 3, 4, 5, 6, 7, 8],
+            "received_dispatched": [2.0, 3.0, 0.0, 4.0, 1.0, 0.04, 0.0, 0.0],
+        }
+    )
+    out = immediate_dispatch(life, bins=2)
+    p2 = out.loc[out["priority"] == "2"].set_index("bin")
+    # low bin (loads 1-4): one of four priority-2 calls at once; the others' median 3
+    assert p2.loc[0, "n"] == 4
+    assert p2.loc[0, "immediate_share"] == pytest.approx(0.25)
+    assert p2.loc[0, "median_other_min"] == pytest.approx(3.0)
+    # high bin (loads 5-8): both priority-2 calls at once, none left for the median
+    assert p2.loc[1, "immediate_share"] == pytest.approx(1.0)
+    assert np.isnan(p2.loc[1, "median_other_min"])
+    p1 = out.loc[out["priority"] == "1"].set_index("bin")
+    assert p1.loc[1, "immediate_share"] == pytest.approx(0.5)  # 0.04 counts, 1.0 does not

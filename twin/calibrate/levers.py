@@ -59,13 +59,74 @@ def unit_groups(scenario: Mapping[str, Any], agency: str | None = None) -> dict[
     return dict(groups)
 
 
+def _area_demand(
+    scenario: Mapping[str, Any], agency: str | None
+) -> tuple[dict[str, tuple[str, str]], dict[tuple[str, str], float]]:
+    """Return each zone's dispatch area ``(district, sector)`` and each area's call rate."""
+    area: dict[str, tuple[str, str]] = {}
+    rate: dict[tuple[str, str], float] = defaultdict(float)
+    for z in scenario["zones"]:
+        a = (str(z.get("district", "")), str(z.get("sector") or ""))
+        area[str(z["id"])] = a
+        rates = z.get("rates") or {}
+        r = rates.get(agency) if agency is not None and agency in rates else None
+        if r is None:
+            r = z.get("rate_per_hour") or (sum(rates.values()) if rates else 0.0)
+        rate[a] += float(r)
+    return area, dict(rate)
+
+
+def _resize(
+    ids: list[str],
+    m: int,
+    by_id: Mapping[str, Mapping[str, Any]],
+    area: Mapping[str, tuple[str, str]],
+    demand: Mapping[tuple[str, str], float],
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Bring one unit group to *m* units: the ids removed and the copies added.
+
+    Units come off the dispatch area (zones' ``sector`` within the district) with the least
+    demand per unit left after the removal, its last unit first; a unit is added to the area
+    with the most demand per unit, copying that area's first unit (same post, area, shift)
+    under the id ``<id>+<k>``. With one area (no sectors) this removes the group's last units
+    and copies its first.
+    """
+    of: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for i in ids:
+        of[area[str(by_id[i]["post"])]].append(i)
+    order = list(of)
+    drop: list[str] = []
+    while len(ids) - len(drop) > m:
+        a = min(
+            (a for a in order if of[a]),
+            key=lambda a: (
+                demand.get(a, 0.0) / (len(of[a]) - 1) if len(of[a]) > 1 else math.inf,
+                -order.index(a),
+            ),
+        )
+        drop.append(of[a].pop())
+    add: list[dict[str, Any]] = []
+    n_now = {a: len(v) for a, v in of.items()}
+    first = {a: v[0] for a, v in of.items() if v}
+    for k in range(max(0, m - len(ids))):
+        a = max(
+            (a for a in order if a in first),
+            key=lambda a: (demand.get(a, 0.0) / n_now[a], -order.index(a)),
+        )
+        extra = copy.deepcopy(dict(by_id[first[a]]))
+        extra["id"] = f"{first[a]}+{k + 1}"
+        add.append(extra)
+        n_now[a] += 1
+    return drop, add
+
+
 def fleet_variant(
     scenario: Mapping[str, Any], delta: int, agency: str | None = None
 ) -> tuple[dict[str, Any], int]:
     """Return a copy of *scenario* with ``delta`` units more (or fewer) in every unit group.
 
-    A removed unit is the group's last; an added one copies the group's first (same post,
-    area, shift) under the id ``<id>+<k>``. Groups keep at least one unit.
+    Units are removed and added as :func:`_resize` says (without sectors: the group's last
+    removed, copies of its first added, ids ``<id>+<k>``). Groups keep at least one unit.
 
     Returns:
         The scenario and its number of units of *agency*.
@@ -74,15 +135,13 @@ def fleet_variant(
     sc = copy.deepcopy(dict(scenario))
     groups = unit_groups(sc, agency)
     by_id = {str(u["id"]): u for u in sc["units"]}
+    area, demand = _area_demand(sc, agency)
     drop: set[str] = set()
     add: list[dict[str, Any]] = []
     for ids in groups.values():
-        if delta < 0:
-            drop.update(ids[max(1, len(ids) + delta) :])
-        for k in range(max(delta, 0)):
-            extra = copy.deepcopy(by_id[ids[0]])
-            extra["id"] = f"{ids[0]}+{k + 1}"
-            add.append(extra)
+        gone, extra = _resize(ids, max(1, len(ids) + delta), by_id, area, demand)
+        drop.update(gone)
+        add.extend(extra)
     sc["units"] = [u for u in sc["units"] if str(u["id"]) not in drop] + add
     n = sum(1 for u in sc["units"] if agency is None or u.get("agency", agency) == agency)
     return sc, n
@@ -206,8 +265,9 @@ def district_fleet_variant(
 ) -> tuple[dict[str, Any], int, int]:
     """Return a copy of *scenario* with *district*'s units (of *agency*) scaled by *factor*.
 
-    Each of the district's unit groups (shift start) gets ``max(1, round(n x factor))`` units:
-    the group's last units are removed, or copies of its first added (``<id>+<k>``).
+    Each of the district's unit groups (shift start) gets ``max(1, round(n x factor))`` units,
+    removed or added as :func:`_resize` says (without sectors: the group's last units removed,
+    copies of its first added, ``<id>+<k>``).
 
     Returns:
         ``(scenario, units before, units after)`` of the district.
@@ -218,6 +278,7 @@ def district_fleet_variant(
         k: v for k, v in unit_groups(sc, agency).items() if k.rsplit("/", 1)[0] == str(district)
     }
     by_id = {str(u["id"]): u for u in sc["units"]}
+    area, demand = _area_demand(sc, agency)
     drop: set[str] = set()
     add: list[dict[str, Any]] = []
     before = after = 0
@@ -226,11 +287,9 @@ def district_fleet_variant(
         m = max(1, round(n * factor))
         before += n
         after += m
-        drop.update(ids[m:])
-        for k in range(max(0, m - n)):
-            extra = copy.deepcopy(by_id[ids[0]])
-            extra["id"] = f"{ids[0]}+{k + 1}"
-            add.append(extra)
+        gone, extra = _resize(ids, m, by_id, area, demand)
+        drop.update(gone)
+        add.extend(extra)
     sc["units"] = [u for u in sc["units"] if str(u["id"]) not in drop] + add
     return sc, before, after
 

@@ -22,6 +22,9 @@ way on the data and on the twin, so the two can be laid side by side:
   (the load-dependent excess of received -> dispatched over its low-load level), turnout and
   travel. :func:`twin_decompose` reads the same parts straight from the twin's records
   (its queueing is the time a call waited for a free unit).
+* :func:`immediate_dispatch` gives, per priority and load bin, the share of calls dispatched
+  the moment they were received and the median delay of the others (San Francisco's
+  priority-2 processing falls with load because that share rises, not because the delays do).
 * :func:`beat_load_response` is the cross-sectional curve for cities that publish only
   averages (Seattle): zones binned by their call volume against the published mean response
   per priority class and the gap between classes.
@@ -49,6 +52,7 @@ __all__ = [
     "compare_curves",
     "decompose",
     "elasticity",
+    "immediate_dispatch",
     "load_response_curve",
     "median_ci",
     "twin_decompose",
@@ -519,6 +523,44 @@ def twin_decompose(life: pd.DataFrame) -> pd.DataFrame:
         row.update({f"{k}_share": v / total if total > 0 else math.nan for k, v in parts.items()})
         row["p_wait"] = float((g["wait_min"] > 0).mean())
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def immediate_dispatch(
+    life: pd.DataFrame,
+    load: str = "calls_prev_hour",
+    bins: int = 5,
+    *,
+    at_most_min: float = 0.05,
+) -> pd.DataFrame:
+    """Share of calls dispatched the moment they were received, per priority and load bin.
+
+    Bins are the load's quantiles over all calls (as :func:`load_response_curve`); a call
+    counts as immediate when its received -> dispatched is at most ``at_most_min`` minutes.
+
+    Returns:
+        One row per (priority, bin): ``load_mean``, ``n`` (calls with a received ->
+        dispatched), ``immediate_share`` and ``median_other_min`` (median received ->
+        dispatched of the other calls).
+
+    """
+    frame = life.loc[life["received_dispatched"].notna()].copy()
+    rank = frame[load].rank(method="first")
+    frame["bin"] = pd.qcut(rank, bins, labels=False) if len(frame) >= bins else 0
+    frame["immediate"] = frame["received_dispatched"] <= at_most_min
+    rows: list[dict[str, Any]] = []
+    for (prio, b), g in frame.groupby([frame["priority"].astype(str), "bin"], sort=True):
+        other = g.loc[~g["immediate"], "received_dispatched"]
+        rows.append(
+            {
+                "priority": str(prio),
+                "bin": int(str(b)),
+                "load_mean": float(g[load].mean()),
+                "n": len(g),
+                "immediate_share": float(g["immediate"].mean()),
+                "median_other_min": float(other.median()) if len(other) else math.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -293,13 +293,18 @@ class Simulation:
         self.district_names = sorted({z.district for z in scenario.zones})
         dindex = {d: i for i, d in enumerate(self.district_names)}
         self.zone_district = [dindex[z.district] for z in scenario.zones]
+        # dispatch areas: (district, sector) of each zone; without sectors, the districts
+        areas = [(z.district, z.sector or "") for z in scenario.zones]
+        aindex = {a: i for i, a in enumerate(sorted(set(areas)))}
+        self.zone_area = [aindex[a] for a in areas]
+        self.n_areas = len(aindex)
         self.board = UnitBoard(
             posts,
             self.travel,
             factors,
             groups=self.unit_agency,
             window=(self.warmup, self.end),
-            districts=[self.zone_district[p] for p in posts],
+            districts=[self.zone_area[p] for p in posts],
         )
         self.policies = [build_policy(scenario, self.board, a) for a in range(len(self.agencies))]
         # response areas: the scenario's, else the zones where the unit is the first choice
@@ -351,9 +356,9 @@ class Simulation:
                 self.class_agency[c] == ag and not self._preempt[c] for c in range(len(self.levels))
             ]
             self._unit_local = [a == ag for a in self.unit_agency]
-            self._dq = [[] for _ in self.district_names]
+            self._dq = [[] for _ in range(self.n_areas)]
             # a district without units of the agency: its calls go to the agency as a whole
-            self._staffed = [False] * len(self.district_names)
+            self._staffed = [False] * self.n_areas
             for u in range(n):
                 if self._unit_local[u]:
                     self._staffed[self.board.district_of(u)] = True
@@ -391,7 +396,7 @@ class Simulation:
         self._si_n = 0  # tie-breaker: entries settle in the order they were drawn
         self._si_end_t = [0.0] * n  # end of each unit's current piece
         self._unit_district = [self.board.district_of(u) for u in range(n)]
-        self._watch_at = [math.inf] * len(self.district_names)
+        self._watch_at = [math.inf] * self.n_areas
         self._si_tok = [0] * n  # starts: valid while the unit stays free
         self._si_seq = [0] * n  # ends: valid for the piece of work they end
         self._si_t0 = [0.0] * n  # start of the unit's current (or last) piece
@@ -719,7 +724,7 @@ class Simulation:
                     self._outstanding += 1
                     self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
                     return
-            elif self._in_district[prio] and self._staffed[self.zone_district[zone]]:
+            elif self._in_district[prio] and self._staffed[self.zone_area[zone]]:
                 self._receive_in_district(inc, zone, prio, recv, svc, a)
                 return
         if b.available(a, recv):
@@ -747,9 +752,12 @@ class Simulation:
     def _receive_in_district(
         self, inc: int, zone: int, prio: int, recv: float, svc: float, a: int
     ) -> None:
-        """Dispatch the closest free unit of the zone's district, or queue the call there."""
+        """Dispatch the closest free unit of the zone's dispatch area, or queue the call there.
+
+        The area is the zone's district, or its ``sector`` within the district when zones give one.
+        """
         b = self.board
-        d = self.zone_district[zone]
+        d = self.zone_area[zone]
         b.available(a, recv)  # settle returns before timing the units
         u = self.policies[a].choose_in(zone, recv, d)
         if u >= 0:

@@ -101,6 +101,11 @@ class ZoneSpec(Spec):
         profiles: Optional 168 hour-of-week multipliers per agency, ``{fire: [...]}``; an
             agency without one uses ``profile``.
         name: Optional display name.
+        sector: Optional sector of the zone within its district (a dispatch area): with
+            ``self_initiated.dispatch_scope: district`` a call that may not pre-empt the work
+            goes to the closest free unit posted in its district's zones of the same sector
+            and waits in that sector's queue (default: the whole district is one area).
+            Officer-initiated rates, weights and reports stay per district.
         intra_km: Mean driving distance of a trip that starts and ends inside this zone
             (incidents sit at the zone's location, so without it such trips take 0 min);
             used by the coordinate travel models, the matrix model uses its own diagonal.
@@ -119,6 +124,7 @@ class ZoneSpec(Spec):
     rate_per_hour: _PositiveRate | None = None
     profile: list[NonNegative] | None = None
     name: str | None = None
+    sector: str | None = None
     intra_km: Annotated[float, Field(ge=0, le=MAX_COORD_KM, allow_inf_nan=False)] | None = None
     rates: dict[AgencyId, Rate] | None = None
     profiles: dict[AgencyId, list[NonNegative]] | None = None

@@ -45,8 +45,9 @@ from twin.calibrate.travel import INTRA_PATROL, expected_min_distance, fit_beat_
 from twin.cities.seattle import response_table, seattle_class
 from twin.cities.seattle.common import AgencyDemand, beat_matrix, service_or_sf
 from twin.errors import DataError
+from twin.statistics import largest_remainder
 
-__all__ = ["CALL_DATA_BEAT", "calibrate_police"]
+__all__ = ["CALL_DATA_BEAT", "calibrate_police", "sector_posts"]
 
 
 def calibrate_police(
@@ -57,8 +58,16 @@ def calibrate_police(
     holdout: tuple[date, date] | None,
     refine_rounds: int,
     refine_horizon: float,
+    *,
+    sectors: bool = False,
 ) -> dict[str, Any]:
-    """Fit the police scenario on the fit days (demand already fitted in *ad*)."""
+    """Fit the police scenario on the fit days (demand already fitted in *ad*).
+
+    With *sectors* (model ``sectors``) the zones carry their SPD sector: lower classes queue
+    per sector and every watch staffs every sector; else (``precincts``) per precinct, posts by
+    demand.
+    """
+    report.details["model"] = "sectors" if sectors else "precincts"
     return _seattle_police(
         fit_data,
         report,
@@ -74,6 +83,7 @@ def calibrate_police(
         ad.inc,
         refine_rounds,
         refine_horizon,
+        sectors,
     )
 
 
@@ -92,6 +102,7 @@ def _seattle_police(
     inc: pd.DataFrame,
     refine_rounds: int,
     refine_horizon: float,
+    use_sectors: bool,
 ) -> dict[str, Any]:
     pol = fit_data.incidents.loc[fit_data.incidents["agency"] == "police"]
     svc_frame = durations_min(pol["onscene"], pol["cleared"])
@@ -238,6 +249,10 @@ def _seattle_police(
         "demand": {"source": "poisson"},
         "patrol": {"interval_min": 15, "policy": "area"},
     }
+    sectors = _sectors(zones) if use_sectors else {}
+    for z in scenario["zones"]:
+        if sectors.get(str(z["id"])):
+            z["sector"] = sectors[str(z["id"])]
     busy0 = {d: t0 + mean_drive.get(d, 0.0) + service.mean for d in precincts}
     place = functools.partial(_place_shifted, busy_of=busy0)
     place(scenario, fleet, rates, beats_of)
@@ -277,9 +292,23 @@ def _seattle_police(
     if refine_rounds > 0:
         _decomposition(scenario, p1, p2, beats_of, report, refine_horizon)
     _call_data_check(fit_data, scenario, report, refine_horizon)
+    if sectors:
+        report.assume(
+            "dispatch areas are the SPD sectors (the beat file's sector, zones[].sector): a "
+            "priority-2..5 call goes to the closest free unit of its sector and otherwise waits "
+            "in the sector's queue (priority 1 takes the closest free unit city-wide, pre-empting "
+            "officer-initiated work); each watch staffs every sector of its precinct with one "
+            "unit per beat when it has at least as many units as the precinct has beats, else "
+            "one unit per sector, and the rest by the sector's demand in the watch's hours "
+            "(beat presence: not published; measured against posting by demand alone, which "
+            "gives a falling zone load-response curve); idle units patrol their sector"
+        )
+    else:
+        report.assume(
+            "units are posted in proportion to beat demand within their precinct, patrolling "
+            "their precinct when idle; lower classes queue per precinct"
+        )
     report.assume(
-        "units are posted in proportion to beat demand within their precinct and answer calls "
-        "city-wide (closest free unit), patrolling their precinct when idle",
         "the engine's priority queue is non-preemptive, so a priority-2 gap as large as "
         "Seattle's cannot come from queueing behind calls alone without delaying priority 1 "
         "too: units are also unavailable on officer-initiated work (self_initiated), which a "
@@ -325,6 +354,8 @@ def _refine_self_initiated(
         beats_of,
         place_units=place,
         duration=duration,
+        # sector queues pool fewer units: the gap needs far less work (fits: 0.6-1.3 per hour)
+        rate0=1.0 if any(z.get("sector") for z in scenario["zones"]) else 4.0,
         factors=(0.8, 0.9, 1.0, 1.15, 1.3, 1.5)[: max(1, 2 * refine_rounds)],
         rounds=2 + 2 * refine_rounds,
         horizon=refine_horizon,
@@ -506,6 +537,7 @@ def _place_shifted(
     it keeps the signature of :func:`twin.calibrate.refine.relabel_units`.
     """
     del rates
+    sector_of = {str(z["id"]): str(z.get("sector") or "") for z in scenario["zones"]}
     hourly: dict[str, list[float]] = {}
     for z in scenario["zones"]:
         r = float(z["rate_per_hour"])
@@ -523,12 +555,90 @@ def _place_shifted(
             in_shift = [h for h in range(168) if (h % 24 - h0) % 24 < sf.hours]
             rates_s = {z: sum(hourly[z][h] for h in in_shift) for z in beats}
             part: dict[str, Any] = {}
-            relabel_units(part, {d: sf.counts[key]}, rates_s, beats_of, prefix=f"spd-{h0:02d}")
+            if any(sector_of.get(z) for z in beats):
+                posts = sector_posts(sf.counts[key], rates_s, {z: sector_of[z] for z in beats})
+                _units_at(part, d, posts, {z: sector_of[z] for z in beats}, f"spd-{h0:02d}")
+            else:
+                relabel_units(part, {d: sf.counts[key]}, rates_s, beats_of, prefix=f"spd-{h0:02d}")
             for u in part["units"]:
                 u["shift"] = {"start": key, "hours": int(sf.hours)}
                 units.append(u)
     scenario["units"] = units
     return splits
+
+
+def _sectors(zones: pd.DataFrame) -> dict[str, str]:
+    """Return each beat's sector: the beat file's ``sector`` (the lake's zone ``name``)."""
+    if "name" not in zones.columns:
+        return {}
+    return {
+        str(z): str(n)
+        for z, n in zip(zones["zone_id"], zones["name"], strict=True)
+        if isinstance(n, str) and n.strip()
+    }
+
+
+def sector_posts(
+    n: int, demand: Mapping[str, float], sector_of: Mapping[str, str]
+) -> dict[str, int]:
+    """Post one precinct watch's *n* units on its beats, staffing every sector (beat presence).
+
+    Each sector gets one unit per beat when the watch has at least one unit per beat of the
+    precinct, else one unit when it has at least one per sector (else none); the remaining
+    units go to the sectors by their demand (largest remainder). Within a sector, units are
+    posted one per beat first, then by beat demand.
+
+    Args:
+        n: Units of the watch.
+        demand: Expected calls per beat in the watch's hours.
+        sector_of: Sector of each beat (the beats of one precinct).
+
+    Returns:
+        Units per beat (every beat listed, in sorted order).
+
+    """
+    beats = sorted(sector_of)
+    secs = sorted(set(sector_of.values()))
+    members = {s: [z for z in beats if sector_of[z] == s] for s in secs}
+    if n >= len(beats):
+        base = [len(members[s]) for s in secs]
+    elif n >= len(secs):
+        base = [1] * len(secs)
+    else:
+        base = [0] * len(secs)
+    extra = largest_remainder(
+        n - sum(base), [sum(float(demand[z]) for z in members[s]) for s in secs]
+    )
+    out: dict[str, int] = {}
+    for s, b, e in zip(secs, base, extra, strict=True):
+        zs = members[s]
+        m = b + e
+        first = min(m, len(zs))
+        rest = largest_remainder(m - first, [float(demand[z]) for z in zs])
+        ranked = sorted(zs, key=lambda z: (-float(demand[z]), z))[:first]
+        for z, r in zip(zs, rest, strict=True):
+            out[z] = r + (1 if z in ranked else 0)
+    return {z: out[z] for z in beats}
+
+
+def _units_at(
+    part: dict[str, Any],
+    precinct: str,
+    posts: Mapping[str, int],
+    sector_of: Mapping[str, str],
+    prefix: str,
+) -> None:
+    """Write ``part['units']``: *posts* units per beat, each patrolling its sector's beats."""
+    units: list[dict[str, Any]] = []
+    i = 0
+    for z in sorted(posts):
+        area = sorted(b for b in sector_of if sector_of[b] == sector_of[z])
+        for _ in range(posts[z]):
+            i += 1
+            units.append(
+                {"id": f"{prefix}-{precinct}-{i:02d}", "post": z, "area": area, "kind": "patrol"}
+            )
+    part["units"] = units
 
 
 #: The beat of the Seattle Call Data sample (the only beat it covers).

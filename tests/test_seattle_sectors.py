@@ -1,0 +1,39 @@
+"""Seattle police posts: every sector of a precinct staffed on every watch (beat presence)."""
+
+from __future__ import annotations
+
+import pytest
+
+from twin.cities.seattle.police import sector_posts
+
+pytestmark = pytest.mark.exact
+
+SECTOR = {"b1": "B", "b2": "B", "b3": "B", "j1": "J", "j2": "J"}
+DEMAND = {"b1": 1.0, "b2": 1.0, "b3": 1.0, "j1": 9.0, "j2": 3.0}
+
+
+def test_one_unit_per_beat_then_the_rest_by_sector_demand() -> None:
+    posts = sector_posts(8, DEMAND, SECTOR)
+    assert sum(posts.values()) == 8
+    assert min(posts.values()) >= 1  # five beats, eight units: one each first
+    # three more by sector demand (J 12, B 3): J gets 2.4 -> 2, B 0.6 -> 1
+    assert posts["b1"] + posts["b2"] + posts["b3"] == 4
+    assert posts["j1"] + posts["j2"] == 4
+    assert posts["j1"] > posts["j2"]  # within J, by beat demand
+
+
+def test_fewer_units_than_beats_staff_each_sector_once_first() -> None:
+    posts = sector_posts(3, DEMAND, SECTOR)
+    assert sum(posts.values()) == 3
+    assert posts["b1"] + posts["b2"] + posts["b3"] == 1  # B keeps one; the spare goes to J
+    assert posts == {"b1": 1, "b2": 0, "b3": 0, "j1": 1, "j2": 1}
+
+
+def test_fewer_units_than_sectors_follow_demand() -> None:
+    assert sector_posts(1, DEMAND, SECTOR) == {"b1": 0, "b2": 0, "b3": 0, "j1": 1, "j2": 0}
+
+
+def test_as_many_units_as_beats_post_one_each() -> None:
+    """By demand alone, J (12 of 15 calls) would get 4 of 5 units and B's three beats one."""
+    posts = sector_posts(5, DEMAND, SECTOR)
+    assert posts == dict.fromkeys(SECTOR, 1)
