@@ -23,6 +23,7 @@ from dashboards.components import (
     kpi_cards,
     notice,
     page_header,
+    picker,
 )
 from dashboards.context import current, results_index
 from dashboards.data import Rollups, city_tz, fidelity_scores
@@ -164,12 +165,7 @@ def layout(city: str | None = None, **_: Any) -> html.Div:
         html.H3("Demand and response"),
         html.Div(
             [
-                dcc.Dropdown(
-                    id=ids.OV_CITY,
-                    options=[{"label": c, "value": c} for c in cities],
-                    value=chosen,
-                    clearable=False,
-                ),
+                picker(ids.OV_CITY, cities, chosen),
                 dcc.DatePickerRange(
                     id=ids.OV_DATES,
                     display_format="YYYY-MM-DD",
