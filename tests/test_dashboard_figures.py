@@ -502,3 +502,19 @@ def test_every_figure_has_the_white_template_and_notes_sit_below_the_plot() -> N
         assert [a.text for a in layout.annotations] == [note]
         assert layout.annotations[0].y < 0  # under the plot
     assert figures["demand"].layout.margin.b == 10
+
+
+def test_time_axes_are_given_as_the_iso_text_plotly_would_write() -> None:
+    from plotly.io.json import to_json_plotly
+
+    days = pd.DatetimeIndex([pd.Timestamp("2020-04-01"), pd.Timestamp("2020-04-02 06:30:00.25")])
+    frame = pd.DataFrame({"time": days, "metric": "count", "value": [1.0, 2.0]})
+    fig = F.readings_figure(frame)
+    assert list(fig.data[0].x) == ["2020-04-01T00:00:00", "2020-04-02T06:30:00.250000"]
+    as_objects = F.readings_figure(frame)
+    as_objects.data[0].x = days.tolist()  # what plotly was given before
+    assert json.loads(to_json_plotly(fig)) == json.loads(to_json_plotly(as_objects))
+    assert F._as_text(pd.Series([days[0], pd.NaT])) == ["2020-04-01T00:00:00", None]
+    aware = pd.Series(pd.to_datetime(["2020-04-01 12:00"]).tz_localize("UTC"))
+    assert F._as_text(aware) == ["2020-04-01T12:00:00+00:00"]
+    assert F._as_text(pd.Series([dt.date(2020, 4, 1)])) == ["2020-04-01"]

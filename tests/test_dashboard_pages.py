@@ -246,6 +246,8 @@ def test_replay_frames_move_in_time(ctx: tuple[Path, Path]) -> None:
     calls = lambda frame: sum(len(t.lon) for t in frame[1].data if t.name.startswith("call"))  # noqa: E731
     assert calls(early) == 0 < calls(late)
     assert "calls so far" in _texts(late[2])
+    assert "real positions from the lake." in late[4]
+    assert "zone's centre" not in late[4]  # every call found in the lake by source and time
     assert page.toggle_play(1) == (False, "⏸ Pause")
     assert page.toggle_play(2) == (True, "▶ Play")
     assert page.advance(1, 100, 1440) == 110
