@@ -1,4 +1,4 @@
-"""Shared test configuration: offline Prefect settings, the embedded data, one synced lake."""
+"""Shared test configuration: offline Prefect settings, the embedded data, a synced SF lake."""
 
 from __future__ import annotations
 
@@ -15,18 +15,6 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from twin.paths import default_data_dir
 
-REAL_SOURCES = (
-    "spd_beats",
-    "spd_precincts",
-    "spd_911_2015",
-    "spd_911_allbeats",
-    "spd_call_data",
-    "seattle_fire_911",
-    "sffd_calls",
-    "spd_avg_response",
-)
-"""The sources of :func:`real_lake`: Seattle's police and fire samples and San Francisco's."""
-
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
@@ -38,8 +26,8 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_lake(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """A lake synced once per test session from :data:`REAL_SOURCES` (Seattle, San Francisco).
+def sf_lake(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A lake of San Francisco's calls (``sffd_calls``), synced once per test session.
 
     Read-only: a test that writes to a lake (fidelity scores, a second sync) syncs its own.
     Under pytest-xdist every worker is its own process with its own session fixtures, so the
@@ -51,12 +39,12 @@ def real_lake(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
 
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    root = shared / "real_lake"
-    done = shared / "real_lake.done"
-    with (shared / "real_lake.lock").open("w") as lock:
+    root = shared / "sf_lake"
+    done = shared / "sf_lake.done"
+    with (shared / "sf_lake.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            report = run_sync(load_config(), root, only=list(REAL_SOURCES), durable=False)
+            report = run_sync(load_config(), root, only=["sffd_calls"], durable=False)
             bad = {n: r.status for n, r in report.sources.items() if r.status != "ok"}
             assert not bad, bad
             done.write_text("ok\n", encoding="utf-8")

@@ -24,10 +24,24 @@ from twin.scenario import load_scenario
 from twin.sources import load_config
 from twin.sync import run_sync
 
+SOURCES = [
+    "spd_beats",
+    "spd_precincts",
+    "spd_911_2015",
+    "spd_911_allbeats",
+    "spd_call_data",
+    "seattle_fire_911",
+    "sffd_calls",
+    "spd_avg_response",
+]
+
 
 @pytest.fixture(scope="module")
-def lake(real_lake: Path) -> Path:
-    return real_lake  # read-only (conftest.py)
+def lake(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("lake")
+    report = run_sync(load_config(), root, only=SOURCES, durable=False)
+    assert all(r.status == "ok" for r in report.sources.values())
+    return root
 
 
 # ----------------------------------------------------------------------------- pieces

@@ -153,8 +153,12 @@ def test_beat_curve_bins_zones_by_volume_and_takes_class_gaps() -> None:
 
 # ----------------------------------------------------------------------------- real lake
 @pytest.fixture(scope="module")
-def lake(real_lake: Path) -> Path:
-    return real_lake  # read-only (conftest.py)
+def lake(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("lake_load")
+    only = ["spd_beats", "spd_precincts", "spd_911_2015", "sffd_calls", "spd_avg_response"]
+    report = run_sync(load_config(), root, only=only, durable=False)
+    assert all(r.status == "ok" for r in report.sources.values())
+    return root
 
 
 @pytest.fixture(scope="module")

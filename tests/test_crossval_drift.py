@@ -87,8 +87,8 @@ def test_score_replay_is_paired() -> None:
 
 # ----------------------------------------------------------------------------- real lake
 @pytest.fixture(scope="module")
-def lake(real_lake: Path) -> Path:
-    return real_lake  # read-only (conftest.py)
+def lake(sf_lake: Path) -> Path:
+    return sf_lake  # read-only (conftest.py)
 
 
 @pytest.fixture(scope="module")
