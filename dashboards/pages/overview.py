@@ -37,6 +37,7 @@ from dashboards.figures import (
 from dashboards.frames import rows_of
 from dashboards.inputs import InputError, choice, day, friendly_callback, text
 from dashboards.labels import fmt_value
+from dashboards.pages.map import city_runs
 from dashboards.results import Run, run_breakdown
 from twin.cities import CITIES
 
@@ -110,19 +111,6 @@ def fidelity_cards(r: Rollups) -> html.Div:
             )
         )
     return html.Div([kpi_cards(cards), graph(ids.OV_FIDELITY, fidelity_figure(scores))])
-
-
-def _runs_of(city: str) -> list[Run]:
-    idx = results_index()
-    out = []
-    for run in idx.runs:
-        try:
-            info = run.info(idx.roots)
-        except Exception:
-            continue
-        if info is not None and info.city == city and not run.is_replay:
-            out.append(run)
-    return out
 
 
 @guarded("Overview")
@@ -241,7 +229,7 @@ def show_city(
         if outside
         else ""
     )
-    runs = _runs_of(chosen)
+    runs = [run for run, _ in city_runs(chosen)]
     options = [{"label": run.label(), "value": run.name} for run in runs]
     return (
         demand_figure(frame, grain, tz),
