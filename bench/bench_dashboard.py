@@ -306,6 +306,18 @@ def _timed(client: Client, body: bytes) -> tuple[float, bool]:
     return dt, ok
 
 
+def _passes(client: Client, reqs: list[tuple[str, bytes]], rounds: int) -> dict[str, Any]:
+    """Send every request *rounds* times in order; the latencies' summary and the errors."""
+    lat: dict[str, list[float]] = {}
+    errors = 0
+    for _ in range(rounds):
+        for name, body in reqs:
+            dt, ok = _timed(client, body)
+            lat.setdefault(name, []).append(dt)
+            errors += not ok
+    return _summary(lat) | {"errors": errors}
+
+
 def _summary(lat: dict[str, list[float]]) -> dict[str, Any]:
     every = [x for v in lat.values() for x in v]
     per = {
@@ -359,23 +371,10 @@ def main(argv: list[str]) -> int:
         out["baseline_static_p50_ms"] = 1000 * statistics.median(base)
         out["baseline_static_p95_ms"] = 1000 * _percentile(base, 95)
         # 1. cold pass
-        cold: dict[str, list[float]] = {}
-        errors = 0
-        for name, body in reqs:
-            dt, ok = _timed(client, body)
-            cold.setdefault(name, []).append(dt)
-            errors += not ok
-        out["cold"] = _summary(cold) | {"errors": errors}
+        out["cold"] = _passes(client, reqs, 1)
         out["rss_mb_after_cold"] = server.rss_mb()
         # 2. one client, warm
-        warm: dict[str, list[float]] = {}
-        errors = 0
-        for _ in range(args.rounds):
-            for name, body in reqs:
-                dt, ok = _timed(client, body)
-                warm.setdefault(name, []).append(dt)
-                errors += not ok
-        out["one_client"] = _summary(warm) | {"errors": errors}
+        out["one_client"] = _passes(client, reqs, args.rounds)
         out["rss_mb_before_load"] = server.rss_mb()
         # 3. load
         lat: list[float] = []

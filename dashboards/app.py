@@ -194,13 +194,17 @@ def create_app(lake: Path, results: Path, token: str | None = None) -> Dash:
 
 
 def warm(app: Dash) -> None:
-    """Do the first-use work before the first request: lake rollups, results, city shapes.
+    """Do the first-use work before the first request: plotly, lake rollups, results, shapes.
 
-    Results: each run's scenario names, ``summary.json``, KPI and checkpoint tables; each
-    sweep's comparison and per-zone table.
+    Plotly: the figure classes and colour scales it imports on first use
+    (:func:`~dashboards.figures.load_plotly`). Results: each run's scenario names,
+    ``summary.json``, KPI and checkpoint tables; each sweep's comparison and per-zone table.
 
     Pages then answer from memory; a later sync or result is picked up on the next request.
     """
+    from dashboards.figures import load_plotly
+
+    load_plotly()
     settings = app.server.config[SETTINGS_KEY]
     try:
         rollups = settings.lake.rollups()

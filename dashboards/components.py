@@ -25,6 +25,7 @@ __all__ = [
     "kpi_cards",
     "notice",
     "page_header",
+    "picker",
     "summary_kpis",
 ]
 
@@ -154,6 +155,27 @@ def guarded(title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Graph:
     """Build a graph with the dashboard's config (no plotly logo, responsive)."""
     return dcc.Graph(id=graph_id, figure=figure if figure is not None else {}, config=GRAPH_CONFIG)
+
+
+def picker(
+    component_id: str, options: Sequence[str] | Sequence[tuple[str, str]], asked: Any = None
+) -> dcc.Dropdown:
+    """Build a dropdown that always holds a choice: *asked* when offered, else the first option.
+
+    Args:
+        component_id: The dropdown's id.
+        options: Values shown as they are, or ``(label, value)`` pairs; at least one.
+        asked: The value a page was asked for (its query parameter, e.g. ``?run=``).
+
+    """
+    pairs = [(o, o) if isinstance(o, str) else o for o in options]
+    values = [value for _, value in pairs]
+    return dcc.Dropdown(
+        id=component_id,
+        options=[{"label": label, "value": value} for label, value in pairs],
+        value=asked if asked in values else values[0],
+        clearable=False,
+    )
 
 
 def page_header(title: str, subtitle: str) -> html.Div:

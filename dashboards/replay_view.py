@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from dashboards.data import LakeReader, city_tz
 from dashboards.results import Run
@@ -215,7 +216,8 @@ def _load(run: Run, info: ScenarioInfo | None, lake: LakeReader) -> ReplayDay:
         "actual_response_min",
         "actual_service_min",
     ]
-    rec = pd.read_parquet(path, columns=cols)
+    has_source = "source" in pq.read_schema(path).names  # replays written before it lack it
+    rec = pd.read_parquet(path, columns=cols + (["source"] if has_source else []))
     rec = rec[rec["replication"] == rec["replication"].min()]
     # the day(s) shown: from local midnight of start; t_zero is midnight of the warm-up day
     tz = city_tz(str(rp.get("city", info.city)))
@@ -229,10 +231,13 @@ def _load(run: Run, info: ScenarioInfo | None, lake: LakeReader) -> ReplayDay:
         raise DataError(f"{path} has no calls in the replayed window")
     ids = rec["incident_id"].astype(str).tolist()
     times = pd.to_datetime(rec["event_utc"], utc=True)
+    # naming the sources lets DuckDB skip the other sources' partitions unopened (~3x faster)
+    sources = sorted(rec["source"].dropna().astype(str).unique()) if has_source else []
+    only = f" AND source IN ({', '.join('?' * len(sources))})" if sources else ""
     window = lake.query(
         "SELECT incident_id, lon, lat, coalesce(call_type, call_group, source) AS what "
-        "FROM incidents WHERE event_time BETWEEN ? AND ?",
-        [times.min().to_pydatetime(), times.max().to_pydatetime()],
+        "FROM incidents WHERE event_time BETWEEN ? AND ?" + only,
+        [times.min().to_pydatetime(), times.max().to_pydatetime(), *sources],
     )
     coords = window[window["incident_id"].isin(ids)].drop_duplicates("incident_id")
     coords = coords.set_index("incident_id")

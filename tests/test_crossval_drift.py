@@ -16,8 +16,6 @@ from twin.calibrate.drift import drift_band, flag, window_coverage
 from twin.evidence import cross_validate_replay
 from twin.replay import replay
 from twin.scenario import parse_scenario
-from twin.sources import load_config
-from twin.sync import run_sync
 
 
 # ----------------------------------------------------------------------------- exact pieces
@@ -89,11 +87,8 @@ def test_score_replay_is_paired() -> None:
 
 # ----------------------------------------------------------------------------- real lake
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    root = tmp_path_factory.mktemp("lake_cv")
-    report = run_sync(load_config(), root, only=["sffd_calls"], durable=False)
-    assert all(r.status == "ok" for r in report.sources.values())
-    return root
+def lake(sf_lake: Path) -> Path:
+    return sf_lake  # read-only (conftest.py)
 
 
 @pytest.fixture(scope="module")

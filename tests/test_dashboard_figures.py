@@ -471,3 +471,50 @@ def test_fidelity_drift_uses_the_band_of_earlier_held_out_scores() -> None:
     fig = F.fidelity_figure(got)
     assert fig.data[0].marker.symbol[5] == "x"
     assert fig.data[0].marker.symbol[6] == "circle-open"  # in-sample
+
+
+def test_every_figure_has_the_white_template_and_notes_sit_below_the_plot() -> None:
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    frame = pd.DataFrame(
+        {
+            "agency": ["fire", "fire"],
+            "day": [dt.date(2020, 4, 1), dt.date(2020, 4, 2)],
+            "n": [3, 4],
+            "n_resp": [3, 4],
+            "resp_p50": [6.0, 7.0],
+        }
+    )
+    hours = pd.Series([1.0, 2.0], index=[0, 1])
+    figures = {
+        "message": F.message_figure("nothing yet"),
+        "demand": F.demand_figure(frame, "day", "UTC"),
+        "response": F.response_figure(frame, "day", "from 7 calls"),
+        "presence": F.presence_demand_figure(hours, hours, "units: the twin"),
+    }
+    for name, fig in figures.items():
+        assert fig.layout.template.to_plotly_json() == white, name
+        assert fig.to_dict()["layout"]["template"] == white, name
+    for name, note in (("response", "from 7 calls"), ("presence", "units: the twin")):
+        layout = figures[name].layout
+        assert layout.margin.b == 70, name
+        assert [a.text for a in layout.annotations] == [note]
+        assert layout.annotations[0].y < 0  # under the plot
+    assert figures["demand"].layout.margin.b == 10
+
+
+def test_time_axes_are_given_as_the_iso_text_plotly_would_write() -> None:
+    from plotly.io.json import to_json_plotly
+
+    days = pd.DatetimeIndex([pd.Timestamp("2020-04-01"), pd.Timestamp("2020-04-02 06:30:00.25")])
+    frame = pd.DataFrame({"time": days, "metric": "count", "value": [1.0, 2.0]})
+    fig = F.readings_figure(frame)
+    assert list(fig.data[0].x) == ["2020-04-01T00:00:00", "2020-04-02T06:30:00.250000"]
+    as_objects = F.readings_figure(frame)
+    as_objects.data[0].x = days.tolist()  # what plotly was given before
+    assert json.loads(to_json_plotly(fig)) == json.loads(to_json_plotly(as_objects))
+    assert F._as_text(pd.Series([days[0], pd.NaT])) == ["2020-04-01T00:00:00", None]
+    aware = pd.Series(pd.to_datetime(["2020-04-01 12:00"]).tz_localize("UTC"))
+    assert F._as_text(aware) == ["2020-04-01T12:00:00+00:00"]
+    assert F._as_text(pd.Series([dt.date(2020, 4, 1)])) == ["2020-04-01"]

@@ -246,6 +246,8 @@ def test_replay_frames_move_in_time(ctx: tuple[Path, Path]) -> None:
     calls = lambda frame: sum(len(t.lon) for t in frame[1].data if t.name.startswith("call"))  # noqa: E731
     assert calls(early) == 0 < calls(late)
     assert "calls so far" in _texts(late[2])
+    assert "real positions from the lake." in late[4]
+    assert "zone's centre" not in late[4]  # every call found in the lake by source and time
     assert page.toggle_play(1) == (False, "⏸ Pause")
     assert page.toggle_play(2) == (True, "▶ Play")
     assert page.advance(1, 100, 1440) == 110
@@ -262,3 +264,22 @@ def test_empty_results_and_missing_lake(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a file"):
         check_lake(tmp_path / "file")
     check_lake(tmp_path)  # an empty folder is a lake not synced yet: allowed
+
+
+@pytest.mark.exact
+def test_a_picker_keeps_the_asked_choice_or_falls_back_to_the_first() -> None:
+    from dashboards.components import picker
+
+    runs = [("Seattle baseline", "seattle"), ("San Francisco", "sf")]
+    asked = picker("p", runs, "sf")
+    assert asked.value == "sf"
+    assert asked.options == [
+        {"label": "Seattle baseline", "value": "seattle"},
+        {"label": "San Francisco", "value": "sf"},
+    ]
+    assert not asked.clearable
+    assert picker("p", runs, "atlantis").value == "seattle"
+    assert picker("p", runs).value == "seattle"
+    plain = picker("p", ["a", "b"], "b")
+    assert plain.value == "b"
+    assert plain.options == [{"label": "a", "value": "a"}, {"label": "b", "value": "b"}]

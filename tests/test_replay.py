@@ -25,10 +25,9 @@ from twin.sync import run_sync
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, Path]:
+def setup(tmp_path_factory: pytest.TempPathFactory, sf_lake: Path) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("replay")
-    lake = root / "lake"
-    run_sync(load_config(), lake, only=["sffd_calls"], durable=False)
+    lake = sf_lake  # read-only (conftest.py)
     steps: list[str] = []
     cal = calibrate(lake, "sanfrancisco", refine_rounds=0, progress=steps.append)
     # the long steps are announced as they start (the CLI's spinner shows them)

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 from dashboards import ids
-from dashboards.components import frame_table, graph, guarded, notice, page_header
+from dashboards.components import frame_table, graph, guarded, notice, page_header, picker
 from dashboards.context import results_index
 from dashboards.figures import (
     checkpoint_day_figure,
@@ -136,18 +136,11 @@ def layout(run: str | None = None, **_: Any) -> html.Div:
                 ),
             ]
         )
-    names = [r.name for r in runs]
     return html.Div(
         [
             header,
             html.Div(
-                dcc.Dropdown(
-                    id=ids.CP_RUN,
-                    options=[{"label": r.label(), "value": r.name} for r in runs],
-                    value=run if run in names else names[0],
-                    clearable=False,
-                ),
-                className="controls",
+                picker(ids.CP_RUN, [(r.label(), r.name) for r in runs], run), className="controls"
             ),
             html.Div(id=ids.CP_MODES),
             html.Div(id=ids.CP_TABLE, className="scroll"),

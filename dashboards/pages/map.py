@@ -17,7 +17,7 @@ from dash import Input, Output, dcc, html
 
 from dashboards import ids
 from dashboards.citymap import CityMap, build_city_map, circle
-from dashboards.components import basis_text, graph, guarded, notice, page_header
+from dashboards.components import basis_text, graph, guarded, notice, page_header, picker
 from dashboards.context import current, results_index
 from dashboards.data import Rollups
 from dashboards.figures import city_map_figure
@@ -285,24 +285,13 @@ def layout(city: str | None = None, colour: str | None = None, **_: Any) -> html
     )
     if not cities:
         return html.Div([header, notice("The lake has no zones yet.", "twin sync --lake LAKE")])
-    chosen = city if city in cities else cities[0]
     return html.Div(
         [
             header,
             html.Div(
                 [
-                    dcc.Dropdown(
-                        id=ids.MAP_CITY,
-                        options=[{"label": c, "value": c} for c in cities],
-                        value=chosen,
-                        clearable=False,
-                    ),
-                    dcc.Dropdown(
-                        id=ids.MAP_COLOUR,
-                        options=[{"label": v, "value": k} for k, v in COLOURS.items()],
-                        value=colour if colour in COLOURS else "calls",
-                        clearable=False,
-                    ),
+                    picker(ids.MAP_CITY, cities, city),
+                    picker(ids.MAP_COLOUR, [(v, k) for k, v in COLOURS.items()], colour),
                     dcc.RadioItems(id="map-level", options=list(LEVELS), value="zone", inline=True),
                 ],
                 className="controls",

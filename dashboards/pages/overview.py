@@ -23,6 +23,7 @@ from dashboards.components import (
     kpi_cards,
     notice,
     page_header,
+    picker,
 )
 from dashboards.context import current, results_index
 from dashboards.data import Rollups, city_tz, fidelity_scores
@@ -36,6 +37,7 @@ from dashboards.figures import (
 from dashboards.frames import rows_of
 from dashboards.inputs import InputError, choice, day, friendly_callback, text
 from dashboards.labels import fmt_value
+from dashboards.pages.map import city_runs
 from dashboards.results import Run, run_breakdown
 from twin.cities import CITIES
 
@@ -111,19 +113,6 @@ def fidelity_cards(r: Rollups) -> html.Div:
     return html.Div([kpi_cards(cards), graph(ids.OV_FIDELITY, fidelity_figure(scores))])
 
 
-def _runs_of(city: str) -> list[Run]:
-    idx = results_index()
-    out = []
-    for run in idx.runs:
-        try:
-            info = run.info(idx.roots)
-        except Exception:
-            continue
-        if info is not None and info.city == city and not run.is_replay:
-            out.append(run)
-    return out
-
-
 @guarded("Overview")
 def layout(city: str | None = None, **_: Any) -> html.Div:
     """Render the overview; ``?city=`` picks the city of the lower half."""
@@ -164,12 +153,7 @@ def layout(city: str | None = None, **_: Any) -> html.Div:
         html.H3("Demand and response"),
         html.Div(
             [
-                dcc.Dropdown(
-                    id=ids.OV_CITY,
-                    options=[{"label": c, "value": c} for c in cities],
-                    value=chosen,
-                    clearable=False,
-                ),
+                picker(ids.OV_CITY, cities, chosen),
                 dcc.DatePickerRange(
                     id=ids.OV_DATES,
                     display_format="YYYY-MM-DD",
@@ -245,7 +229,7 @@ def show_city(
         if outside
         else ""
     )
-    runs = _runs_of(chosen)
+    runs = [run for run, _ in city_runs(chosen)]
     options = [{"label": run.label(), "value": run.name} for run in runs]
     return (
         demand_figure(frame, grain, tz),

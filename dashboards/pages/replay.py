@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from dashboards import ids
-from dashboards.components import guarded, kpi_cards, notice, page_header
+from dashboards.components import guarded, kpi_cards, notice, page_header, picker
 from dashboards.context import current, results_index
 from dashboards.figures import replay_map
 from dashboards.inputs import choice, friendly_callback, number
@@ -62,18 +62,12 @@ def layout(run: str | None = None, **_: Any) -> html.Div:
                 ),
             ]
         )
-    names = [r.name for r in runs]
     return html.Div(
         [
             header,
             html.Div(
                 [
-                    dcc.Dropdown(
-                        id=ids.RP_RUN,
-                        options=[{"label": r.label(), "value": r.name} for r in runs],
-                        value=run if run in names else names[0],
-                        clearable=False,
-                    ),
+                    picker(ids.RP_RUN, [(r.label(), r.name) for r in runs], run),
                     html.Button("▶ Play", id=ids.RP_PLAY, n_clicks=0, className="button"),
                     html.Span("00:00", id=ids.RP_CLOCK, className="clock"),
                 ],

@@ -18,7 +18,15 @@ import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 from dashboards import ids
-from dashboards.components import frame_table, graph, guarded, kpi_cards, notice, page_header
+from dashboards.components import (
+    frame_table,
+    graph,
+    guarded,
+    kpi_cards,
+    notice,
+    page_header,
+    picker,
+)
 from dashboards.context import current, results_index
 from dashboards.figures import (
     city_map_figure,
@@ -55,11 +63,11 @@ HEADLINE = (
 )
 
 
-def _options() -> list[dict[str, str]]:
+def _options() -> list[tuple[str, str]]:
     idx = results_index()
-    opts = [{"label": f"sweep {s.name}", "value": f"sweep:{s.name}"} for s in idx.sweeps]
+    opts = [(f"sweep {s.name}", f"sweep:{s.name}") for s in idx.sweeps]
     runs = sorted(idx.runs, key=lambda r: (r.is_replay, r.scenario == "example", -r.mtime))
-    opts += [{"label": r.label(), "value": f"run:{r.name}"} for r in runs]
+    opts += [(r.label(), f"run:{r.name}") for r in runs]
     return opts
 
 
@@ -101,18 +109,12 @@ def layout(pick: str | None = None, **_: Any) -> html.Div:
                 ),
             ]
         )
-    values = [o["value"] for o in opts]
     return html.Div(
         [
             header,
             html.Div(
                 [
-                    dcc.Dropdown(
-                        id=ids.SC_PICK,
-                        options=opts,
-                        value=pick if pick in values else values[0],
-                        clearable=False,
-                    ),
+                    picker(ids.SC_PICK, opts, pick),
                     dcc.Dropdown(id=ids.SC_VARIANT, placeholder="variant to compare"),
                     dcc.Dropdown(id=ids.SC_KPI, clearable=False),
                 ],
@@ -144,12 +146,7 @@ def layout(pick: str | None = None, **_: Any) -> html.Div:
             (
                 html.Div(
                     [
-                        dcc.Dropdown(
-                            id=ids.SC_OPT,
-                            options=[{"label": o.name, "value": o.name} for o in opt_files],
-                            value=opt_files[0].name,
-                            clearable=False,
-                        ),
+                        picker(ids.SC_OPT, [o.name for o in opt_files]),
                         graph(ids.SC_OPT_GRAPH),
                         html.P(id="sc-opt-text", className="basis"),
                     ]

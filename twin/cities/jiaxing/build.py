@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import textwrap
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from shapely.geometry import Point
 
@@ -39,7 +39,12 @@ from twin.cities.jiaxing.facts import (
     WATCHLIST_HIT,
     assumptions,
 )
-from twin.cities.jiaxing.geometry import ZONE_SOURCE, build_jiaxing_layout, representative
+from twin.cities.jiaxing.geometry import (
+    ZONE_SOURCE,
+    LayoutOptions,
+    build_jiaxing_layout,
+    representative,
+)
 from twin.errors import ConfigError
 from twin.scenario import Anchored, FlowList, FlowMap, flow, parse_scenario, render_yaml
 
@@ -76,11 +81,6 @@ def calibrate(req: CalibrationRequest) -> Calibration:
 def build_jiaxing_scenario(
     lake_dir: str | Path,
     *,
-    zone_km: float = 4.0,
-    min_zone_fraction: float = 0.3,
-    calls_per_1000_per_day: float = 0.30,
-    core_boost: float = 10.0,
-    core_scale_km: float = 3.0,
     priority_shares: tuple[float, float, float] = (0.12, 0.17, 0.71),
     service_mean_min: float = 30.0,
     speed_kmh: float = 36.0,
@@ -88,6 +88,7 @@ def build_jiaxing_scenario(
     turnout_min: float = 1.0,
     warmup: float = 1440.0,
     horizon: float = 10080.0,
+    **layout_options: Unpack[LayoutOptions],
 ) -> dict[str, Any]:
     """Build the Jiaxing baseline scenario as a plain mapping (the YAML file's content).
 
@@ -98,11 +99,6 @@ def build_jiaxing_scenario(
 
     Args:
         lake_dir: The lake holding Jiaxing's districts (the ``jiaxing_districts`` source).
-        zone_km: Grid cell size in km.
-        min_zone_fraction: Pieces smaller than this share of a cell are merged.
-        calls_per_1000_per_day: Incidents needing a patrol unit per 1,000 residents per day.
-        core_boost: Resident density boost at a district seat.
-        core_scale_km: Decay length of the boost (km).
         priority_shares: Shares of priorities 1, 2, 3 (sum 1).
         service_mean_min: Mean on-scene time (exponential), minutes.
         speed_kmh: Driving speed.
@@ -110,6 +106,10 @@ def build_jiaxing_scenario(
         turnout_min: Minutes from dispatch to rolling.
         warmup: Minutes simulated before statistics start.
         horizon: Minutes of statistics.
+        **layout_options: The zones' and demand's knobs (``zone_km``, ``min_zone_fraction``,
+            ``calls_per_1000_per_day``, ``core_boost``, ``core_scale_km``), passed on to
+            :func:`~twin.cities.jiaxing.geometry.build_jiaxing_layout`, which holds their
+            defaults and ranges.
 
     Returns:
         The scenario mapping.
@@ -126,14 +126,7 @@ def build_jiaxing_scenario(
             raise ConfigError(f"{label}={v}: must be > 0")
     if circuity < 1 or turnout_min < 0 or warmup < 0 or horizon <= 0:
         raise ConfigError("circuity must be >= 1, turnout_min and warmup >= 0, horizon > 0")
-    layout = build_jiaxing_layout(
-        lake_dir,
-        zone_km=zone_km,
-        min_zone_fraction=min_zone_fraction,
-        calls_per_1000_per_day=calls_per_1000_per_day,
-        core_boost=core_boost,
-        core_scale_km=core_scale_km,
-    )
+    layout = build_jiaxing_layout(lake_dir, **layout_options)
     params = dict(layout.params)
     params.update(
         priority_shares=tuple(priority_shares),

@@ -36,7 +36,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +64,7 @@ from twin.store import Lake
 __all__ = [
     "District",
     "JiaxingLayout",
+    "LayoutOptions",
     "Zone",
     "build_jiaxing_layout",
     "district_source",
@@ -74,6 +75,19 @@ ZONE_SOURCE: Final = "jiaxing_districts"
 """The sync source whose ``zones`` rows are Jiaxing's districts."""
 _LATTICE_KM: Final = 0.25
 _FloatArray = npt.NDArray[np.float64]
+
+
+class LayoutOptions(TypedDict, total=False):
+    """The knobs of :func:`build_jiaxing_layout`, as keyword arguments other builders pass on.
+
+    Their defaults, ranges and meanings live in :func:`build_jiaxing_layout` alone.
+    """
+
+    zone_km: float
+    min_zone_fraction: float
+    calls_per_1000_per_day: float
+    core_boost: float
+    core_scale_km: float
 
 
 @dataclass
