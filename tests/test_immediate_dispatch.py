@@ -150,22 +150,26 @@ def test_linear_curve_gives_the_share_of_each_load() -> None:
 
 @pytest.mark.golden
 def test_without_the_field_records_are_unchanged() -> None:
-    # digests of the records main 48e6709 (before the field) produced for the same runs
-    sc = load_scenario(scenarios_dir() / "sanfrancisco_baseline.yaml")
-    assert all(p.immediate_dispatch is None for p in sc.priorities)
-    sc = sc.model_copy(update={"warmup": 0.0, "horizon": 2880.0})
+    # digests of the records main 48e6709 (before the field) produced for the same runs:
+    # two agencies, class and agency dispatch delays, Poisson demand and a trace
+    sc = load_scenario(scenarios_dir() / "example_agencies.yaml")
+    assert sc.uses_dispatch_delay
+    assert all(p.immediate_dispatch is None for a in sc.agency_ids for p in sc.agency_priorities(a))
+    sc = sc.model_copy(update={"warmup": 0.0, "horizon": 20160.0})
     poisson = Simulation(sc, seed=11).run().incidents
-    assert _digest(poisson) == "56ad3da05cc4100fcbd950279259fec7fa4477fe7c8ee2fc421b8f35c310760c"
+    assert _digest(poisson) == "ab6b70a24ea701a9b5931b1f6af91d58189d3c91db6529c1a1711cac4dc974fd"
     zones = sc.zone_ids
+    n = 400
     rows = pd.DataFrame(
         {
-            "time_min": np.arange(0, 2000, 7.0),
-            "zone": [zones[i % len(zones)] for i in range(286)],
-            "priority": [1 + (i % 3 == 0) for i in range(286)],
+            "time_min": np.arange(0, n * 5.0, 5.0),
+            "zone": [zones[i % len(zones)] for i in range(n)],
+            "priority": [1 + (i % 3 == 0) for i in range(n)],
+            "agency": ["police" if i % 4 else "fire" for i in range(n)],
         }
     )
     trace = Simulation(sc, seed=11, demand=rows).run().incidents
-    assert _digest(trace) == "671259235359e299b1d2757560dac54cd889e535d5430112ea2959f074452ac5"
+    assert _digest(trace) == "bd336954fb22741f791048ffaabb80874d82bf179b9022f076ce3689bb784e67"
 
 
 @pytest.mark.validation
