@@ -183,7 +183,7 @@ def _scenario(
         )
     )
     posts, unit_types = _posts(fu, zone_of_station, src, report)
-    dd_by = _class_dispatch_delays(fu, src, report)
+    dd_by = _class_dispatch_delays(fu, src, report, tz=fit_data.tz)
     immediate = {
         k: v.pop("immediate_dispatch") for k, v in dd_by.items() if "immediate_dispatch" in v
     }
@@ -502,7 +502,7 @@ def _immediate_curve(
 
 
 def _class_dispatch_delays(
-    fu: pd.DataFrame, src: str, report: FitReport, *, immediate: bool = True
+    fu: pd.DataFrame, src: str, report: FitReport, *, immediate: bool = True, tz: str = "UTC"
 ) -> dict[int, dict[str, Any]]:
     """Fit received -> dispatched per priority class; return each class's spec.
 
@@ -538,6 +538,13 @@ def _class_dispatch_delays(
             imm = dd_all <= IMMEDIATE_MIN
             curve = _immediate_curve(load_all, imm, ok)
             rest = np.sort(dd_all[ok & ~imm])
+            by_day = pd.Series(imm[ok]).groupby(local_dates(fu["received"], tz)[ok].to_numpy())
+            daily = {str(d): round(float(x), 3) for d, x in by_day.mean().items()}
+            kinds = (
+                pd.Series(imm[ok]).groupby(fu["unit_type"].to_numpy()[ok]).agg(["size", "mean"])
+                if "unit_type" in fu.columns
+                else pd.DataFrame(columns=["size", "mean"])
+            )
             out[level] = {
                 "dist": "empirical",
                 "values": [round(float(p.mean()), 4) for p in np.array_split(rest, SHAPE_KNOTS)],
@@ -557,12 +564,21 @@ def _class_dispatch_delays(
                         "other_median": float(np.median(rest)),
                         "other_mean": float(rest.mean()),
                         "load_bins": LOAD_BINS,
+                        "immediate_share_by_day": daily,
+                        "immediate_share_by_first_unit_type": {
+                            str(t): {"n": int(r["size"]), "share": round(float(r["mean"]), 3)}
+                            for t, r in kinds.iterrows()
+                        },
                     },
                     notes=[
                         "the share of calls dispatched the moment they were received rises "
                         "with the calls of the previous hour (busy hours); each point is a "
                         "load quintile's mean load and share, linear in between; the other "
-                        f"calls draw an empirical delay of {SHAPE_KNOTS} knots"
+                        f"calls draw an empirical delay of {SHAPE_KNOTS} knots",
+                        "the share's level also moves from day to day beyond load "
+                        f"({min(daily.values()):.2f} .. {max(daily.values()):.2f} by day, "
+                        "immediate_share_by_day): a curve fitted on some days carries their "
+                        "level to others",
                     ],
                 )
             )
