@@ -318,9 +318,8 @@ class PrioritySpec(Spec):
             midnight), e.g. crews turning out from sleep at night. Default: none (1 at
             every hour).
         immediate_dispatch: Probability that a call of this class is dispatched the moment it
-            is received, by the calls received in the previous hour (busy hours: dispatchers
-            send at once); the other calls draw ``dispatch_delay``. Default: none (every call
-            draws it).
+            is received, by the calls received in the previous hour; the other calls draw
+            ``dispatch_delay``. Default: none (every call draws it).
 
     """
 
