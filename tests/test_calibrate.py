@@ -252,10 +252,14 @@ def test_calibrate_sanfrancisco_writes_loadable_scenario(lake: Path, tmp_path: P
     assert min(p1.travel_by_hour[1:6]) > 1.05 > 0.97 > max(p1.travel_by_hour[12:18])
     assert p2.dispatch_delay is not None
     assert p2.dispatch_delay.dist == "empirical"
-    assert (
-        report.param("priorities[level=2].dispatch_delay (atom at zero kept)").fit["zero_share"]
-        > 0.1
-    )
+    # P2's zero delays: dispatched at once with a share that rises with the previous hour's
+    # calls; the other calls draw an empirical delay without zeros
+    imm = report.param("priorities[level=2].immediate_dispatch, dispatch_delay (the other calls)")
+    assert imm.fit["immediate_share"] > 0.1
+    assert p2.immediate_dispatch is not None
+    assert p2.immediate_dispatch.share[-1] > p2.immediate_dispatch.share[0] + 0.2
+    assert min(p2.dispatch_delay.values) > 0
+    assert p1.immediate_dispatch is None
     assert any("travel_factor" in a for a in data["assumptions"])
     # each zone's smoothed class mix is written where it differs from the city's
     mixed = [z for z in sc.zones if z.shares]

@@ -508,6 +508,28 @@ def attach(calibration: Calibration, evidence: Mapping[str, Any]) -> None:
                 ],
             )
         )
+    curves: list[dict[str, Any]] = life.get("curves") or [] if life else []
+    for c in curves:
+        if c["priority"] == "all" or c["measure"] != "received_onscene":
+            continue
+        if c["load"] != "calls_prev_hour":
+            continue
+        rep.add(
+            Parameter(
+                name=f"check: load-response curve of priority {c['priority']} (received -> on "
+                "scene by calls in the previous hour), real vs twin",
+                value="pass" if c["passed"] else "fail",
+                data="replay of the fit days (the pooled curve's window)",
+                n=sum(int(b["n_real"]) for b in c["bins"]),
+                fit={
+                    "share_of_bins_within": c["share_of_bins_within"],
+                    "worst_rel_err": c["worst_rel_err"],
+                    "real_elasticity": c["real_elasticity"],
+                    "twin_elasticity": c["twin_elasticity"],
+                },
+                notes=["tolerance as the pooled curve's (10 % or inside the 95 % interval; 0.10)"],
+            )
+        )
     if life and life.get("immediate_dispatch_real"):
         imm = pd.DataFrame(life["immediate_dispatch_real"])
         tw = pd.DataFrame(life.get("immediate_dispatch_twin") or [])
@@ -530,8 +552,10 @@ def attach(calibration: Calibration, evidence: Mapping[str, Any]) -> None:
                 data=f"replay of the fit days {life['window'][0]} .. {life['window'][1]}",
                 fit={"real": life["immediate_dispatch_real"]},
                 notes=[
-                    "the twin draws each call's processing delay independently of load; a real "
-                    "share that rises with load is load response the twin's delays do not have"
+                    "a class without priorities[].immediate_dispatch draws its processing delay "
+                    "independently of load (a real share that rises with load is then load "
+                    "response the twin lacks); one with it is dispatched at once with the "
+                    "fitted share of its calls in the previous hour"
                 ],
             )
         )

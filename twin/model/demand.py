@@ -150,6 +150,15 @@ class IncidentExtras:
     Each comes from its own stream (``dispatch_delay``, ``travel_noise``), drawn once per
     incident in incident order, so the incident streams are the same with or without them.
 
+    A class with ``immediate_dispatch`` is dispatched the moment it is received with a
+    probability that depends on the calls of its agency received in the 60 minutes before
+    (exogenous: counted from the arrival times as each block is drawn, the previous blocks'
+    last hour carried over; a replayed trace is one block). Its delays are drawn as without
+    it, then one uniform per call of the class (same stream, after all delays of the block)
+    decides; without the field nothing more is drawn. Calls without arrival times (injected
+    ones) draw the delay without the share. With a detection delay, a call received near a
+    block's end does not see the next block's calls received before it.
+
     Args:
         scenario: The scenario (classes' ``dispatch_delay`` / ``travel_factor`` /
             ``travel_noise`` / ``travel_by_hour``, ``dispatch.delay``, ``travel.noise``).
@@ -161,11 +170,14 @@ class IncidentExtras:
     def __init__(self, scenario: Scenario) -> None:
         self.delays: list[Distribution | None] = []
         self.factors: list[float] = []
+        # per class: its agency index and its immediate-dispatch curve (load points, shares)
+        agency_of: list[int] = []
+        self.immediate: list[tuple[NDArray[np.float64], NDArray[np.float64]] | None] = []
         noise = scenario.travel.noise
         self.noise = from_spec(noise) if noise is not None else None
         # per-class noise (priorities[].travel_noise); None when no class has its own
         noises: list[Distribution | None] = []
-        for agency in scenario.agency_ids:
+        for a_idx, agency in enumerate(scenario.agency_ids):
             d = scenario.agency_dispatch(agency).delay
             default = from_spec(d) if d is not None else None
             prios = scenario.agency_priorities(agency)
@@ -173,7 +185,19 @@ class IncidentExtras:
                 self.delays.append(default)
                 self.factors.append(1.0)
                 noises.append(self.noise)
+                agency_of.append(a_idx)
+                self.immediate.append(None)
             for p in prios:
+                agency_of.append(a_idx)
+                im = p.immediate_dispatch
+                self.immediate.append(
+                    None
+                    if im is None
+                    else (
+                        np.asarray(im.calls_prev_hour, dtype=np.float64),
+                        np.asarray(im.share, dtype=np.float64),
+                    )
+                )
                 dd = p.dispatch_delay
                 self.delays.append(from_spec(dd) if dd is not None else default)
                 self.factors.append(float(p.travel_factor))
@@ -200,6 +224,12 @@ class IncidentExtras:
                 rows.extend(p.travel_by_hour or [1.0] * 24 for p in prios)
             self.by_hour = np.asarray(rows, dtype=np.float64)
         self.has_delay = any(d is not None for d in self.delays)
+        self.class_agency = np.asarray(agency_of, dtype=np.int64)
+        self.has_immediate = self.has_delay and any(
+            im is not None and self.delays[c] is not None for c, im in enumerate(self.immediate)
+        )
+        # per agency: received times of earlier blocks that a later call may still count
+        self._tail: dict[int, NDArray[np.float64]] = {}
         self.has_tmult = (
             self.noise is not None
             or own
@@ -208,8 +238,18 @@ class IncidentExtras:
         )
         self.active = self.has_delay or self.has_tmult
 
-    def delay(self, prio: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.float64]:
-        """Draw the dispatch delay of each incident (by class) from *rng*."""
+    def delay(
+        self,
+        prio: NDArray[np.int64],
+        rng: np.random.Generator,
+        load: NDArray[np.float64] | None = None,
+    ) -> NDArray[np.float64]:
+        """Draw the dispatch delay of each incident (by class) from *rng*.
+
+        With *load* (each call's calls in the previous hour, :meth:`calls_prev_hour`), a class
+        with ``immediate_dispatch`` has its calls dispatched at once (delay 0) with the
+        probability of their load.
+        """
         out = np.zeros(prio.size)
         for c, dist in enumerate(self.delays):
             if dist is not None:
@@ -217,6 +257,33 @@ class IncidentExtras:
                 k = int(m.sum())
                 if k:
                     out[m] = dist.sample_many(rng, k)
+        if load is not None and self.has_immediate:
+            for c, im in enumerate(self.immediate):
+                if im is None or self.delays[c] is None:
+                    continue
+                m = np.flatnonzero(prio == c)
+                if m.size:
+                    p = np.interp(load[m], im[0], im[1])
+                    out[m[rng.random(m.size) < p]] = 0.0
+        return out
+
+    def calls_prev_hour(self, block: ArrivalBlock) -> NDArray[np.float64]:
+        """Count, per call of *block*, its agency's calls received in the 60 minutes before.
+
+        Calls of earlier blocks count (their last hour is carried over): call blocks in
+        occurrence order, each once.
+        """
+        agency = self.class_agency[block.priority]
+        out = np.zeros(len(block))
+        horizon = float(block.occurred.max()) - 60.0  # later calls are received after this + 60
+        for a in np.unique(agency).tolist():
+            m = agency == a
+            t = block.received[m]
+            seen = np.sort(np.concatenate([self._tail.get(a, np.zeros(0)), t]))
+            out[m] = np.searchsorted(seen, t, side="left") - np.searchsorted(
+                seen, t - 60.0, side="left"
+            )
+            self._tail[a] = seen[seen >= horizon]
         return out
 
     def tmult(
@@ -250,7 +317,10 @@ class IncidentExtras:
         if not self.active or not len(block):
             return block
         if self.has_delay:
-            block.ready = block.received + self.delay(block.priority, streams["dispatch_delay"])
+            load = self.calls_prev_hour(block) if self.has_immediate else None
+            block.ready = block.received + self.delay(
+                block.priority, streams["dispatch_delay"], load
+            )
         if self.has_tmult:
             block.tmult = self.tmult(block.priority, streams["travel_noise"], block.received)
         return block

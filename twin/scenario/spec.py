@@ -269,6 +269,34 @@ class UnitSpec(Spec):
     agency: AgencyId = DEFAULT_AGENCY
 
 
+class ImmediateDispatchSpec(Spec):
+    """A class's probability of dispatch the moment a call is received, by load.
+
+    Attributes:
+        calls_prev_hour: Load points, increasing: calls of the class's agency received in the
+            60 minutes before the call (every class counts).
+        share: Probability of immediate dispatch (delay 0) at each point; linear in between,
+            the end values beyond. The other calls draw the class's ``dispatch_delay``.
+
+    """
+
+    calls_prev_hour: list[Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]] = Field(
+        min_length=1
+    )
+    share: list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _points(self) -> ImmediateDispatchSpec:
+        x = self.calls_prev_hour
+        if len(x) != len(self.share):
+            raise ValueError(
+                f"immediate_dispatch: {len(x)} calls_prev_hour points but {len(self.share)} shares"
+            )
+        if any(x[i + 1] <= x[i] for i in range(len(x) - 1)):
+            raise ValueError("immediate_dispatch: calls_prev_hour must be strictly increasing")
+        return self
+
+
 class PrioritySpec(Spec):
     """A priority class: level (1 = most urgent), share of calls, optional on-scene time.
 
@@ -289,6 +317,9 @@ class PrioritySpec(Spec):
             the call is received (simulated hour ``floor(t / 60) mod 24``; minute 0 is
             midnight), e.g. crews turning out from sleep at night. Default: none (1 at
             every hour).
+        immediate_dispatch: Probability that a call of this class is dispatched the moment it
+            is received, by the calls received in the previous hour; the other calls draw
+            ``dispatch_delay``. Default: none (every call draws it).
 
     """
 
@@ -300,6 +331,7 @@ class PrioritySpec(Spec):
     dispatch_delay: DistSpec | None = None
     travel_noise: DistSpec | None = None
     travel_by_hour: list[Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]] | None = None
+    immediate_dispatch: ImmediateDispatchSpec | None = None
 
     @field_validator("travel_by_hour")
     @classmethod

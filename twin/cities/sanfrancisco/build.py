@@ -183,7 +183,10 @@ def _scenario(
         )
     )
     posts, unit_types = _posts(fu, zone_of_station, src, report)
-    dd_by = _class_dispatch_delays(fu, src, report)
+    dd_by = _class_dispatch_delays(fu, src, report, tz=fit_data.tz)
+    immediate = {
+        k: v.pop("immediate_dispatch") for k, v in dd_by.items() if "immediate_dispatch" in v
+    }
     loc, matrix, chk = _drive_matrix(fu, zones, posts, emerg, turnout, top, src, report)
     factors, chk = _travel_factors(chk, top, src, report)
     noise_spec, class_noise = _travel_noise(
@@ -230,6 +233,8 @@ def _scenario(
     for entry in scenario["priorities"]:
         if int(entry["level"]) in class_noise:
             entry["travel_noise"] = class_noise[int(entry["level"])]
+        if int(entry["level"]) in immediate:
+            entry["immediate_dispatch"] = immediate[int(entry["level"])]
     if model == "class_shape_by_hour":
         by_hour = _hour_multipliers(chk, fit_data.tz, src, report)
         for entry in scenario["priorities"]:
@@ -448,9 +453,56 @@ def _posts(
 ZERO_ATOM_SHARE = 0.05
 """A class whose received -> dispatched is exactly 0 this often keeps the data's distribution."""
 
+IMMEDIATE_MIN = 0.05
+"""A call dispatched within this many minutes of being received counts as immediate (as in
+:func:`twin.calibrate.load.immediate_dispatch`)."""
+
+LOAD_BINS = 5
+"""Quantile bins of calls in the previous hour over which a class's immediate share is fitted."""
+
+
+def _calls_prev_hour(received: pd.Series) -> np.ndarray:
+    """Count the calls received in the 60 minutes before each call (among *received*)."""
+    ts = pd.to_datetime(received, utc=True)
+    t = np.asarray((ts - ts.min()).dt.total_seconds() / 60.0, dtype=float)
+    seen = np.sort(t[np.isfinite(t)])
+    return (np.searchsorted(seen, t, side="left") - np.searchsorted(seen, t - 60.0)).astype(float)
+
+
+def _immediate_curve(
+    load: np.ndarray, immediate: np.ndarray, in_class: np.ndarray
+) -> dict[str, list[float]]:
+    """Fit a class's immediate-dispatch share by load: one point per load bin.
+
+    Bins are the quantiles of every call's load (:data:`LOAD_BINS`, ties by call order, as
+    the fit report's). The points sit at the class's mean load per bin; their shares are
+    solved so that the curve (linear between points, flat beyond) averaged over each bin's
+    calls gives the bin's observed share (clipped to [0, 1]), not just its value at the mean.
+    """
+    rank = pd.Series(load).rank(method="first").to_numpy()
+    b = np.minimum((rank - 1) * LOAD_BINS // len(load), LOAD_BINS - 1).astype(int)
+    bins = [in_class & (b == i) for i in range(LOAD_BINS)]
+    bins = [m for m in bins if m.sum() >= 10]
+    xs = np.array([float(load[m].mean()) for m in bins])
+    obs = np.array([float(immediate[m].mean()) for m in bins])
+    keep = np.concatenate([[True], np.diff(xs) > 0]) if xs.size else np.zeros(0, dtype=bool)
+    xs, obs, bins = xs[keep], obs[keep], [m for m, k in zip(bins, keep, strict=True) if k]
+    share = obs
+    if xs.size >= 2:
+        # A[i, j] = mean over bin i's calls of the j-th hat function at the points xs
+        basis = np.eye(xs.size)
+        a = np.array(
+            [[np.interp(load[m], xs, basis[j]).mean() for j in range(xs.size)] for m in bins]
+        )
+        share = np.clip(np.linalg.solve(a, obs), 0.0, 1.0)
+    return {
+        "calls_prev_hour": [round(float(x), 3) for x in xs],
+        "share": [round(float(p), 4) for p in share],
+    }
+
 
 def _class_dispatch_delays(
-    fu: pd.DataFrame, src: str, report: FitReport
+    fu: pd.DataFrame, src: str, report: FitReport, *, immediate: bool = True, tz: str = "UTC"
 ) -> dict[int, dict[str, Any]]:
     """Fit received -> dispatched per priority class; return each class's spec.
 
@@ -460,11 +512,19 @@ def _class_dispatch_delays(
     would lose it, and its median with it: such a class gets an empirical distribution of
     :data:`SHAPE_KNOTS` equally likely values, the means of its sorted delays' twentieths
     (zeros included; the mean is kept).
+
+    With ``immediate`` (the default), such a class instead gets ``immediate_dispatch``: the
+    share of its calls dispatched within :data:`IMMEDIATE_MIN` of being received, by the calls
+    received in the previous hour (:func:`_immediate_curve`; the share rises with load), and
+    an empirical ``dispatch_delay`` of the other calls' delays (twentieths' means). Returned
+    under ``"immediate_dispatch"`` in the class's entry (popped by the caller).
     """
     _, dd_by = fit_by_group(
         fu, "dispatch_delay", "klass", "received -> dispatched", source=src, max_min=120
     )
     out: dict[int, dict[str, Any]] = {}
+    load_all = _calls_prev_hour(fu["received"]) if immediate else np.zeros(len(fu))
+    dd_all = fu["dispatch_delay"].to_numpy(dtype=float)
     for k, f in dd_by.items():
         level = int(k)
         dist_param(report, f"priorities[level={level}].dispatch_delay", f)
@@ -472,7 +532,57 @@ def _class_dispatch_delays(
         v = fu.loc[fu["klass"] == k, "dispatch_delay"].to_numpy(dtype=float)
         v = v[np.isfinite(v) & (v >= 0) & (v <= 120)]
         zero = float(np.mean(v <= 0)) if v.size else 0.0
-        if zero >= ZERO_ATOM_SHARE and v.size >= 100:
+        if immediate and zero >= ZERO_ATOM_SHARE and v.size >= 100:
+            ok = (fu["klass"] == k).to_numpy() & np.isfinite(dd_all) & (dd_all >= 0)
+            ok &= dd_all <= 120
+            imm = dd_all <= IMMEDIATE_MIN
+            curve = _immediate_curve(load_all, imm, ok)
+            rest = np.sort(dd_all[ok & ~imm])
+            by_day = pd.Series(imm[ok]).groupby(local_dates(fu["received"], tz)[ok].to_numpy())
+            daily = {str(d): round(float(x), 3) for d, x in by_day.mean().items()}
+            kinds = (
+                pd.Series(imm[ok]).groupby(fu["unit_type"].to_numpy()[ok]).agg(["size", "mean"])
+                if "unit_type" in fu.columns
+                else pd.DataFrame(columns=["size", "mean"])
+            )
+            out[level] = {
+                "dist": "empirical",
+                "values": [round(float(p.mean()), 4) for p in np.array_split(rest, SHAPE_KNOTS)],
+                "immediate_dispatch": curve,
+            }
+            report.add(
+                Parameter(
+                    name=f"priorities[level={level}].immediate_dispatch, dispatch_delay (the "
+                    "other calls)",
+                    value=curve,
+                    data=src + f": received -> dispatched of priority-{level} calls; load = "
+                    "calls received in the 60 minutes before (every class, fit days)",
+                    n=int(ok.sum()),
+                    fit={
+                        "immediate_share": float(imm[ok].mean()),
+                        "immediate_at_most_min": IMMEDIATE_MIN,
+                        "other_median": float(np.median(rest)),
+                        "other_mean": float(rest.mean()),
+                        "load_bins": LOAD_BINS,
+                        "immediate_share_by_day": daily,
+                        "immediate_share_by_first_unit_type": {
+                            str(t): {"n": int(r["size"]), "share": round(float(r["mean"]), 3)}
+                            for t, r in kinds.iterrows()
+                        },
+                    },
+                    notes=[
+                        "the share of calls dispatched the moment they were received rises "
+                        "with the calls of the previous hour (busy hours); each point is a "
+                        "load quintile's mean load and share, linear in between; the other "
+                        f"calls draw an empirical delay of {SHAPE_KNOTS} knots",
+                        "the share's level also moves from day to day beyond load "
+                        f"({min(daily.values()):.2f} .. {max(daily.values()):.2f} by day, "
+                        "immediate_share_by_day): a curve fitted on some days carries their "
+                        "level to others",
+                    ],
+                )
+            )
+        elif zero >= ZERO_ATOM_SHARE and v.size >= 100:
             # each knot is the mean of its twentieth of the sorted delays: the zeros stay
             # zeros and the class's mean is kept (the long tail included)
             out[level] = {
