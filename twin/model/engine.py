@@ -64,6 +64,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from bisect import bisect_left
 from heapq import heappop, heappush
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -387,8 +388,11 @@ class Simulation:
         self._si_exp: list[float] = []
         self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
         self._si_ag = ag
-        self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, end)
-        self._si_n = 0  # tie-breaker: entries settle in the order they were drawn
+        # the agenda of pending starts and ends: -time in ascending order (the next one last,
+        # so it pops in O(1); equal times pop in the order they were drawn) and, aligned,
+        # (unit, token, is end); a sorted list of floats beats a heap of tuples here
+        self._si_keys: list[float] = []
+        self._si_vals: list[tuple[int, int, bool]] = []
         self._si_end_t = [0.0] * n  # end of each unit's current piece
         self._unit_district = [self.board.district_of(u) for u in range(n)]
         self._watch_at = [math.inf] * len(self.district_names)
@@ -409,7 +413,7 @@ class Simulation:
         )  # fmt: skip
 
     def _si_arm(self, u: int, now: float) -> None:
-        """Draw free unit *u*'s next self-initiated start (a heap entry, settled lazily).
+        """Draw free unit *u*'s next self-initiated start (an agenda entry, settled lazily).
 
         With ``weight: zone_calls`` the rate is weighted by the zone the unit is in now (when
         it becomes free); a patrol move before the start does not redraw it.
@@ -426,32 +430,37 @@ class Simulation:
         buf = self._si_exp
         if not buf:
             buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
-        self._si_n += 1
-        heappush(self._si_heap, (now + buf.pop() / r, self._si_n, u, tok, False))
+        k = -(now + buf.pop() / r)
+        i = bisect_left(self._si_keys, k)
+        self._si_keys.insert(i, k)
+        self._si_vals.insert(i, (u, tok, False))
 
     def _si_settle(self, now: float) -> None:
         """Play every self-initiated start and end due by *now*, in time order.
 
-        Starts and ends are not simulation events: they sit in a heap and are settled before
+        Starts and ends are not simulation events: they sit in an agenda and are settled before
         anyone looks at the units (a call received, a shift change, a mesa step, a watch). An
         end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
         take the call at that very moment. A unit whose free spell and next piece both fall
-        before *now* goes through them without the heap (nobody looked in between).
+        before *now* goes through them without the agenda (nobody looked in between).
 
         The hot loop of a run with ``self_initiated``: :meth:`_si_begin` and :meth:`_si_end`
         are inlined here (same draws in the same order, same board transitions).
         """
-        heap = self._si_heap
-        if not heap or heap[0][0] > now:
+        keys = self._si_keys
+        mnow = -now
+        if not keys or keys[-1] < mnow:
             return
+        vals = self._si_vals
         (
             tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, group_l,
             start_self, end_self, self_again, kind_of, dur_bufs, dists,
             rate_of, weighted, w_of, exp_buf, rng, t0_of, starts, end_t,
             warm, stop, queues, local_of, dqs, udist,
         ) = self._si_ctx  # fmt: skip
-        while heap and heap[0][0] <= now:
-            t, _, u, tok, ending = heappop(heap)
+        while keys and keys[-1] >= mnow:
+            t = -keys.pop()
+            u, tok, ending = vals.pop()
             if not ending:  # a start
                 if tok != tok_of[u] or not is_free_l[u]:
                     continue  # dispatched (or off duty) since it was drawn
@@ -481,8 +490,9 @@ class Simulation:
                             end_self(u, e)
                             tok = tok_of[u] + 1
                             tok_of[u] = tok
-                            self._si_n += 1
-                            heappush(heap, (t, self._si_n, u, tok, False))
+                            i = bisect_left(keys, -t)
+                            keys.insert(i, -t)
+                            vals.insert(i, (u, tok, False))
                             break
                         self_again(u, e, t)
                 # a piece starts at t: draw its end (:meth:`_si_begin`, inlined)
@@ -498,8 +508,9 @@ class Simulation:
                 t += buf.pop()
                 end_t[u] = t
                 if t > now:
-                    self._si_n += 1
-                    heappush(heap, (t, self._si_n, u, seq, True))
+                    i = bisect_left(keys, -t)
+                    keys.insert(i, -t)
+                    vals.insert(i, (u, seq, True))
                     break
                 ending = True
 
@@ -523,7 +534,7 @@ class Simulation:
 
         Returns the next start when it is also due by *now* (the unit stays on the board's
         SELF_INITIATED through the free spell, :meth:`UnitBoard.self_again`), else -1.0 (the
-        unit took a call, or is free with its next start in the heap).
+        unit took a call, or is free with its next start in the agenda).
         """
         b = self.board
         a = b.group_of(u)
@@ -550,8 +561,9 @@ class Simulation:
         b.end_self(u, e)
         tok = self._si_tok[u] + 1
         self._si_tok[u] = tok
-        self._si_n += 1
-        heappush(self._si_heap, (s, self._si_n, u, tok, False))
+        i = bisect_left(self._si_keys, -s)
+        self._si_keys.insert(i, -s)
+        self._si_vals.insert(i, (u, tok, False))
         return -1.0
 
     def _si_watch(self, district: int) -> None:
