@@ -89,6 +89,9 @@ _OFF, _PATROL, _DISP, _RET, _SELF = (
 )
 
 
+_N_STATES = len(UnitState)
+
+
 class Host(Protocol):
     """What the mesa model needs from the engine that drives it."""
 
@@ -339,7 +342,7 @@ class TwinModel(mesa.Model):
         for d in self.devices:
             d.update(now)
         if self.collect:
-            n = np.bincount(states, minlength=len(UnitState)).tolist()
+            n = np.bincount(states, minlength=_N_STATES).tolist()
             self._snap = Snapshot(
                 now, n[_PATROL], n[_DISP], n[_RET], n[_OFF], host.queued(), n[_SELF]
             )

@@ -723,7 +723,9 @@ class Simulation:
         b = self.board
         pre = self._preempt
         if pre is not None:
-            self._si_settle(self.env.now)
+            keys = self._si_keys
+            if keys and keys[-1] >= -self.env.now:  # something is due (settle's own test)
+                self._si_settle(self.env.now)
             if pre[prio]:
                 if b.has_self(a):
                     b.available(a, recv)  # settle returns before timing the units
@@ -756,7 +758,7 @@ class Simulation:
 
     def settle_work(self, now: float) -> None:
         """Settle officer-initiated starts and ends due by *now* (the mesa step asks first)."""
-        if self._si_on:
+        if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
             self._si_settle(now)
 
     def _receive_in_district(
@@ -864,28 +866,30 @@ class Simulation:
         agency = self.board.group_of(u)
         queue_items = self.queues[agency].items
         wake = self._wake[u]
-        on_duty = self.board.is_on_duty
+        is_free, _, on_duty, _, _ = self.board.live_lists()
         finish = self.board.finish
-        is_free = self.board.is_free
         arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
         local = self._unit_local[u]
+        # a unit answering its district's calls too: that district's queue
+        dq = self._dq[self.board.district_of(u)] if local else []
 
         def on_clear(_ev: Event) -> None:
             now = env.now
             self._outstanding -= 1
             wake.rearm_with(on_clear)
             if local:
-                job = self._next_job(u, agency, now) if on_duty(u) else None
-                if job is not None:
-                    inc, zone, recv, svc = job
-                    wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                    return
-            elif queue_items and on_duty(u):
+                if (queue_items or dq) and on_duty[u]:
+                    job = self._next_job(u, agency, now)
+                    if job is not None:
+                        inc, zone, recv, svc = job
+                        wake.fire_in(self._start(u, inc, zone, recv, svc, now))
+                        return
+            elif queue_items and on_duty[u]:
                 inc, zone, recv, svc = self._pop(now, agency)
                 wake.fire_in(self._start(u, inc, zone, recv, svc, now))
                 return
             finish(u, now)
-            if arm is not None and is_free(u):
+            if arm is not None and is_free[u]:
                 arm(u, now)
             if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
                 self._drain.succeed()
@@ -893,7 +897,7 @@ class Simulation:
         return on_clear
 
     def _go_on(self, u: int, now: float) -> None:
-        if self._si_on:
+        if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
             self._si_settle(now)
         a = self.board.group_of(u)
         if self.board.go_on(u, now):
@@ -924,6 +928,7 @@ class Simulation:
         start_of = {u: start for u, start, _ in shifts}
         length_of = {u: length for u, _, length in shifts}
         due: dict[float, list[int]] = {}  # moment -> units changing then, in arm order
+        si_keys = self._si_keys if self._si_on else []  # officer-initiated work due
         spare: list[_Wake] = []  # processed wake-ups, reused for later moments
 
         def arm(u: int, now: float) -> None:
@@ -948,7 +953,7 @@ class Simulation:
             spare.append(ev)  # type: ignore[arg-type]
             for u in due.pop(now):
                 if on_duty[u]:
-                    if self._si_on:
+                    if si_keys and si_keys[-1] >= -now:
                         self._si_settle(now)
                     go_off(u, now)
                 else:
