@@ -402,6 +402,7 @@ class Simulation:
         self._si_starts = [0] * n  # pieces started in the window
         self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
         b = self.board
+        self._si_state = b.live_lists()[1]  # the board's stored states (read only)
         # what the settle loop reads, in its order (one unpack per settle)
         self._si_ctx = (
             self._si_tok, self._si_seq, *b.live_lists(),
@@ -567,20 +568,27 @@ class Simulation:
         return -1.0
 
     def _si_watch(self, district: int) -> None:
-        """Make sure the next end of work in *district* (-1: any) is an event: a call waits."""
-        end_t = self._si_end_t
-        mine = self.board.self_view(self._si_ag)
-        if not mine:
-            return
-        if district < 0:  # one watch for the agency's queue: the earliest end anywhere
-            d = 0
-            e = min([end_t[u] for u in mine])
+        """Make sure the next end of work in *district* (-1: any) is an event: a call waits.
+
+        Called right after a settle, when every unit on self-initiated work has exactly one
+        valid end in the agenda (at its ``_si_end_t``): the earliest of them is the first
+        valid end found from the agenda's near end, without timing every unit.
+        """
+        keys, vals = self._si_keys, self._si_vals
+        seq_of, state_l, udist = self._si_seq, self._si_state, self._unit_district
+        for i in range(len(vals) - 1, -1, -1):
+            u, seq, ending = vals[i]
+            if (
+                ending
+                and seq == seq_of[u]
+                and state_l[u] == _SELF
+                and (district < 0 or udist[u] == district)
+            ):
+                e = -keys[i]
+                break
         else:
-            d = district
-            here = self.board.self_in(d)  # the agency's units: only its units work in districts
-            if not here:
-                return
-            e = min([end_t[u] for u in here])
+            return  # nobody (of the district) is on self-initiated work
+        d = district if district >= 0 else 0
         if e < self._watch_at[d]:
             self._watch_at[d] = e
             ev = self.env.timeout(max(e - self.env.now, 0.0), d)
