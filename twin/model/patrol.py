@@ -44,6 +44,8 @@ __all__ = [
 _PATROL = int(UnitState.PATROL)
 _FEW = 6
 """Up to this many patrolling units, scalar draws beat one array draw (fixed overhead)."""
+_SCAN = 32
+"""Up to this many mobile units, a Python look at their states beats array indexing."""
 
 
 class PatrolPolicy(Protocol):
@@ -119,6 +121,7 @@ class _RandomWalk:
         # draw over one value consumes no randomness), so only the others are stepped
         post = np.asarray(posts, dtype=np.int64)
         self._mobile = np.flatnonzero(self._count[self._table_of, post] > 1)
+        self._mobile_list: list[int] = self._mobile.tolist()
         self._table_list: list[int] = self._table_of.tolist()
 
     def _table_key(self, area: Sequence[int]) -> tuple[int, ...]:
@@ -140,15 +143,26 @@ class _RandomWalk:
     ) -> None:
         """Move every patrolling unit one hop: one bounded draw each, in unit order.
 
-        *states* and *zones* are every unit's before the step (e.g. the board's live views).
+        *states* and *zones* are the board's stored states and zones before the step (its live
+        views); with a few mobile units their states are read from the board directly.
         """
         mobile = self._mobile
-        idle = mobile[states[mobile] == _PATROL]
-        if not idle.size:
-            return
-        if idle.size <= _FEW:
-            self._step_few(board, rng, idle.tolist())
-            return
+        if mobile.size <= _SCAN:  # a few mobile units: look at them one by one
+            state = board.live_lists()[1]
+            few = [u for u in self._mobile_list if state[u] == _PATROL]
+            if not few:
+                return
+            if len(few) <= _FEW:
+                self._step_few(board, rng, few)
+                return
+            idle = np.asarray(few, dtype=np.int64)
+        else:
+            idle = mobile[states[mobile] == _PATROL]
+            if not idle.size:
+                return
+            if idle.size <= _FEW:
+                self._step_few(board, rng, idle.tolist())
+                return
         here = zones[idle]
         table = self._table_of[idle]
         pick = rng.integers(self._count[table, here])
@@ -170,7 +184,7 @@ class _RandomWalk:
                     units.append(u)
                     dest.append(nxt)
         if units:
-            board.move(np.asarray(units, dtype=np.int64), np.asarray(dest, dtype=np.int64))
+            board.move(units, dest)
 
 
 class AreaPatrol(_RandomWalk):
