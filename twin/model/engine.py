@@ -403,14 +403,20 @@ class Simulation:
         self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
         b = self.board
         self._si_state = b.live_lists()[1]  # the board's stored states (read only)
+        # per unit, the calls it would take when its work ends: its agency's queue and, for
+        # a unit answering its district's calls too, that district's queue (else none)
+        none: list[Any] = []
+        waiting_of = [self.queues[self.unit_agency[u]].items for u in range(n)]
+        local_waiting_of = [
+            self._dq[b.district_of(u)] if self._unit_local[u] else none for u in range(n)
+        ]
         # what the settle loop reads, in its order (one unpack per settle)
         self._si_ctx = (
             self._si_tok, self._si_seq, *b.live_lists(),
             b.start_self, b.end_self, b.self_again, self._si_kind, self._si_dur, self._si_dist,
             self._si_rate, self._si_weighted, self._si_w, self._si_exp, self._si_rng,
             self._si_t0, self._si_starts, self._si_end_t,
-            self.warmup, self.end, self.queues, self._unit_local, self._dq,
-            self._unit_district,
+            self.warmup, self.end, waiting_of, local_waiting_of,
         )  # fmt: skip
 
     def _si_arm(self, u: int, now: float) -> None:
@@ -457,7 +463,7 @@ class Simulation:
             tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, group_l,
             start_self, end_self, self_again, kind_of, dur_bufs, dists,
             rate_of, weighted, w_of, exp_buf, rng, t0_of, starts, end_t,
-            warm, stop, queues, local_of, dqs, udist,
+            warm, stop, waiting_of, local_waiting_of,
         ) = self._si_ctx  # fmt: skip
         while keys and keys[-1] >= mnow:
             t = -keys.pop()
@@ -473,7 +479,7 @@ class Simulation:
                     # u's piece ends at t (<= now): take a waiting call, or draw its next
                     # start (:meth:`_si_end`, inlined); chain while that is past too
                     e = t
-                    if on_duty[u] and (queues[group_l[u]].items or (local_of[u] and dqs[udist[u]])):
+                    if on_duty[u] and (waiting_of[u] or local_waiting_of[u]):
                         t = self._si_end(u, e, now)  # takes the call (or draws as below)
                         if t < 0.0:
                             break
@@ -491,8 +497,9 @@ class Simulation:
                             end_self(u, e)
                             tok = tok_of[u] + 1
                             tok_of[u] = tok
-                            i = bisect_left(keys, -t)
-                            keys.insert(i, -t)
+                            k = -t
+                            i = bisect_left(keys, k)
+                            keys.insert(i, k)
                             vals.insert(i, (u, tok, False))
                             break
                         self_again(u, e, t)
@@ -509,8 +516,9 @@ class Simulation:
                 t += buf.pop()
                 end_t[u] = t
                 if t > now:
-                    i = bisect_left(keys, -t)
-                    keys.insert(i, -t)
+                    k = -t
+                    i = bisect_left(keys, k)
+                    keys.insert(i, k)
                     vals.insert(i, (u, seq, True))
                     break
                 ending = True
