@@ -403,6 +403,7 @@ class Simulation:
         self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
         b = self.board
         self._si_state = b.live_lists()[1]  # the board's stored states (read only)
+        self._si_zone = b.live_lists()[3]  # the board's unit zones (read only)
         # per unit, the calls it would take when its work ends: its agency's queue and, for
         # a unit answering its district's calls too, that district's queue (else none)
         none: list[Any] = []
@@ -429,7 +430,7 @@ class Simulation:
         if r <= 0.0:
             return
         if self._si_weighted:
-            r *= self._si_w[self.board.zone_of(u)]
+            r *= self._si_w[self._si_zone[u]]
             if r <= 0.0:
                 return
         tok = self._si_tok[u] + 1
@@ -915,9 +916,12 @@ class Simulation:
     def _go_on(self, u: int, now: float) -> None:
         if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
             self._si_settle(now)
-        a = self.board.group_of(u)
         if self.board.go_on(u, now):
-            job = self._next_job(u, a, now)
+            a = self.unit_agency[u]
+            waiting = self.queues[a].items or (
+                self._unit_local[u] and self._dq[self.board.district_of(u)]
+            )
+            job = self._next_job(u, a, now) if waiting else None
             if job is not None:
                 inc, zone, recv, svc = job
                 self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
