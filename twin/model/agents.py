@@ -107,7 +107,7 @@ class SnapshotCollector(mesa.DataCollector):
 
     def collect(self, model: mesa.Model) -> None:
         """Append the model's snapshot row."""
-        self.model_vars["snapshot"].append(_snapshot_row(model))  # type: ignore[arg-type]
+        self.model_vars["snapshot"].append(_snapshot_row(model))
 
 
 class Host(Protocol):

@@ -734,7 +734,9 @@ class UnitBoard:
                     del self._away[self._group[u]][u]
                     self._is_away[u] = False
 
-    def move(self, units: NDArray[np.int64], zones: NDArray[np.int64]) -> None:
+    def move(
+        self, units: NDArray[np.int64] | list[int], zones: NDArray[np.int64] | list[int]
+    ) -> None:
         """Move patrolling *units* to *zones* (one patrol step each; arrays of equal length).
 
         A patrolling unit is free; it is *away* exactly when its zone is not its post, so

@@ -62,9 +62,9 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from bisect import bisect_left
 from heapq import heappop, heappush
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -461,7 +461,7 @@ class Simulation:
             return
         vals = self._si_vals
         (
-            tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, group_l,
+            tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, _group_l,
             start_self, end_self, self_again, kind_of, dur_bufs, dists,
             rate_of, weighted, w_of, exp_buf, rng, t0_of, starts, end_t,
             warm, stop, waiting_of, local_waiting_of,
