@@ -11,7 +11,8 @@ means a simpy-scheduled life, see the note at the end of this list):
   :class:`~twin.model.board.UnitBoard`, which owns unit state, positions and state-minutes; a
   unit on its way back is free and its position is computed only when a dispatcher asks
   (:meth:`~twin.model.board.UnitBoard.travel_to`), never simulated;
-* one **shift** process per unit with a shift (on and off duty);
+* the **shifts**: one wake-up per moment of change (not per unit; see the note below) taking
+  the units due then on or off duty, in the order their own timeouts would have fired;
 * one **mesa step** process every ``patrol.interval_min`` (array-based idle patrol moves and
   patrol presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work
   happens per event;
@@ -25,17 +26,28 @@ means a simpy-scheduled life, see the note at the end of this list):
   (``SELF_INITIATED`` on the board) for a drawn duration; a call of a pre-empting class
   (``self_initiated.preempted_by``) may take it (:meth:`DispatchPolicy.choose_preempting`);
   when the work ends the unit takes the head of its queue or patrols again. Other classes
-  never see these units, so they queue behind calls *and* self-initiated work.
+  never see these units, so they queue behind calls *and* self-initiated work. The pending
+  starts and ends are not events: they sit in an agenda (a sorted list of floats, the next
+  one last) settled before anyone looks at the units (:meth:`Simulation._si_settle`).
 
 Departure from the house style (``../shared/STYLE.md``: one long-lived simpy process per unit),
-written down as it asks: the unit, shift, arrival and mesa-step lives are written as
-*callbacks* of one reusable wake-up event each (:class:`_Wake`), not as generator processes.
-Each starts from an urgent event at time 0 exactly where ``env.process`` would start it, and a
-callback runs exactly where the generator would resume, so the events and their order are the
-same (same seed, same bytes as the generator version). The reason is cost: in a profiled
-Seattle year with officer-initiated work, simpy's generator resumes took about 0.8 s of 23 s;
-with them gone and the officer-initiated settle loop inlined, the year takes 20-28 % less CPU
-(``bench/bench_city_year.py``; still above the issue's 2x of plain simpy under load).
+written down as it asks: the unit, arrival and mesa-step lives are written as *callbacks* of
+one reusable wake-up event each (:class:`_Wake`), not as generator processes, and the shifts
+as one reusable wake-up per moment of change shared by the units changing then. Each starts
+from an urgent event at time 0 exactly where ``env.process`` would start it, and a callback
+runs exactly where the generator would resume, so the events and their order are the same
+(same seed, same bytes as the generator version). A shift moment's wake-up is scheduled when
+its first unit is and takes its units in the order they were armed; the one difference from a
+timeout per unit would be an event of another kind scheduled for the very same moment between
+two of its units' arms (mesa steps are scheduled one interval ahead; arrivals, clears and ends
+of work fall at drawn times). The reason is cost. In a profiled Seattle year with
+officer-initiated work, simpy's generator resumes took about 0.8 s of 23 s; the per-unit shift
+timeouts were 151k of 602k events (207 units x 2 x 365). Measured on a loaded 2-core machine
+(``bench/bench_city_year.py``, medians of 3, CPU s, twin / plain simpy in the same run): before
+the shift batching and the officer-initiated agenda 6.00 / 2.12 = 2.83x and 6.37 / 2.22 =
+2.87x; after them (and the smaller changes of the same branch) 6.33 / 2.75 = 2.30x and
+5.14 / 2.12 = 2.42x; callgrind counts 15% fewer instructions in a 6-day run. Still above the
+issue's 2x of plain simpy.
 
 The rules come from registries by name: dispatch policies (:mod:`twin.model.dispatch`), travel
 models (:mod:`twin.model.travel`), patrol policies (:mod:`twin.model.patrol`) and demand
