@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from twin.model import Simulation
-from twin.model.patrol import AreaPatrol, NetworkPatrol
+from twin.model.patrol import AreaPatrol, BoundedDraws, NetworkPatrol
 from twin.paths import scenarios_dir
 from twin.scenario import Scenario, load_scenario
 
@@ -83,3 +83,22 @@ def test_network_patrol_reaches_neighbours_only() -> None:
         assert z in opts
         assert opts == sorted(opts)
         assert set(opts) - {z} == set(sim.model.graph.neighbors(z))
+
+
+def test_bounded_draws_are_numpys_integers() -> None:
+    """BoundedDraws gives exactly Generator.integers(k), scalar or array, k = 1 drawing nothing."""
+    for seed in range(20):
+        ref = np.random.default_rng(seed)
+        mine = BoundedDraws(np.random.default_rng(seed))
+        bounds = np.random.default_rng(100 + seed)
+        for step in range(40):
+            ks = bounds.integers(1, 9, int(bounds.integers(1, 12))).tolist()
+            if step % 2:
+                want = ref.integers(np.asarray(ks, dtype=np.int64)).tolist()
+            else:
+                want = [int(ref.integers(k)) if k > 1 else 0 for k in ks]
+            assert [mine.below(k) for k in ks] == want
+        for k in (3, 2**31 + 5, 2**32 - 1):  # large bounds: rejections happen
+            assert mine.below(k) == int(ref.integers(k))
+    with pytest.raises(ValueError, match="out of range"):
+        mine.below(2**32)

@@ -82,6 +82,8 @@ STATE_NAMES = tuple(s.label for s in UnitState)
 """Unit states whose minutes ``units.parquet`` reports (index = state code)."""
 
 _OFF, _PATROL, _DISP, _ENR, _SCENE, _RET, _SELF = (int(s) for s in UnitState)
+_FEW_MOVES = 8
+"""Up to this many units given as lists, :meth:`UnitBoard.move` moves them one by one."""
 
 TRANSITIONS: dict[str, tuple[frozenset[UnitState], str]] = {
     "dispatch": (
@@ -180,7 +182,8 @@ class UnitBoard:
         self._loc = travel.locations
         self._mpk = [travel.min_per_km * f for f in self._factor]
         # a returning unit: the zone it left, when, when it reaches its post, and its
-        # straight-line position p0 + v * (now - t0) in plane coordinates
+        # straight-line position p0 + v * (now - t0) in plane coordinates (kept for the
+        # manhattan travel model only, whose positions nearest_free computes inline)
         self._ret_from = list(posts)
         self._ret_t0 = [0.0] * n
         self._ret_end = [0.0] * n
@@ -584,13 +587,14 @@ class UnitBoard:
         self._ret_t0[u] = now
         end = now + back
         self._ret_end[u] = end
-        loc = self._loc
-        ax, ay = loc[z]
-        px, py = loc[post]
-        self._ret_x0[u] = ax
-        self._ret_y0[u] = ay
-        self._ret_vx[u] = (px - ax) / back
-        self._ret_vy[u] = (py - ay) / back
+        if self._manhattan:  # the straight line, for nearest_free's inlined positions
+            loc = self._loc
+            ax, ay = loc[z]
+            px, py = loc[post]
+            self._ret_x0[u] = ax
+            self._ret_y0[u] = ay
+            self._ret_vx[u] = (px - ax) / back
+            self._ret_vy[u] = (py - ay) / back
         heappush(self._returns, (end, u))
         self._away[g][u] = None
         self._is_away[u] = True
@@ -730,12 +734,18 @@ class UnitBoard:
                     del self._away[self._group[u]][u]
                     self._is_away[u] = False
 
-    def move(self, units: NDArray[np.int64], zones: NDArray[np.int64]) -> None:
+    def move(
+        self, units: NDArray[np.int64] | list[int], zones: NDArray[np.int64] | list[int]
+    ) -> None:
         """Move patrolling *units* to *zones* (one patrol step each; arrays of equal length).
 
         A patrolling unit is free; it is *away* exactly when its zone is not its post, so
-        only the units that leave or reach their post change the away lists.
+        only the units that leave or reach their post change the away lists. *units* are
+        distinct; a few of them given as lists are moved one by one (no array overhead).
         """
+        if type(units) is list and len(units) <= _FEW_MOVES:
+            self._move_few(units, list(zones))
+            return
         units = np.asarray(units, dtype=np.int64)
         zones = np.asarray(zones, dtype=np.int64)
         if not units.size:
@@ -755,6 +765,26 @@ class UnitBoard:
             else:
                 away[group[u]][u] = None
                 is_away[u] = True
+
+    def _move_few(self, units: list[int], zones: list[int]) -> None:
+        """:meth:`move` unit by unit: the same checks, zones and away-list changes."""
+        state = self._state
+        for u in units:
+            if state[u] != _PATROL:
+                raise self._refuse("move", u)
+        cur, cur_m, post = self._zone, self._zone_m, self._post
+        is_away, away, group = self._is_away, self._away, self._group
+        for u, z in zip(units, zones, strict=True):
+            p = post[u]
+            if (cur[u] != p) != (z != p):
+                if is_away[u]:
+                    del away[group[u]][u]
+                    is_away[u] = False
+                else:
+                    away[group[u]][u] = None
+                    is_away[u] = True
+            cur[u] = z
+            cur_m[u] = z
 
     def close(self, now: float) -> None:
         """Account every unit's open interval up to *now* (end of the run)."""

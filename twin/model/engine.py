@@ -11,7 +11,8 @@ means a simpy-scheduled life, see the note at the end of this list):
   :class:`~twin.model.board.UnitBoard`, which owns unit state, positions and state-minutes; a
   unit on its way back is free and its position is computed only when a dispatcher asks
   (:meth:`~twin.model.board.UnitBoard.travel_to`), never simulated;
-* one **shift** process per unit with a shift (on and off duty);
+* the **shifts**: one wake-up per moment of change (not per unit; see the note below) taking
+  the units due then on or off duty, in the order their own timeouts would have fired;
 * one **mesa step** process every ``patrol.interval_min`` (array-based idle patrol moves and
   patrol presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work
   happens per event;
@@ -25,17 +26,28 @@ means a simpy-scheduled life, see the note at the end of this list):
   (``SELF_INITIATED`` on the board) for a drawn duration; a call of a pre-empting class
   (``self_initiated.preempted_by``) may take it (:meth:`DispatchPolicy.choose_preempting`);
   when the work ends the unit takes the head of its queue or patrols again. Other classes
-  never see these units, so they queue behind calls *and* self-initiated work.
+  never see these units, so they queue behind calls *and* self-initiated work. The pending
+  starts and ends are not events: they sit in an agenda (a sorted list of floats, the next
+  one last) settled before anyone looks at the units (:meth:`Simulation._si_settle`).
 
 Departure from the house style (``../shared/STYLE.md``: one long-lived simpy process per unit),
-written down as it asks: the unit, shift, arrival and mesa-step lives are written as
-*callbacks* of one reusable wake-up event each (:class:`_Wake`), not as generator processes.
-Each starts from an urgent event at time 0 exactly where ``env.process`` would start it, and a
-callback runs exactly where the generator would resume, so the events and their order are the
-same (same seed, same bytes as the generator version). The reason is cost: in a profiled
-Seattle year with officer-initiated work, simpy's generator resumes took about 0.8 s of 23 s;
-with them gone and the officer-initiated settle loop inlined, the year takes 20-28 % less CPU
-(``bench/bench_city_year.py``; still above the issue's 2x of plain simpy under load).
+written down as it asks: the unit, arrival and mesa-step lives are written as *callbacks* of
+one reusable wake-up event each (:class:`_Wake`), not as generator processes, and the shifts
+as one reusable wake-up per moment of change shared by the units changing then. Each starts
+from an urgent event at time 0 exactly where ``env.process`` would start it, and a callback
+runs exactly where the generator would resume, so the events and their order are the same
+(same seed, same bytes as the generator version). A shift moment's wake-up is scheduled when
+its first unit is and takes its units in the order they were armed; the one difference from a
+timeout per unit would be an event of another kind scheduled for the very same moment between
+two of its units' arms (mesa steps are scheduled one interval ahead; arrivals, clears and ends
+of work fall at drawn times). The reason is cost. In a profiled Seattle year with
+officer-initiated work, simpy's generator resumes took about 0.8 s of 23 s; the per-unit shift
+timeouts were 151k of 602k events (207 units x 2 x 365). Measured on a loaded 2-core machine
+(``bench/bench_city_year.py``, medians of 3, CPU s, twin / plain simpy in the same run): before
+the shift batching and the officer-initiated agenda 6.00 / 2.12 = 2.83x and 6.37 / 2.22 =
+2.87x; after them (and the smaller changes of the same branch) 6.33 / 2.75 = 2.30x and
+5.14 / 2.12 = 2.42x; callgrind counts 15% fewer instructions in a 6-day run. Still above the
+issue's 2x of plain simpy.
 
 The rules come from registries by name: dispatch policies (:mod:`twin.model.dispatch`), travel
 models (:mod:`twin.model.travel`), patrol policies (:mod:`twin.model.patrol`) and demand
@@ -62,6 +74,7 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
@@ -392,8 +405,11 @@ class Simulation:
         self._si_exp: list[float] = []
         self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
         self._si_ag = ag
-        self._si_heap: list[tuple[float, int, int, int, bool]] = []  # (time, n, unit, token, end)
-        self._si_n = 0  # tie-breaker: entries settle in the order they were drawn
+        # the agenda of pending starts and ends: -time in ascending order (the next one last,
+        # so it pops in O(1); equal times pop in the order they were drawn) and, aligned,
+        # (unit, token, is end); a sorted list of floats beats a heap of tuples here
+        self._si_keys: list[float] = []
+        self._si_vals: list[tuple[int, int, bool]] = []
         self._si_end_t = [0.0] * n  # end of each unit's current piece
         self._unit_district = [self.board.district_of(u) for u in range(n)]
         self._watch_at = [math.inf] * self.n_areas
@@ -403,18 +419,26 @@ class Simulation:
         self._si_starts = [0] * n  # pieces started in the window
         self._si_preempted = [0] * n  # of those, pieces abandoned for a pre-empting call
         b = self.board
+        self._si_state = b.live_lists()[1]  # the board's stored states (read only)
+        self._si_zone = b.live_lists()[3]  # the board's unit zones (read only)
+        # per unit, the calls it would take when its work ends: its agency's queue and, for
+        # a unit answering its district's calls too, that district's queue (else none)
+        none: list[Any] = []
+        waiting_of = [self.queues[self.unit_agency[u]].items for u in range(n)]
+        local_waiting_of = [
+            self._dq[b.district_of(u)] if self._unit_local[u] else none for u in range(n)
+        ]
         # what the settle loop reads, in its order (one unpack per settle)
         self._si_ctx = (
             self._si_tok, self._si_seq, *b.live_lists(),
             b.start_self, b.end_self, b.self_again, self._si_kind, self._si_dur, self._si_dist,
             self._si_rate, self._si_weighted, self._si_w, self._si_exp, self._si_rng,
             self._si_t0, self._si_starts, self._si_end_t,
-            self.warmup, self.end, self.queues, self._unit_local, self._dq,
-            self._unit_district,
+            self.warmup, self.end, waiting_of, local_waiting_of,
         )  # fmt: skip
 
     def _si_arm(self, u: int, now: float) -> None:
-        """Draw free unit *u*'s next self-initiated start (a heap entry, settled lazily).
+        """Draw free unit *u*'s next self-initiated start (an agenda entry, settled lazily).
 
         With ``weight: zone_calls`` the rate is weighted by the zone the unit is in now (when
         it becomes free); a patrol move before the start does not redraw it.
@@ -423,7 +447,7 @@ class Simulation:
         if r <= 0.0:
             return
         if self._si_weighted:
-            r *= self._si_w[self.board.zone_of(u)]
+            r *= self._si_w[self._si_zone[u]]
             if r <= 0.0:
                 return
         tok = self._si_tok[u] + 1
@@ -431,32 +455,37 @@ class Simulation:
         buf = self._si_exp
         if not buf:
             buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
-        self._si_n += 1
-        heappush(self._si_heap, (now + buf.pop() / r, self._si_n, u, tok, False))
+        k = -(now + buf.pop() / r)
+        i = bisect_left(self._si_keys, k)
+        self._si_keys.insert(i, k)
+        self._si_vals.insert(i, (u, tok, False))
 
     def _si_settle(self, now: float) -> None:
         """Play every self-initiated start and end due by *now*, in time order.
 
-        Starts and ends are not simulation events: they sit in a heap and are settled before
+        Starts and ends are not simulation events: they sit in an agenda and are settled before
         anyone looks at the units (a call received, a shift change, a mesa step, a watch). An
         end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
         take the call at that very moment. A unit whose free spell and next piece both fall
-        before *now* goes through them without the heap (nobody looked in between).
+        before *now* goes through them without the agenda (nobody looked in between).
 
         The hot loop of a run with ``self_initiated``: :meth:`_si_begin` and :meth:`_si_end`
         are inlined here (same draws in the same order, same board transitions).
         """
-        heap = self._si_heap
-        if not heap or heap[0][0] > now:
+        keys = self._si_keys
+        mnow = -now
+        if not keys or keys[-1] < mnow:
             return
+        vals = self._si_vals
         (
-            tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, group_l,
+            tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, _group_l,
             start_self, end_self, self_again, kind_of, dur_bufs, dists,
             rate_of, weighted, w_of, exp_buf, rng, t0_of, starts, end_t,
-            warm, stop, queues, local_of, dqs, udist,
+            warm, stop, waiting_of, local_waiting_of,
         ) = self._si_ctx  # fmt: skip
-        while heap and heap[0][0] <= now:
-            t, _, u, tok, ending = heappop(heap)
+        while keys and keys[-1] >= mnow:
+            t = -keys.pop()
+            u, tok, ending = vals.pop()
             if not ending:  # a start
                 if tok != tok_of[u] or not is_free_l[u]:
                     continue  # dispatched (or off duty) since it was drawn
@@ -468,7 +497,7 @@ class Simulation:
                     # u's piece ends at t (<= now): take a waiting call, or draw its next
                     # start (:meth:`_si_end`, inlined); chain while that is past too
                     e = t
-                    if on_duty[u] and (queues[group_l[u]].items or (local_of[u] and dqs[udist[u]])):
+                    if on_duty[u] and (waiting_of[u] or local_waiting_of[u]):
                         t = self._si_end(u, e, now)  # takes the call (or draws as below)
                         if t < 0.0:
                             break
@@ -486,8 +515,10 @@ class Simulation:
                             end_self(u, e)
                             tok = tok_of[u] + 1
                             tok_of[u] = tok
-                            self._si_n += 1
-                            heappush(heap, (t, self._si_n, u, tok, False))
+                            k = -t
+                            i = bisect_left(keys, k)
+                            keys.insert(i, k)
+                            vals.insert(i, (u, tok, False))
                             break
                         self_again(u, e, t)
                 # a piece starts at t: draw its end (:meth:`_si_begin`, inlined)
@@ -503,8 +534,10 @@ class Simulation:
                 t += buf.pop()
                 end_t[u] = t
                 if t > now:
-                    self._si_n += 1
-                    heappush(heap, (t, self._si_n, u, seq, True))
+                    k = -t
+                    i = bisect_left(keys, k)
+                    keys.insert(i, k)
+                    vals.insert(i, (u, seq, True))
                     break
                 ending = True
 
@@ -528,7 +561,7 @@ class Simulation:
 
         Returns the next start when it is also due by *now* (the unit stays on the board's
         SELF_INITIATED through the free spell, :meth:`UnitBoard.self_again`), else -1.0 (the
-        unit took a call, or is free with its next start in the heap).
+        unit took a call, or is free with its next start in the agenda).
         """
         b = self.board
         a = b.group_of(u)
@@ -555,25 +588,33 @@ class Simulation:
         b.end_self(u, e)
         tok = self._si_tok[u] + 1
         self._si_tok[u] = tok
-        self._si_n += 1
-        heappush(self._si_heap, (s, self._si_n, u, tok, False))
+        i = bisect_left(self._si_keys, -s)
+        self._si_keys.insert(i, -s)
+        self._si_vals.insert(i, (u, tok, False))
         return -1.0
 
     def _si_watch(self, district: int) -> None:
-        """Make sure the next end of work in *district* (-1: any) is an event: a call waits."""
-        end_t = self._si_end_t
-        mine = self.board.self_view(self._si_ag)
-        if not mine:
-            return
-        if district < 0:  # one watch for the agency's queue: the earliest end anywhere
-            d = 0
-            e = min([end_t[u] for u in mine])
+        """Make sure the next end of work in *district* (-1: any) is an event: a call waits.
+
+        Called right after a settle, when every unit on self-initiated work has exactly one
+        valid end in the agenda (at its ``_si_end_t``): the earliest of them is the first
+        valid end found from the agenda's near end, without timing every unit.
+        """
+        keys, vals = self._si_keys, self._si_vals
+        seq_of, state_l, udist = self._si_seq, self._si_state, self._unit_district
+        for i in range(len(vals) - 1, -1, -1):
+            u, seq, ending = vals[i]
+            if (
+                ending
+                and seq == seq_of[u]
+                and state_l[u] == _SELF
+                and (district < 0 or udist[u] == district)
+            ):
+                e = -keys[i]
+                break
         else:
-            d = district
-            here = self.board.self_in(d)  # the agency's units: only its units work in districts
-            if not here:
-                return
-            e = min([end_t[u] for u in here])
+            return  # nobody (of the district) is on self-initiated work
+        d = district if district >= 0 else 0
         if e < self._watch_at[d]:
             self._watch_at[d] = e
             ev = self.env.timeout(max(e - self.env.now, 0.0), d)
@@ -670,14 +711,17 @@ class Simulation:
 
     def _start_processes(self, scenario: Scenario) -> None:
         env = self.env
+        shifts: list[tuple[int, float, float]] = []
         for u, spec in enumerate(scenario.units):
             if spec.shift is not None and spec.shift.hours < 24:
                 start = spec.shift.start_min
                 length = spec.shift.hours * 60.0
                 if (0.0 - start) % 1440.0 >= length:  # off duty at time 0
                     self.board.go_off(u, 0.0)
-                self._at_start(self._shift(u, start, length))
+                shifts.append((u, start, length))
             self._wake[u].callbacks.append(self._unit(u))
+        if shifts:
+            self._at_start(self._shifts(shifts))
         if self._si_on:
             for u in range(self.board.n):
                 if self.board.is_free(u):
@@ -713,7 +757,9 @@ class Simulation:
         b = self.board
         pre = self._preempt
         if pre is not None:
-            self._si_settle(self.env.now)
+            keys = self._si_keys
+            if keys and keys[-1] >= -self.env.now:  # something is due (settle's own test)
+                self._si_settle(self.env.now)
             if pre[prio]:
                 if b.has_self(a):
                     b.available(a, recv)  # settle returns before timing the units
@@ -746,7 +792,7 @@ class Simulation:
 
     def settle_work(self, now: float) -> None:
         """Settle officer-initiated starts and ends due by *now* (the mesa step asks first)."""
-        if self._si_on:
+        if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
             self._si_settle(now)
 
     def _receive_in_district(
@@ -857,28 +903,30 @@ class Simulation:
         agency = self.board.group_of(u)
         queue_items = self.queues[agency].items
         wake = self._wake[u]
-        on_duty = self.board.is_on_duty
+        is_free, _, on_duty, _, _ = self.board.live_lists()
         finish = self.board.finish
-        is_free = self.board.is_free
         arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
         local = self._unit_local[u]
+        # a unit answering its district's calls too: that district's queue
+        dq = self._dq[self.board.district_of(u)] if local else []
 
         def on_clear(_ev: Event) -> None:
             now = env.now
             self._outstanding -= 1
             wake.rearm_with(on_clear)
             if local:
-                job = self._next_job(u, agency, now) if on_duty(u) else None
-                if job is not None:
-                    inc, zone, recv, svc = job
-                    wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                    return
-            elif queue_items and on_duty(u):
+                if (queue_items or dq) and on_duty[u]:
+                    job = self._next_job(u, agency, now)
+                    if job is not None:
+                        inc, zone, recv, svc = job
+                        wake.fire_in(self._start(u, inc, zone, recv, svc, now))
+                        return
+            elif queue_items and on_duty[u]:
                 inc, zone, recv, svc = self._pop(now, agency)
                 wake.fire_in(self._start(u, inc, zone, recv, svc, now))
                 return
             finish(u, now)
-            if arm is not None and is_free(u):
+            if arm is not None and is_free[u]:
                 arm(u, now)
             if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
                 self._drain.succeed()
@@ -886,42 +934,77 @@ class Simulation:
         return on_clear
 
     def _go_on(self, u: int, now: float) -> None:
-        if self._si_on:
+        if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
             self._si_settle(now)
-        a = self.board.group_of(u)
         if self.board.go_on(u, now):
-            job = self._next_job(u, a, now)
+            a = self.unit_agency[u]
+            waiting = self.queues[a].items or (
+                self._unit_local[u] and self._dq[self.board.district_of(u)]
+            )
+            job = self._next_job(u, a, now) if waiting else None
             if job is not None:
                 inc, zone, recv, svc = job
                 self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
             elif self._si_on:
                 self._si_arm(u, now)
 
-    def _shift(self, u: int, start: float, length: float) -> Callable[[], None]:
-        """Return unit *u*'s shifts as callbacks: on and off duty each day (see :meth:`_unit`)."""
+    def _shifts(self, shifts: list[tuple[int, float, float]]) -> Callable[[], None]:
+        """Return every unit's shifts as callbacks: on and off duty each day (see :meth:`_unit`).
+
+        *shifts* holds ``(unit, start, length)`` in unit order. One reusable wake-up per moment
+        of change, not per unit: a unit's next change is appended to the list of units due at
+        that moment, and the moment's wake-up is scheduled when its first unit is (so it sits
+        where that unit's own timeout would in the event order); it then takes its units in
+        the order they were armed, which is the order their own timeouts would have fired (a
+        city's ~400 unit changes a day become a few events). The only difference from a
+        timeout per unit would be an event of another kind scheduled *for the very same
+        moment* between two of its units' arms: the mesa steps are scheduled one interval
+        ahead, the arrivals, clears and ends of work at drawn times.
+        """
         env = self.env
-        wake = _Wake(env)  # one reusable timeout per unit
-        is_on_duty = self.board.is_on_duty
+        on_duty = self.board.live_lists()[2]
+        go_off = self.board.go_off
+        go_on = self._go_on
+        start_of = {u: start for u, start, _ in shifts}
+        length_of = {u: length for u, _, length in shifts}
+        due: dict[float, list[int]] = {}  # moment -> units changing then, in arm order
+        si_keys = self._si_keys if self._si_on else []  # officer-initiated work due
+        spare: list[_Wake] = []  # processed wake-ups, reused for later moments
 
-        def arm() -> None:
-            phase = (env.now - start) % 1440.0
-            if is_on_duty(u):
-                wake.fire_in(length - phase if phase < length else 0.0)
+        def arm(u: int, now: float) -> None:
+            phase = (now - start_of[u]) % 1440.0
+            length = length_of[u]
+            if on_duty[u]:
+                delay = length - phase if phase < length else 0.0
             else:
-                wake.fire_in((1440.0 - phase) % 1440.0)
-
-        def on_wake(_ev: Event) -> None:
+                delay = (1440.0 - phase) % 1440.0
+            at = now + delay  # the float simpy schedules the timeout at
+            units = due.get(at)
+            if units is not None:
+                units.append(u)
+                return
+            due[at] = [u]
+            wake = spare.pop() if spare else _Wake(env)
             wake.rearm_with(on_wake)
-            if is_on_duty(u):
-                if self._si_on:
-                    self._si_settle(env.now)
-                self.board.go_off(u, env.now)
-            else:
-                self._go_on(u, env.now)
-            arm()
+            wake.fire_in(delay)
 
-        wake.callbacks.append(on_wake)
-        return arm
+        def on_wake(ev: Event) -> None:
+            now = env.now
+            spare.append(ev)  # type: ignore[arg-type]
+            for u in due.pop(now):
+                if on_duty[u]:
+                    if si_keys and si_keys[-1] >= -now:
+                        self._si_settle(now)
+                    go_off(u, now)
+                else:
+                    go_on(u, now)
+                arm(u, now)
+
+        def first() -> None:
+            for u, _, _ in shifts:
+                arm(u, 0.0)
+
+        return first
 
     def _mesa_steps(self, interval: float) -> Callable[[], None]:
         """Return the mesa steps as a callback: a step now and every *interval* minutes."""

@@ -9,15 +9,16 @@ sorted by zone index. One draw per patrolling unit, in unit order, from the ``pa
   call elsewhere and came back idle) may jump to any zone of its area.
 * ``network``: a random walk over the whole zone network.
 
-The step is array-based: the options of every (area, zone) pair are tabulated once, so a step
-is a handful of numpy operations over the units' state and zone arrays, whatever the fleet
-size. Units with a single option at their post never move and draw nothing (a bounded draw
-over one value consumes no randomness), so only the others are stepped; when only a few of
-them patrol, scalar draws are cheaper than one array call. ``Generator.integers`` with an
-array of bounds draws exactly what one scalar call per unit would, in the same order, so the
-array step, the scalar step and the per-agent step (:meth:`PatrolPolicy.options` + one draw
-per agent, kept as the reference in :class:`~twin.model.agents.UnitAgent`) give the same
-moves for the same seed.
+The options of every (area, zone) pair are tabulated once. Units with a single option at
+their post never move and draw nothing (a bounded draw over one value consumes no randomness),
+so only the others are stepped. The draws are :class:`BoundedDraws`: numpy's own bounded
+integers (``Generator.integers(k)``: Lemire's method on the bit generator's 32-bit outputs,
+low half of each 64-bit word first) computed in Python from ``random_raw``, the same numbers
+in the same order. In a running twin, where numpy's code is cold between mesa steps, one
+``integers`` call cost about 27 us against about 1 us for these; ``Generator.integers`` with
+an array of bounds draws the same numbers too, so the per-agent step (:meth:`PatrolPolicy.options`
++ one ``integers`` call per agent, kept as the reference in
+:class:`~twin.model.agents.UnitAgent`) gives the same moves for the same seed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from twin.model.registry import Registry
 __all__ = [
     "PATROL_POLICIES",
     "AreaPatrol",
+    "BoundedDraws",
     "NetworkPatrol",
     "PatrolPolicy",
     "PostPatrol",
@@ -42,8 +44,55 @@ __all__ = [
 ]
 
 _PATROL = int(UnitState.PATROL)
-_FEW = 6
-"""Up to this many patrolling units, scalar draws beat one array draw (fixed overhead)."""
+_U32 = 0xFFFFFFFF
+_SCAN = 32
+"""Up to this many mobile units, a Python look at their states beats array indexing."""
+
+
+class BoundedDraws:
+    """numpy's ``Generator.integers(k)`` for the patrol stream, in Python (same numbers).
+
+    numpy draws an integer in ``[0, k)`` (``1 <= k < 2**32``) with Lemire's method on the bit
+    generator's 32-bit outputs, which split each 64-bit word low half first and keep the
+    high half for the next draw; ``k == 1`` draws nothing. This does the same from
+    ``random_raw`` (a plain call on the bit generator), keeping the high half itself: the
+    stream must then be read only through this object (the patrol steps' only reader).
+
+    Args:
+        rng: The generator whose bit generator is read.
+
+    """
+
+    __slots__ = ("_half", "_has_half", "_raw")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._raw = rng.bit_generator.random_raw
+        self._has_half = False
+        self._half = 0
+
+    def _next32(self) -> int:
+        if self._has_half:
+            self._has_half = False
+            return self._half
+        word: int = self._raw()
+        self._has_half = True
+        self._half = word >> 32
+        return word & _U32
+
+    def below(self, k: int) -> int:
+        """Return an integer in ``[0, k)``, exactly as ``Generator.integers(k)`` would."""
+        if k <= 1:
+            return 0
+        if k > _U32:
+            raise ValueError(f"bound {k} out of range for 32-bit draws")
+        m = self._next32() * k
+        low = m & _U32
+        if low < k:
+            threshold = (_U32 - (k - 1)) % k
+            while low < threshold:
+                m = self._next32() * k
+                low = m & _U32
+        return m >> 32
 
 
 class PatrolPolicy(Protocol):
@@ -107,18 +156,16 @@ class _RandomWalk:
         index: dict[tuple[int, ...], int] = {}
         self._table_of = np.asarray([index.setdefault(k, len(index)) for k in keys], dtype=np.int64)
         tables = [[self._zone_options(k, z) for z in range(self._n_zones)] for k in index]
-        width = max((len(o) for t in tables for o in t), default=1)
-        self._count = np.ones((len(tables), self._n_zones), dtype=np.int64)
-        self._opts = np.zeros((len(tables), self._n_zones, width), dtype=np.int64)
-        for t, rows in enumerate(tables):
-            for z, opts in enumerate(rows):
-                self._count[t, z] = len(opts)
-                self._opts[t, z, : len(opts)] = opts
         self._lists = tables
         # a unit with one option at its post never leaves it (and draws nothing: a bounded
         # draw over one value consumes no randomness), so only the others are stepped
-        post = np.asarray(posts, dtype=np.int64)
-        self._mobile = np.flatnonzero(self._count[self._table_of, post] > 1)
+        table_list = self._table_of.tolist()
+        self._mobile = np.asarray(
+            [u for u, p in enumerate(posts) if len(tables[table_list[u]][p]) > 1], dtype=np.int64
+        )
+        self._mobile_list: list[int] = self._mobile.tolist()
+        self._draws: BoundedDraws | None = None
+        self._draws_rng: np.random.Generator | None = None
         self._table_list: list[int] = self._table_of.tolist()
 
     def _table_key(self, area: Sequence[int]) -> tuple[int, ...]:
@@ -140,37 +187,35 @@ class _RandomWalk:
     ) -> None:
         """Move every patrolling unit one hop: one bounded draw each, in unit order.
 
-        *states* and *zones* are every unit's before the step (e.g. the board's live views).
+        *states* and *zones* are the board's stored states and zones before the step (its live
+        views); with a few mobile units their states are read from the board directly.
         """
         mobile = self._mobile
-        idle = mobile[states[mobile] == _PATROL]
-        if not idle.size:
+        if mobile.size <= _SCAN:  # a few mobile units: look at them one by one
+            state = board.live_lists()[1]
+            idle = [u for u in self._mobile_list if state[u] == _PATROL]
+        else:
+            idle = mobile[states[mobile] == _PATROL].tolist()
+        if not idle:
             return
-        if idle.size <= _FEW:
-            self._step_few(board, rng, idle.tolist())
-            return
-        here = zones[idle]
-        table = self._table_of[idle]
-        pick = rng.integers(self._count[table, here])
-        nxt = self._opts[table, here, pick]
-        moved = nxt != here
-        if moved.any():
-            board.move(idle[moved], nxt[moved])
-
-    def _step_few(self, board: UnitBoard, rng: np.random.Generator, idle: list[int]) -> None:
-        """Step a few units with scalar draws (the same draws; cheaper than array calls)."""
+        if self._draws_rng is not rng:
+            self._draws = BoundedDraws(rng)
+            self._draws_rng = rng
+        below = self._draws.below  # type: ignore[union-attr]
+        zone = board.live_lists()[3]
+        lists, table = self._lists, self._table_list
         units: list[int] = []
         dest: list[int] = []
         for u in idle:
-            here = board.zone_of(u)
-            opts = self._lists[self._table_list[u]][here]
+            here = zone[u]
+            opts = lists[table[u]][here]
             if len(opts) > 1:
-                nxt = opts[int(rng.integers(len(opts)))]
+                nxt = opts[below(len(opts))]
                 if nxt != here:
                     units.append(u)
                     dest.append(nxt)
         if units:
-            board.move(np.asarray(units, dtype=np.int64), np.asarray(dest, dtype=np.int64))
+            board.move(units, dest)
 
 
 class AreaPatrol(_RandomWalk):
