@@ -33,6 +33,7 @@ __all__ = [
     "refine_police",
     "refine_self_initiated",
     "relabel_units",
+    "shrunk_gaps",
 ]
 
 
@@ -446,6 +447,26 @@ def _precinct_gaps(j: pd.DataFrame, prec_of: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("precinct")
 
 
+def shrunk_gaps(
+    sector_gap: Mapping[str, float],
+    precinct_gap: Mapping[str, float],
+    beats: Mapping[str, int],
+    shrink_beats: float,
+) -> dict[str, float]:
+    """Shrink each sector's observed gap toward its precinct's: ``w g_s + (1 - w) g_p``.
+
+    ``w = n / (n + shrink_beats)`` with ``n`` the sector's scored beats; a sector key is
+    ``PRECINCT/SECTOR`` (a key without ``/``, or a precinct without a gap, is kept as is).
+    """
+    out: dict[str, float] = {}
+    for k, g in sector_gap.items():
+        p = precinct_gap.get(k.split("/")[0]) if "/" in k else None
+        n = float(beats.get(k, 0))
+        w = n / (n + shrink_beats) if n + shrink_beats > 0 else 1.0
+        out[k] = float(g) if p is None else w * float(g) + (1.0 - w) * float(p)
+    return out
+
+
 def refine_self_initiated(
     scenario: dict[str, Any],
     observed: pd.DataFrame,
@@ -616,12 +637,11 @@ def refine_self_initiated(
         g_twin = {str(k): float(v) for k, v in gaps["gap_twin"].items()}
         g_obs = {str(k): float(v) for k, v in gaps["gap_obs"].items()}
         if by_sector:  # shrink each sector's target toward its precinct's gap
-            g_prec = _precinct_gaps(j, prec_of)["gap_obs"]
+            g_prec = {str(k): float(v) for k, v in _precinct_gaps(j, prec_of)["gap_obs"].items()}
             scored = j.loc[j["priority"] == 2, "zone_id"].map(key_of).value_counts()
-            for k in g_obs:
-                n_k = float(scored.get(k, 0))
-                w = n_k / (n_k + shrink_beats)
-                g_obs[k] = w * g_obs[k] + (1.0 - w) * float(g_prec.get(k.split("/")[0], g_obs[k]))
+            g_obs = shrunk_gaps(
+                g_obs, g_prec, {str(k): int(v) for k, v in scored.items()}, shrink_beats
+            )
         for d in lam:
             if d not in g_twin:
                 continue
