@@ -4,7 +4,8 @@ Travel speed and dispatch delay are fitted to the priority-1 mean response per b
 the ``response_stats`` table, for the year of the demand data); an analytic priority M/M/c
 first guess sizes the fleet per precinct. The simulation refinement
 (:func:`twin.calibrate.refine.refine_self_initiated`) then keeps the fleet scale that fits
-priority 1 best and fits, per precinct, the rate of officer-initiated work
+priority 1 best and fits, per precinct (model ``sectors``: per SPD sector, shrunk toward the
+precinct), the rate of officer-initiated work
 (``self_initiated``: units busy on their own work, pre-empted only by priority 1) so that
 priority 2's extra delay over priority 1 is *waiting* behind calls and that work, not a fixed
 slower drive. Units work three 8-hour watches sized by each watch's load. The SPD Call Data
