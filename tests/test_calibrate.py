@@ -450,6 +450,34 @@ def test_seattle_refinement_runs_the_twin(lake: Path) -> None:
         assert 0.0 < parts["share_of_on_duty_time"]["self_initiated"] < 1.0
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_seattle_sectors_refinement_fits_a_rate_per_sector(lake: Path) -> None:
+    pol = calibrate(
+        lake,
+        "seattle",
+        agency="police",
+        refine_rounds=1,
+        refine_horizon=3 * 10080.0,
+        model="sectors",
+    )
+    zones = pol.scenario["zones"]
+    areas = {f"{z['district']}/{z['sector']}" for z in zones}
+    si = pol.scenario["self_initiated"]["districts"]
+    # one entry per (precinct, sector) of the zones, none per precinct
+    assert set(si) == areas
+    rounds = [
+        h for h in pol.report.details["refinement"] if h["stage"].startswith("self-initiated")
+    ]
+    assert set(rounds[0]["rate_per_hour"]) == areas
+    # every sector starts at its precinct's rate; the fit moves sectors of one precinct apart
+    assert len(set(rounds[0]["rate_per_hour"].values())) == 1
+    by_prec: dict[str, set[float]] = {}
+    for k, v in si.items():
+        by_prec.setdefault(k.split("/")[0], set()).add(v["rate_per_hour"])
+    assert any(len(v) > 1 for v in by_prec.values())
+
+
 @pytest.mark.validation
 def test_bad_input_messages(lake: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="twin sync"):

@@ -109,6 +109,30 @@ def test_zone_curve_check_passes_a_match_and_fails_the_opposite_slope() -> None:
     assert not no["passed"]
 
 
+def test_zone_curve_check_bins_only_zones_with_both_classes() -> None:
+    """A real zone with only a class-1 mean (27 min) no longer lowers its bin's gap."""
+    vol = pd.DataFrame({"zone": list("habcde"), "calls_per_day": [0, 1, 2, 3, 4, 5]})
+    real = pd.DataFrame(
+        {
+            "zone": ["h", *"abcde", *"abcde"],
+            "klass": [1] * 6 + [2] * 5,
+            "mean_min": [27, *[8] * 5, 13, 14, 15, 16, 17],
+        }
+    )
+    twin = pd.DataFrame(
+        {
+            "zone_id": list("abcde") * 2,
+            "priority": [1] * 5 + [2] * 5,
+            "mean": [8] * 5 + [13, 14, 15, 16, 17],
+        }
+    )
+    c = zone_curve_check(vol, real, twin, bins=5)
+    assert c["gap_real"] == [5, 6, 7, 8, 9]
+    assert c["gap_twin"] == c["gap_real"]
+    assert c["passed"]
+    assert [r["zones"] for r in c["real"]] == [1] * 5
+
+
 @pytest.mark.slow
 def test_seattle_twin_moves_police_response_with_its_fleet() -> None:
     sc = yaml.safe_load((ROOT / "scenarios" / "seattle_baseline.yaml").read_text())

@@ -1,9 +1,10 @@
-"""Seattle police posts: every sector of a precinct staffed on every watch (beat presence)."""
+"""Seattle police sectors: every sector staffed on every watch; sector gaps shrunk to precincts."""
 
 from __future__ import annotations
 
 import pytest
 
+from twin.calibrate.refine import shrunk_gaps
 from twin.cities.seattle.police import sector_posts
 
 pytestmark = pytest.mark.exact
@@ -37,3 +38,18 @@ def test_as_many_units_as_beats_post_one_each() -> None:
     """By demand alone, J (12 of 15 calls) would get 4 of 5 units and B's three beats one."""
     posts = sector_posts(5, DEMAND, SECTOR)
     assert posts == dict.fromkeys(SECTOR, 1)
+
+
+def test_a_sector_gap_leans_on_its_precinct_by_its_beats() -> None:
+    """Three scored beats and pseudo-count 1: 3/4 of the sector's gap, 1/4 of its precinct's."""
+    out = shrunk_gaps(
+        {"E/C": 8.0, "E/G": 6.0, "W/K": 9.0, "N": 7.0},
+        {"E": 7.0, "N": 5.0},
+        {"E/C": 3, "E/G": 0, "W/K": 2},
+        shrink_beats=1.0,
+    )
+    assert out["E/C"] == pytest.approx(0.75 * 8.0 + 0.25 * 7.0)
+    assert out["E/G"] == pytest.approx(7.0)  # no scored beat: the precinct's gap
+    assert out["W/K"] == pytest.approx(9.0)  # no gap for precinct W: kept
+    assert out["N"] == pytest.approx(7.0)  # a precinct key: kept
+    assert shrunk_gaps({"E/C": 8.0}, {"E": 7.0}, {"E/C": 3}, 0.0) == {"E/C": 8.0}

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from twin.errors import ConfigError
 from twin.model import Simulation
 from twin.scenario import parse_scenario
 
@@ -96,3 +97,29 @@ def test_one_sector_per_district_changes_nothing(seed: int) -> None:
             assert pd.Series(v).equals(pd.Series(other[col])), col
     # the negative control: real sectors do change who answers
     assert not np.array_equal(np.asarray(plain.incidents["unit"]), split.incidents["unit"])
+
+
+def test_a_sector_entry_sets_the_work_of_units_posted_in_that_sector() -> None:
+    """``A/y`` gives ub (posted in sector y) work; ua (sector x) keeps district A's rate 0."""
+    si = {"districts": {"A": IDLE, "A/y": WORK}, "dispatch_scope": "district"}
+    run = Simulation(
+        parse_scenario(_data(("x", "y", "y"), horizon=3000, self_initiated=si)), seed=5
+    ).run()
+    starts = np.asarray(run.units["self_initiated"]).tolist()
+    assert starts[0] == 0
+    assert starts[1] > 20
+    # the other way round: the sector entry idles ub, the district's rate drives ua
+    si = {"districts": {"A": WORK, "A/y": IDLE}, "dispatch_scope": "district"}
+    run = Simulation(
+        parse_scenario(_data(("x", "y", "y"), horizon=3000, self_initiated=si)), seed=5
+    ).run()
+    starts = np.asarray(run.units["self_initiated"]).tolist()
+    assert starts[0] > 20
+    assert starts[1] == 0
+
+
+def test_a_sector_entry_must_name_a_sector_of_the_district() -> None:
+    """``A/q`` is no zone's (district, sector): the scenario is refused, naming the field."""
+    si = {"districts": {"A": IDLE, "A/q": WORK}, "dispatch_scope": "district"}
+    with pytest.raises(ConfigError, match=r"self_initiated\.districts\.A/q.*'A/x'"):
+        parse_scenario(_data(("x", "y", "y"), self_initiated=si))

@@ -222,6 +222,11 @@ def zone_curve_check(
 ) -> dict[str, Any]:
     """Compare the twin's zone load-response curve with the real one.
 
+    Both curves bin the same zones: those with a mean of both classes in the real table and
+    in the twin (a zone with only an urgent-class figure, such as Seattle's harbour beat H3
+    with one priority-1 mean of 27 min and no priority 2, would otherwise lower its bin's
+    gap by the difference of the class-1 average alone).
+
     Args:
         volume: ``zone``, ``calls_per_day``.
         real_means: ``zone``, ``klass``, ``mean_min`` (published).
@@ -238,8 +243,11 @@ def zone_curve_check(
     """
     k1, k2 = classes
     tw = twin_means.rename(columns={"zone_id": "zone", "priority": "klass", "mean": "mean_min"})
-    real = beat_load_response(volume, real_means.loc[real_means["klass"].isin(classes)], bins=bins)
-    twin = beat_load_response(volume, tw.loc[tw["klass"].isin(classes)], bins=bins)
+    rm = real_means.loc[real_means["klass"].isin(classes)]
+    tw = tw.loc[tw["klass"].isin(classes)]
+    both = _with_both(rm, classes) & _with_both(tw, classes)
+    real = beat_load_response(volume, rm.loc[rm["zone"].isin(both)], bins=bins)
+    twin = beat_load_response(volume, tw.loc[tw["zone"].isin(both)], bins=bins)
     col = f"gap_{k2}_{k1}"
     gr = real[col].to_numpy(dtype=float)
     gt = twin[col].to_numpy(dtype=float)
@@ -258,6 +266,13 @@ def zone_curve_check(
         "same_direction": same,
         "passed": bool(all(within) and same),
     }
+
+
+def _with_both(means: pd.DataFrame, classes: tuple[int, int]) -> set[str]:
+    """Return the zones of *means* (``zone, klass, mean_min``) with a mean of both classes."""
+    ok = means.dropna(subset=["mean_min"])
+    n = ok.loc[ok["klass"].isin(classes)].groupby("zone")["klass"].nunique()
+    return {str(z) for z, k in n.items() if int(k) == len(set(classes))}
 
 
 def district_fleet_variant(

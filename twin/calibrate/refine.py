@@ -33,6 +33,7 @@ __all__ = [
     "refine_police",
     "refine_self_initiated",
     "relabel_units",
+    "shrunk_gaps",
 ]
 
 
@@ -446,6 +447,26 @@ def _precinct_gaps(j: pd.DataFrame, prec_of: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("precinct")
 
 
+def shrunk_gaps(
+    sector_gap: Mapping[str, float],
+    precinct_gap: Mapping[str, float],
+    beats: Mapping[str, int],
+    shrink_beats: float,
+) -> dict[str, float]:
+    """Shrink each sector's observed gap toward its precinct's: ``w g_s + (1 - w) g_p``.
+
+    ``w = n / (n + shrink_beats)`` with ``n`` the sector's scored beats; a sector key is
+    ``PRECINCT/SECTOR`` (a key without ``/``, or a precinct without a gap, is kept as is).
+    """
+    out: dict[str, float] = {}
+    for k, g in sector_gap.items():
+        p = precinct_gap.get(k.split("/")[0]) if "/" in k else None
+        n = float(beats.get(k, 0))
+        w = n / (n + shrink_beats) if n + shrink_beats > 0 else 1.0
+        out[k] = float(g) if p is None else w * float(g) + (1.0 - w) * float(p)
+    return out
+
+
 def refine_self_initiated(
     scenario: dict[str, Any],
     observed: pd.DataFrame,
@@ -466,6 +487,9 @@ def refine_self_initiated(
     min_count: int = 30,
     t0_bounds: tuple[float, float] = (0.5, 15.0),
     rate_bounds: tuple[float, float] = (0.05, 30.0),
+    sector_of: Mapping[str, str] | None = None,
+    shrink_beats: float = 1.0,
+    power: float = 1.5,
 ) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
     """Fit the fleet to priority 1 and each precinct's self-initiated rate to its P2 - P1 gap.
 
@@ -476,9 +500,15 @@ def refine_self_initiated(
     ``turnout_min`` shifted to fit the priority-1 beat means; the fleet whose priority-1 MAPE is
     least is kept (priority 1 sees every on-duty unit, so it pins how dense the fleet is).
     Stage 2: ``rounds`` runs move each precinct's rate towards its observed gap,
-    ``rate x (gap_obs / gap_twin) ** 1.5`` (bounded to a factor 3 per round and to
+    ``rate x (gap_obs / gap_twin) ** power`` (bounded to a factor 3 per round and to
     ``rate_bounds``), re-shifting ``turnout_min`` each time; the round with the least sum of
     the priority-1 and -2 MAPEs is kept.
+
+    With ``sector_of`` (zones' sectors) stage 2 fits one rate per sector instead (entries
+    ``DISTRICT/SECTOR`` of ``self_initiated.districts``, each starting from its precinct's
+    rate), towards the sector's gap shrunk toward its precinct's:
+    ``w * gap_sector + (1 - w) * gap_precinct`` with ``w = n / (n + shrink_beats)``, ``n`` the
+    sector's scored beats (a sector with few published beat means leans on its precinct).
 
     Args:
         scenario: The analytic police scenario (not modified).
@@ -499,6 +529,10 @@ def refine_self_initiated(
         min_count: Least simulated calls in a scored beat x class cell.
         t0_bounds: Allowed ``turnout_min``.
         rate_bounds: Allowed rates.
+        sector_of: Sector of each zone (zones without one keep their precinct's rate); None:
+            one rate per precinct.
+        shrink_beats: Pseudo-count of the shrinkage of a sector's gap toward its precinct's.
+        power: Exponent of the rate update (smaller: damped, for small noisy pools).
 
     Returns:
         ``(scenario, fleet, history)``.
@@ -569,6 +603,12 @@ def refine_self_initiated(
     t_now = round(t0 + (best_fleet[2] if best_fleet else 0.0), 3)
     sc = with_work(copy.deepcopy(base), lam)
     place_units(sc, fl, rates, beats_of)
+    # the keys fitted in stage 2: precincts, or DISTRICT/SECTOR where zones give sectors
+    key_of = dict(prec_of)
+    by_sector = bool(sector_of)
+    if sector_of:
+        key_of = {z: f"{d}/{sector_of[z]}" if sector_of.get(z) else d for z, d in prec_of.items()}
+        lam = {k: lam[k.split("/")[0]] for k in sorted(set(key_of.values()))}
     best: tuple[float, dict[str, float], float] | None = None
     for r in range(rounds):
         sc["travel"]["turnout_min"] = t_now
@@ -577,7 +617,7 @@ def refine_self_initiated(
         if j.empty:
             break
         m1, m2 = _mape(j, 1, 0.0), _mape(j, 2, 0.0)
-        gaps = _precinct_gaps(j, prec_of)
+        gaps = _precinct_gaps(j, key_of)
         history.append(
             {
                 "stage": f"self-initiated rate {r + 1}",
@@ -596,11 +636,17 @@ def refine_self_initiated(
         new = dict(lam)
         g_twin = {str(k): float(v) for k, v in gaps["gap_twin"].items()}
         g_obs = {str(k): float(v) for k, v in gaps["gap_obs"].items()}
+        if by_sector:  # shrink each sector's target toward its precinct's gap
+            g_prec = {str(k): float(v) for k, v in _precinct_gaps(j, prec_of)["gap_obs"].items()}
+            scored = j.loc[j["priority"] == 2, "zone_id"].map(key_of).value_counts()
+            g_obs = shrunk_gaps(
+                g_obs, g_prec, {str(k): int(v) for k, v in scored.items()}, shrink_beats
+            )
         for d in lam:
             if d not in g_twin:
                 continue
             gt, go = g_twin[d], g_obs[d]
-            ratio = (max(go, 0.1) / max(gt, 0.1)) ** 1.5
+            ratio = (max(go, 0.1) / max(gt, 0.1)) ** power
             ratio = min(3.0, max(1.0 / 3.0, ratio))
             new[d] = min(rate_bounds[1], max(rate_bounds[0], lam[d] * ratio))
         shift, _ = p1_shift(j, t_now)

@@ -380,10 +380,13 @@ class Simulation:
         self.si_districts = list(si.districts)
         kind = {d: i for i, d in enumerate(self.si_districts)}
         district = [z.district for z in scenario.zones]
+        # an entry "DISTRICT/SECTOR" (zones[].sector) comes before its district's entry
+        area = [f"{z.district}/{z.sector}" if z.sector else z.district for z in scenario.zones]
         self._si_kind = [-1] * n
         self._si_rate = [0.0] * n  # starts per free minute
         for u, spec in enumerate(scenario.units):
-            k = kind.get(district[self.zone_index[spec.post]], -1)
+            zi = self.zone_index[spec.post]
+            k = kind.get(area[zi], kind.get(district[zi], -1))
             if self.unit_agency[u] == ag and k >= 0:
                 self._si_kind[u] = k
                 self._si_rate[u] = si.districts[self.si_districts[k]].rate_per_hour / 60.0

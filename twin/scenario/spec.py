@@ -477,6 +477,9 @@ class SelfInitiatedSpec(Spec):
         preempted_by: Priority levels of that agency whose calls may pre-empt the work
             (default: the agency's first class, the one its queue serves first).
         districts: ``{district: {rate_per_hour, duration}}`` (districts of the units' posts).
+            A key ``DISTRICT/SECTOR`` (a ``zones[].sector`` of that district) sets the work of
+            units posted in that sector's zones, before the district's own entry; units of a
+            district listed only by its sectors, posted outside those sectors, start none.
         weight: ``none`` (every free unit of a district starts work at its rate) or
             ``zone_calls`` (a free unit starts work at the rate times the call rate of the zone
             it is in when it becomes free over the mean call rate of that zone's district's
@@ -791,12 +794,19 @@ class Scenario(Spec):
         # a district must exist; it may have no units of the agency (a layout that moved them
         # all elsewhere, an optimizer's candidate): its rate then applies to nobody
         districts = sorted({z.district for z in self.zones})
+        sectors = {f"{z.district}/{z.sector}" for z in self.zones if z.sector}
         for d in si.districts:
-            if d not in districts:
+            if d in districts or d in sectors:
+                continue
+            if "/" in d:
                 raise ValueError(
-                    f"self_initiated.districts.{d}: no zone is in district {d!r}; districts: "
-                    f"{', '.join(map(repr, districts))}"
+                    f"self_initiated.districts.{d}: no zone is in district/sector {d!r} "
+                    f"(zones[].sector); sectors: {', '.join(map(repr, sorted(sectors))) or 'none'}"
                 )
+            raise ValueError(
+                f"self_initiated.districts.{d}: no zone is in district {d!r}; districts: "
+                f"{', '.join(map(repr, districts))}"
+            )
         levels = [p.level for p in self.agency_priorities(si.agency)] or [1]
         if si.preempted_by is not None:
             _no_duplicates("self_initiated.preempted_by", si.preempted_by, what="level")

@@ -112,6 +112,10 @@ CITY = City(
     models=("precincts", "sectors"),
 )
 """Police recipe variants: ``precincts`` (the default: lower classes queue per precinct, posts by
-demand) or ``sectors`` (they queue per SPD sector, every sector staffed on every watch: the zone
-load-response curve rises with volume as the published one does, but the beat-level priority-2
-MAPE is worse, about 0.135 in 2015 against 0.10 and 0.15-0.16 in 2018; see the fit report)."""
+demand, officer-initiated work fitted per precinct) or ``sectors`` (they queue per SPD sector,
+every sector staffed on every watch, the work fitted per sector and shrunk toward the precinct).
+Both keep the beat-level P1 and P2 MAPE of 2012-2018 under 0.15 (52 simulated weeks, seeds 8 and
+9: worst P2 0.12 and 0.14), and neither reproduces the direction of the zone load-response
+curve (the published 2015 P2 - P1 gap rises 1.06 min from the quietest fifth of beats to the
+busiest; the twins' curves are flat, their change within +-0.7 min with a sign that depends on
+the seed), so ``precincts`` stays the default: it fits priority 2 better."""

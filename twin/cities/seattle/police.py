@@ -4,7 +4,8 @@ Travel speed and dispatch delay are fitted to the priority-1 mean response per b
 the ``response_stats`` table, for the year of the demand data); an analytic priority M/M/c
 first guess sizes the fleet per precinct. The simulation refinement
 (:func:`twin.calibrate.refine.refine_self_initiated`) then keeps the fleet scale that fits
-priority 1 best and fits, per precinct, the rate of officer-initiated work
+priority 1 best and fits, per precinct (model ``sectors``: per SPD sector, shrunk toward the
+precinct), the rate of officer-initiated work
 (``self_initiated``: units busy on their own work, pre-empted only by priority 1) so that
 priority 2's extra delay over priority 1 is *waiting* behind calls and that work, not a fixed
 slower drive. Units work three 8-hour watches sized by each watch's load. The SPD Call Data
@@ -325,6 +326,12 @@ def _seattle_police(
 #: times it.
 SELF_INITIATED_MEAN_MIN = 60.0
 
+#: Model ``sectors``: pseudo-count (beats) shrinking a sector's P2 - P1 gap toward its
+#: precinct's, and the exponent of the rate update (sector pools are small and their twin gaps
+#: noisy: a damped step).
+SECTOR_SHRINK_BEATS = 1.0
+SECTOR_STEP_POWER = 1.0
+
 
 def _refine_self_initiated(
     scenario: dict[str, Any],
@@ -339,7 +346,12 @@ def _refine_self_initiated(
     refine_rounds: int,
     refine_horizon: float,
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """Fit fleet (priority 1) and officer-initiated work per precinct (priority-2 gap)."""
+    """Fit fleet (priority 1) and officer-initiated work per precinct or sector (P2 gap).
+
+    With zones' sectors (model ``sectors``) the rate is fitted per SPD sector (entries
+    ``PRECINCT/SECTOR``), each sector's gap shrunk toward its precinct's by its scored beats.
+    """
+    sector_of = {str(z["id"]): str(z["sector"]) for z in scenario["zones"] if z.get("sector")}
     observed = pd.concat([p1.assign(priority=1), p2.assign(priority=2)], ignore_index=True)
     duration = {
         "dist": "lognormal",
@@ -359,6 +371,9 @@ def _refine_self_initiated(
         factors=(0.8, 0.9, 1.0, 1.15, 1.3, 1.5)[: max(1, 2 * refine_rounds)],
         rounds=2 + 2 * refine_rounds,
         horizon=refine_horizon,
+        sector_of=sector_of or None,
+        shrink_beats=SECTOR_SHRINK_BEATS,
+        power=SECTOR_STEP_POWER if sector_of else 1.5,
     )
     kept = [h for h in history if h["stage"].startswith("self-initiated")]
     last = next(
@@ -388,17 +403,19 @@ def _refine_self_initiated(
                 "weight": scenario["self_initiated"]["weight"],
             },
             data=f"response_stats {fit_year}: priority-2 minus priority-1 mean response per "
-            f"precinct (rate) and priority-1 beat means (turnout); {len(history)} runs of "
+            f"{'sector' if sector_of else 'precinct'} (rate) and priority-1 beat means "
+            f"(turnout); {len(history)} runs of "
             f"{refine_horizon / 1440:.0f} days",
             n=len(observed),
             fit={
                 "mape_p1_in_sample": last.get("mape_p1"),
                 "mape_p2_in_sample": last.get("mape_p2"),
-                "gap_twin_by_precinct": last.get("gap_twin"),
-                "gap_obs_by_precinct": last.get("gap_obs"),
+                f"gap_twin_by_{'sector' if sector_of else 'precinct'}": last.get("gap_twin"),
+                f"gap_obs_by_{'sector' if sector_of else 'precinct'}": last.get("gap_obs"),
             },
             notes=[
-                "fitted: the rate per precinct; assumed: the duration (lognormal, mean "
+                f"fitted: the rate per {'sector (PRECINCT/SECTOR)' if sector_of else 'precinct'}"
+                "; assumed: the duration (lognormal, mean "
                 f"{SELF_INITIATED_MEAN_MIN:g} min, sd 0.75 x mean: the Call Data sample has no "
                 "clearance time) and that only priority 1 pre-empts the work",
                 "weight zone_calls: a free unit finds work in proportion to the call volume of "
@@ -407,7 +424,16 @@ def _refine_self_initiated(
                 "dispatched calls, not of officers' time, so it does not fix the rate",
                 "the fleet scale is the one that fits priority 1 best (priority 1 pre-empts the "
                 "work, so it sees every on-duty unit)",
-            ],
+            ]
+            + (
+                [
+                    "per sector: each sector's observed gap is shrunk toward its precinct's, "
+                    f"weight n / (n + {SECTOR_SHRINK_BEATS:g}) for n scored beats; fitted on "
+                    "the fit year only"
+                ]
+                if sector_of
+                else []
+            ),
         )
     )
     report.details["refinement"] = history
