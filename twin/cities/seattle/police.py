@@ -301,8 +301,8 @@ def _seattle_police(
             "officer-initiated work); each watch staffs every sector of its precinct with one "
             "unit per beat when it has at least as many units as the precinct has beats, else "
             "one unit per sector, and the rest by the sector's demand in the watch's hours "
-            "(beat presence: not published; measured against posting by demand alone, which "
-            "gives a falling zone load-response curve); idle units patrol their sector"
+            "(beat presence is not published: an assumption, not a fit); idle units patrol "
+            "their sector"
         )
     else:
         report.assume(
