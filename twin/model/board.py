@@ -757,14 +757,8 @@ class UnitBoard:
         flip = (self._zone_np[units] != post) != (zones != post)
         self._zone_np[units] = zones
         self._zone[:] = self._zone_m.tolist()
-        is_away, away, group = self._is_away, self._away, self._group
         for u in units[flip].tolist():
-            if is_away[u]:
-                del away[group[u]][u]
-                is_away[u] = False
-            else:
-                away[group[u]][u] = None
-                is_away[u] = True
+            self._toggle_away(u)
 
     def _move_few(self, units: list[int], zones: list[int]) -> None:
         """:meth:`move` unit by unit: the same checks, zones and away-list changes."""
@@ -773,18 +767,22 @@ class UnitBoard:
             if state[u] != _PATROL:
                 raise self._refuse("move", u)
         cur, cur_m, post = self._zone, self._zone_m, self._post
-        is_away, away, group = self._is_away, self._away, self._group
         for u, z in zip(units, zones, strict=True):
             p = post[u]
             if (cur[u] != p) != (z != p):
-                if is_away[u]:
-                    del away[group[u]][u]
-                    is_away[u] = False
-                else:
-                    away[group[u]][u] = None
-                    is_away[u] = True
+                self._toggle_away(u)
             cur[u] = z
             cur_m[u] = z
+
+    def _toggle_away(self, u: int) -> None:
+        """Move unit *u* into its group's away list, or out of it (it crossed its post)."""
+        away = self._away[self._group[u]]
+        if self._is_away[u]:
+            del away[u]
+            self._is_away[u] = False
+        else:
+            away[u] = None
+            self._is_away[u] = True
 
     def close(self, now: float) -> None:
         """Account every unit's open interval up to *now* (end of the run)."""
