@@ -15,30 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from small_scenarios import two_zones
 
 from twin.errors import ConfigError
 from twin.model import Simulation
 from twin.model.demand import BLOCK
 from twin.paths import scenarios_dir
-from twin.scenario import load_scenario, parse_scenario
+from twin.scenario import load_scenario
 
 
 def _scenario(**over: Any) -> Any:
-    data: dict[str, Any] = {
-        "name": "immediate",
-        "warmup": 0,
-        "horizon": 200,
-        "zones": [
-            {"id": "a", "location": [0, 0], "rate_per_hour": 1.0},
-            {"id": "b", "location": [2, 0], "rate_per_hour": 1.0},
-        ],
-        "units": [{"id": "u1", "post": "a"}],
-        "service": {"dist": "deterministic", "value": 1},
-        "travel": {"model": "manhattan", "speed_kmh": 60},
-        "patrol": {"policy": "post"},
-    }
-    data.update(over)
-    return parse_scenario(data)
+    return two_zones("immediate", **{"service": {"dist": "deterministic", "value": 1}, **over})
 
 
 def _prev_hour(received: np.ndarray) -> np.ndarray:

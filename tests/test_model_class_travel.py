@@ -12,29 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from small_scenarios import two_zones
 
 from twin.errors import ConfigError
 from twin.model import Simulation
-from twin.scenario import parse_scenario
 
 
 def _scenario(**over: Any) -> Any:
-    """Two zones 2 km apart, Manhattan travel at 60 km/h (1 min per km), one unit at a."""
-    data: dict[str, Any] = {
-        "name": "class_travel",
-        "warmup": 0,
-        "horizon": 3000,
-        "zones": [
-            {"id": "a", "location": [0, 0], "rate_per_hour": 1.0},
-            {"id": "b", "location": [2, 0], "rate_per_hour": 1.0},
-        ],
-        "units": [{"id": "u1", "post": "a"}],
-        "service": {"dist": "deterministic", "value": 10},
-        "travel": {"model": "manhattan", "speed_kmh": 60},
-        "patrol": {"policy": "post"},
-    }
-    data.update(over)
-    return parse_scenario(data)
+    return two_zones("class_travel", **{"horizon": 3000, **over})
 
 
 def _trace(rows: list[tuple[Any, ...]]) -> pd.DataFrame:

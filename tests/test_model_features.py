@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from small_scenarios import two_zones
 
 from twin.errors import ConfigError
 from twin.model import Simulation
@@ -25,22 +26,7 @@ from twin.scenario import parse_scenario
 
 
 def _scenario(**over: Any) -> Any:
-    """Two zones 1 km apart, Manhattan travel at 60 km/h (1 min per km), one unit at a."""
-    data: dict[str, Any] = {
-        "name": "features",
-        "warmup": 0,
-        "horizon": 200,
-        "zones": [
-            {"id": "a", "location": [0, 0], "rate_per_hour": 1.0},
-            {"id": "b", "location": [2, 0], "rate_per_hour": 1.0},
-        ],
-        "units": [{"id": "u1", "post": "a"}],
-        "service": {"dist": "deterministic", "value": 10},
-        "travel": {"model": "manhattan", "speed_kmh": 60},
-        "patrol": {"policy": "post"},
-    }
-    data.update(over)
-    return parse_scenario(data)
+    return two_zones("features", **over)
 
 
 def _trace(rows: list[tuple[Any, ...]], cols: tuple[str, ...] = ()) -> pd.DataFrame:
