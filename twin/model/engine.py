@@ -303,9 +303,6 @@ class Simulation:
         base_speed = scenario.travel.speed_kmh
         factors = [base_speed / u.speed_kmh if u.speed_kmh else 1.0 for u in scenario.units]
         self.unit_agency = [self.agencies.index(u.agency) for u in scenario.units]
-        self.district_names = sorted({z.district for z in scenario.zones})
-        dindex = {d: i for i, d in enumerate(self.district_names)}
-        self.zone_district = [dindex[z.district] for z in scenario.zones]
         # dispatch areas: (district, sector) of each zone; without sectors, the districts
         areas = [(z.district, z.sector or "") for z in scenario.zones]
         aindex = {a: i for i, a in enumerate(sorted(set(areas)))}
@@ -472,8 +469,8 @@ class Simulation:
         take the call at that very moment. A unit whose free spell and next piece both fall
         before *now* goes through them without the agenda (nobody looked in between).
 
-        The hot loop of a run with ``self_initiated``: :meth:`_si_begin` and :meth:`_si_end`
-        are inlined here (same draws in the same order, same board transitions).
+        The hot loop of a run with ``self_initiated``: the start of a piece (drawing its end)
+        and the common case of :meth:`_si_end` are written out here, not called.
         """
         keys = self._si_keys
         mnow = -now
@@ -524,7 +521,7 @@ class Simulation:
                             vals.insert(i, (u, tok, False))
                             break
                         self_again(u, e, t)
-                # a piece starts at t: draw its end (:meth:`_si_begin`, inlined)
+                # a piece starts at t: draw its end
                 seq = seq_of[u] + 1
                 seq_of[u] = seq
                 k = kind_of[u]
@@ -543,21 +540,6 @@ class Simulation:
                     vals.insert(i, (u, seq, True))
                     break
                 ending = True
-
-    def _si_begin(self, u: int, t: float) -> float:
-        """Book a piece of work of *u* starting at *t* (already on the board); return its end."""
-        seq = self._si_seq[u] + 1
-        self._si_seq[u] = seq
-        k = self._si_kind[u]
-        buf = self._si_dur[k]
-        if not buf:
-            buf.extend(self._si_dist[k].sample_many(self._si_rng, 1024)[::-1].tolist())
-        self._si_t0[u] = t
-        if self.warmup <= t < self.end:
-            self._si_starts[u] += 1
-        e = t + buf.pop()
-        self._si_end_t[u] = e
-        return e
 
     def _si_end(self, u: int, e: float, now: float) -> float:
         """End *u*'s piece at *e*: take a waiting call, or draw the next start.
@@ -780,18 +762,8 @@ class Simulation:
             u = self.policies[a].choose(zone, recv)
             self._outstanding += 1
             self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
-        elif self._q_lens[a] < self.capacity:
-            self._outstanding += 1
-            self._q_touch(self.env.now)
-            self._q_len += 1
-            self._q_lens[a] += 1
-            key = (prio, inc) if self.priority_queue else inc
-            self.queues[a].put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
-            self._q_inc.append(inc)
-            if pre is not None and a == self._si_ag:
-                self._si_watch(-1)
         else:
-            self._l_inc.append(inc)
+            self._queue(inc, zone, prio, recv, svc, a, -1)
 
     def settle_work(self, now: float) -> None:
         """Settle officer-initiated starts and ends due by *now* (the mesa step asks first)."""
@@ -812,17 +784,34 @@ class Simulation:
         if u >= 0:
             self._outstanding += 1
             self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
-        elif self._q_lens[a] < self.capacity:
-            self._outstanding += 1
-            self._q_touch(self.env.now)
-            self._q_len += 1
-            self._q_lens[a] += 1
-            key = (prio, inc) if self.priority_queue else inc
-            heappush(self._dq[d], (key, (inc, zone, recv, svc)))
-            self._q_inc.append(inc)
-            self._si_watch(d)
         else:
+            self._queue(inc, zone, prio, recv, svc, a, d)
+
+    def _queue(
+        self, inc: int, zone: int, prio: int, recv: float, svc: float, a: int, area: int
+    ) -> None:
+        """Queue a call no unit can take now, or lose it when agency *a*'s queue is full.
+
+        *area* >= 0: the dispatch area's own queue (``dispatch_scope: district``), else the
+        agency's. Officer-initiated work's ends are watched while the call waits.
+        """
+        if self._q_lens[a] >= self.capacity:
             self._l_inc.append(inc)
+            return
+        self._outstanding += 1
+        self._q_touch(self.env.now)
+        self._q_len += 1
+        self._q_lens[a] += 1
+        key = (prio, inc) if self.priority_queue else inc
+        if area >= 0:
+            heappush(self._dq[area], (key, (inc, zone, recv, svc)))
+            self._q_inc.append(inc)
+            self._si_watch(area)
+            return
+        self.queues[a].put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
+        self._q_inc.append(inc)
+        if self._preempt is not None and a == self._si_ag:
+            self._si_watch(-1)
 
     def _pop(self, now: float, a: int = 0) -> tuple[int, int, float, float]:
         self._q_touch(now)
