@@ -74,6 +74,18 @@ def calibrate(req: CalibrationRequest) -> Calibration:
         report.add(
             Parameter(name=a["key"], value=a["value"], data="assumption", notes=[a["rationale"]])
         )
+    report.add(
+        Parameter(
+            name="check: load-response curve, real vs twin",
+            value="not checkable",
+            data="no Jiaxing incident or response data is public",
+            notes=[
+                "nothing here shows how Jiaxing's response moves with load, so the twin's answer "
+                "to a fleet change rests on the assumptions above (service time, speed, demand): "
+                "read it as a what-if, not as evidence; Seattle and San Francisco carry the checks",
+            ],
+        )
+    )
     report.assume(*(f"{a['key']}: {a['rationale']}" for a in scenario["assumptions"]))
     return Calibration(scenario=scenario, yaml_text=render_scenario_yaml(scenario), report=report)
 
