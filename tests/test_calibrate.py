@@ -452,6 +452,31 @@ def test_seattle_refinement_runs_the_twin(lake: Path) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.slow
+def test_seattle_beats_model_posts_on_beats_with_sector_queues_and_precinct_rates(
+    lake: Path,
+) -> None:
+    pol = calibrate(
+        lake,
+        "seattle",
+        agency="police",
+        refine_rounds=1,
+        refine_horizon=3 * 10080.0,
+        model="beats",
+    )
+    zones = pol.scenario["zones"]
+    assert all(z.get("sector") for z in zones)  # lower classes queue per sector
+    units = pol.scenario["units"]
+    assert all(u["area"] == [u["post"]] for u in units)  # each patrols its beat
+    harbour = {z["id"] for z in zones if z["sector"] == "H"}
+    assert not any(u["post"] in harbour for u in units)  # beats without calls get no post
+    # one rate per precinct (not per sector), fitted by the same refinement
+    si = pol.scenario["self_initiated"]["districts"]
+    assert set(si) == {"E", "N", "S", "SW", "W"}
+    assert pol.report.details["model"] == "beats"
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_seattle_sectors_refinement_fits_a_rate_per_sector(lake: Path) -> None:
     pol = calibrate(
         lake,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -11,6 +13,7 @@ import yaml
 from twin.calibrate.levers import (
     district_fleet_variant,
     fleet_variant,
+    gap_slope,
     lever_check,
     load_slope,
     unit_groups,
@@ -107,6 +110,52 @@ def test_zone_curve_check_passes_a_match_and_fails_the_opposite_slope() -> None:
     no = zone_curve_check(vol, real, bad, bins=5)
     assert not no["same_direction"]
     assert not no["passed"]
+
+
+def test_gap_slope_and_its_standard_error_match_a_hand_fit() -> None:
+    # x = ln(calls) = 0, 1, 2, 3; gaps 5, 7, 8, 10: slope 1.6, residuals -0.1 0.3 -0.3 0.1,
+    # s^2 = 0.2 / 2, Sxx = 5: se = sqrt(0.1 / 5)
+    vol = pd.DataFrame({"zone": list("abcd"), "calls_per_day": [1, math.e, math.e**2, math.e**3]})
+    means = pd.DataFrame(
+        {
+            "zone": list("abcd") * 2,
+            "klass": [1] * 4 + [2] * 4,
+            "mean_min": [8] * 4 + [13, 15, 16, 18],
+        }
+    )
+    b, se = gap_slope(vol, means)
+    assert b == pytest.approx(1.6)
+    assert se == pytest.approx(math.sqrt(0.1 / 5))
+    assert all(math.isnan(v) for v in gap_slope(vol.iloc[:2], means))
+
+
+def test_zone_curve_check_fails_a_slope_outside_the_real_interval_with_bins_in_tolerance() -> None:
+    """Bins within 2 min and the same direction, but the twin's slope is twice the real one."""
+    rng = np.random.default_rng(3)
+    z = [f"z{i}" for i in range(50)]
+    x = np.linspace(0.0, 2.0, 50)
+    vol = pd.DataFrame({"zone": z, "calls_per_day": np.exp(x)})
+    gap_real = 7.0 + 0.5 * (x - 1.0) + rng.normal(0, 0.3, 50)
+    real = pd.DataFrame(
+        {"zone": z * 2, "klass": [1] * 50 + [2] * 50, "mean_min": [8.0] * 50 + list(8 + gap_real)}
+    )
+    twin_ok = pd.DataFrame(
+        {
+            "zone_id": z * 2,
+            "priority": [1] * 50 + [2] * 50,
+            "mean": [8.0] * 50 + list(8 + 7.0 + 0.5 * (x - 1.0)),
+        }
+    )
+    steep = twin_ok.assign(mean=[8.0] * 50 + list(8 + 7.0 + 1.2 * (x - 1.0)))
+    ok = zone_curve_check(vol, real, twin_ok)
+    assert ok["slope_within"]
+    assert ok["passed"]
+    no = zone_curve_check(vol, real, steep)
+    assert all(no["within"])  # the old criteria pass ...
+    assert no["same_direction"]
+    assert not no["slope_within"]  # ... the slope does not
+    assert not no["passed"]
+    assert no["slope_twin"] == pytest.approx(1.2)
 
 
 def test_zone_curve_check_bins_only_zones_with_both_classes() -> None:

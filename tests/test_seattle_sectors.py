@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from twin.calibrate.refine import shrunk_gaps
-from twin.cities.seattle.police import sector_posts
+from twin.cities.seattle.police import beat_posts, sector_posts
 
 pytestmark = pytest.mark.exact
 
@@ -53,3 +53,52 @@ def test_a_sector_gap_leans_on_its_precinct_by_its_beats() -> None:
     assert out["W/K"] == pytest.approx(9.0)  # no gap for precinct W: kept
     assert out["N"] == pytest.approx(7.0)  # a precinct key: kept
     assert shrunk_gaps({"E/C": 8.0}, {"E": 7.0}, {"E/C": 3}, 0.0) == {"E/C": 8.0}
+
+
+def test_beat_posts_alpha_zero_posts_equally_and_one_posts_by_demand() -> None:
+    demand = {"b1": 1.0, "b2": 2.0, "b3": 4.0, "j1": 8.0}
+    sector = {"b1": "B", "b2": "B", "b3": "B", "j1": "J"}
+    # alpha 0: weights 1 each, B gets 3 of 4 seats by its three beats, J one
+    assert beat_posts(8, demand, sector, 0.0) == {"b1": 2, "b2": 2, "b3": 2, "j1": 2}
+    # alpha 1: B 7/15 of 8 = 3.73 -> 4, J 4.27 -> 4; within B by 1:2:4 -> 0.57, 1.14, 2.29
+    assert beat_posts(8, demand, sector, 1.0) == {"b1": 1, "b2": 1, "b3": 2, "j1": 4}
+    # alpha 0.5: B weights 1, 1.41, 2 (4.41), J 2.83: B 4.88 -> 5, J 3.12 -> 3
+    half = beat_posts(8, demand, sector, 0.5)
+    assert half["j1"] == 3
+    assert half["b1"] + half["b2"] + half["b3"] == 5
+
+
+def test_beat_posts_skip_beats_without_calls_and_keep_one_per_sector() -> None:
+    demand = {"b1": 5.0, "b2": 5.0, "h1": 0.01, "j1": 0.5}
+    sector = {"b1": "B", "b2": "B", "h1": "H", "j1": "J"}
+    posts = beat_posts(3, demand, sector, 1.0)
+    assert posts["h1"] == 0  # under a tenth of the mean beat demand: no post, no sector seat
+    assert posts["j1"] == 1  # J has calls: one unit even though demand gives it 0.27
+    assert sum(posts.values()) == 3
+    with pytest.raises(ValueError, match="must be in"):
+        beat_posts(3, demand, sector, 1.5)
+
+
+def test_beats_model_watches_post_by_beat_posts_and_patrol_their_beat() -> None:
+    from twin.cities.seattle.police import _place_shifted
+
+    rates = {"b1": 1.0, "b2": 1.0, "b3": 4.0, "j1": 2.0}
+    zones = [
+        {"id": z, "district": "N", "sector": z[0].upper(), "rate_per_hour": r}
+        for z, r in rates.items()
+    ]
+    sc: dict = {"zones": zones, "units": []}
+    beats = {"N": sorted(rates)}
+    splits = _place_shifted(sc, {"N": 4}, {}, beats, busy_of={"N": 60.0}, alpha=0.0)
+    units = sc["units"]
+    assert len(units) == sum(splits["N"].counts.values()) == 12  # 3 watches x 4 slots
+    assert all(u["area"] == [u["post"]] for u in units)  # each patrols its own beat
+    for key, n in splits["N"].counts.items():
+        watch = [u for u in units if u["shift"]["start"] == key]
+        want = beat_posts(n, rates, {z: z[0].upper() for z in rates}, 0.0)
+        assert {z: sum(u["post"] == z for u in watch) for z in rates} == want
+    # without alpha and sectors (model precincts) the units patrol the whole precinct
+    for z in sc["zones"]:
+        del z["sector"]
+    _place_shifted(sc, {"N": 4}, {}, beats, busy_of={"N": 60.0})
+    assert all(u["area"] == sorted(rates) for u in sc["units"])

@@ -46,6 +46,7 @@ from twin.calibrate.crossval import (
 from twin.calibrate.data import CityData, load_city, local_dates
 from twin.calibrate.levers import (
     district_fleet_lever,
+    gap_slope,
     lever_check,
     load_slope,
     zone_curve_check,
@@ -174,9 +175,26 @@ def _published_evidence(
         twin_means = sim.rename(
             columns={"zone_id": "zone", "priority": "klass", "mean": "mean_min"}
         )
+        both = set(real.loc[real["klass"] == 2, "zone"]) & set(real.loc[real["klass"] == 1, "zone"])
+        parts = {
+            part: gap_slope(
+                volume,
+                sim.loc[sim["zone_id"].isin(both)].rename(
+                    columns={"zone_id": "zone", "priority": "klass", part: "mean_min"}
+                ),
+            )[0]
+            for part in ("wait", "drive")
+            if part in sim.columns
+        }
         out["load_slope"] = {
             "slope_min_per_ln_volume": slope,
             "twin_slope_min_per_ln_volume": load_slope(volume, twin_means),
+            "twin_gap_slope_parts": {
+                **parts,
+                "note": "the twin's P2 - P1 gap slope split into its waiting part (P2 wait - "
+                "P1 wait) and its driving part (P2 drive - P1 drive), each regressed on "
+                "ln(calls per day) over the beats with both published classes",
+            },
             "predicted_change_min": {
                 f"fleet x {f:g}": {
                     k: v * math.log(1.0 / f) for k, v in slope.items() if k != "zones"
@@ -598,6 +616,10 @@ def attach(calibration: Calibration, evidence: Mapping[str, Any]) -> None:
                     "gap_real": zc["gap_real"],
                     "gap_twin": zc["gap_twin"],
                     "same_direction": zc["same_direction"],
+                    "gap_slope_real": zc.get("slope_real"),
+                    "gap_slope_real_se": zc.get("slope_real_se"),
+                    "gap_slope_twin": zc.get("slope_twin"),
+                    "slope_within": zc.get("slope_within"),
                 },
                 notes=[f"tolerance: {zc['tolerance']}"],
             )

@@ -39,6 +39,7 @@ __all__ = [
     "district_fleet_lever",
     "district_fleet_variant",
     "fleet_variant",
+    "gap_slope",
     "lever_check",
     "load_slope",
     "unit_groups",
@@ -155,7 +156,7 @@ def zone_means(
     replications: int = 1,
     agency: str | None = None,
 ) -> pd.DataFrame:
-    """Simulate and return per zone x class: ``mean`` response, ``wait``, ``count``."""
+    """Simulate and return per zone x class: ``mean`` response, ``wait``, ``drive``, ``count``."""
     f, _units = incident_frame(
         scenario,
         horizon=float(weeks) * 10080.0,
@@ -166,7 +167,12 @@ def zone_means(
     )
     g = f.groupby(["zone_id", "priority"])
     return pd.DataFrame(
-        {"mean": g["response"].mean(), "wait": g["wait"].mean(), "count": g.size()}
+        {
+            "mean": g["response"].mean(),
+            "wait": g["wait"].mean(),
+            "drive": g["drive"].mean(),
+            "count": g.size(),
+        }
     ).reset_index()
 
 
@@ -219,8 +225,15 @@ def zone_curve_check(
     bins: int = 5,
     abs_tol: float = 2.0,
     classes: tuple[int, int] = (1, 2),
+    slope_z: float = 1.96,
 ) -> dict[str, Any]:
     """Compare the twin's zone load-response curve with the real one.
+
+    Three criteria, all needed to pass: every bin's class gap within ``abs_tol`` minutes, the
+    same sign of the busiest-minus-quietest change, and the least-squares slope of the gap on
+    ln(calls per day) over the same zones (far less noisy than two end bins) inside the real
+    slope's interval ``slope -+ slope_z x its standard error`` (the real beats' scatter about
+    their line; ``slope_z = 1.96``: a 95 % interval).
 
     Both curves bin the same zones: those with a mean of both classes in the real table and
     in the twin (a zone with only an urgent-class figure, such as Seattle's harbour beat H3
@@ -234,6 +247,7 @@ def zone_curve_check(
         bins: Volume bins.
         abs_tol: Tolerance (minutes) of each bin's class gap.
         classes: ``(urgent, lower)`` classes whose gap is compared.
+        slope_z: Half-width of the slope's interval in standard errors of the real slope.
 
     Returns:
         ``real`` and ``twin`` curves (records), ``gap_real``/``gap_twin`` per bin, the
@@ -254,8 +268,19 @@ def zone_curve_check(
     within = [bool(abs(a - b) <= abs_tol) for a, b in zip(gr, gt, strict=True)]
     dr, dt = float(gr[-1] - gr[0]), float(gt[-1] - gt[0])
     same = bool(np.sign(dr) == np.sign(dt))
+    s_real, se_real = gap_slope(volume, rm.loc[rm["zone"].isin(both)], classes)
+    s_twin, _ = gap_slope(volume, tw.loc[tw["zone"].isin(both)], classes)
+    slope_ok = bool(
+        math.isfinite(s_real)
+        and math.isfinite(s_twin)
+        and abs(s_twin - s_real) <= slope_z * se_real
+    )
     return {
-        "tolerance": {"gap_abs_min": abs_tol, "direction": "same sign of busiest - quietest"},
+        "tolerance": {
+            "gap_abs_min": abs_tol,
+            "direction": "same sign of busiest - quietest",
+            "slope": f"twin gap slope within the real slope -+ {slope_z:g} x its standard error",
+        },
         "real": real.to_dict("records"),
         "twin": twin.to_dict("records"),
         "gap_real": gr.tolist(),
@@ -264,8 +289,47 @@ def zone_curve_check(
         "gap_change_twin": dt,
         "within": within,
         "same_direction": same,
-        "passed": bool(all(within) and same),
+        "slope_real": s_real,
+        "slope_real_se": se_real,
+        "slope_twin": s_twin,
+        "slope_within": slope_ok,
+        "passed": bool(all(within) and same and slope_ok),
     }
+
+
+def gap_slope(
+    volume: pd.DataFrame, means: pd.DataFrame, classes: tuple[int, int] = (1, 2)
+) -> tuple[float, float]:
+    """Least-squares slope of the zones' class gap on ln(calls per day), and its standard error.
+
+    Args:
+        volume: ``zone``, ``calls_per_day``.
+        means: ``zone``, ``klass``, ``mean_min``.
+        classes: ``(urgent, lower)``: the gap is lower minus urgent.
+
+    Returns:
+        ``(slope, standard error)`` in minutes per unit of ln(calls per day); NaN with fewer
+        than 3 zones.
+
+    """
+    k1, k2 = classes
+    wide = means.pivot_table(index="zone", columns="klass", values="mean_min", aggfunc="mean")
+    if k1 not in wide.columns or k2 not in wide.columns:
+        return math.nan, math.nan
+    d = volume.merge((wide[k2] - wide[k1]).rename("gap").reset_index(), on="zone")
+    d = d.loc[(d["calls_per_day"] > 0) & np.isfinite(d["gap"])]
+    if len(d) < 3:
+        return math.nan, math.nan
+    x = np.log(d["calls_per_day"].to_numpy(dtype=float))
+    y = d["gap"].to_numpy(dtype=float)
+    xc = x - x.mean()
+    sxx = float((xc**2).sum())
+    if sxx <= 0:
+        return math.nan, math.nan
+    b = float((xc * (y - y.mean())).sum() / sxx)
+    resid = y - y.mean() - b * xc
+    se = math.sqrt(float((resid**2).sum()) / (len(d) - 2) / sxx) if len(d) > 2 else math.nan
+    return b, se
 
 
 def _with_both(means: pd.DataFrame, classes: tuple[int, int]) -> set[str]:

@@ -60,7 +60,7 @@ def _calibrate_agency(req: CalibrationRequest) -> Calibration:
             prep.holdout,
             req.refine_rounds,
             req.refine_horizon,
-            sectors=(req.model or req.city.models[0]) == "sectors",
+            model=req.model or req.city.models[0],
         )
     else:
         scenario = calibrate_fire(prep.report, prep.name, ad, sf)

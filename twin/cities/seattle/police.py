@@ -5,7 +5,8 @@ the ``response_stats`` table, for the year of the demand data); an analytic prio
 first guess sizes the fleet per precinct. The simulation refinement
 (:func:`twin.calibrate.refine.refine_self_initiated`) then keeps the fleet scale that fits
 priority 1 best and fits, per precinct (model ``sectors``: per SPD sector, shrunk toward the
-precinct), the rate of officer-initiated work
+precinct; model ``beats``: per precinct, with sector queues and units posted on beats by
+demand ** :data:`BEAT_POSTING_ALPHA`), the rate of officer-initiated work
 (``self_initiated``: units busy on their own work, pre-empted only by priority 1) so that
 priority 2's extra delay over priority 1 is *waiting* behind calls and that work, not a fixed
 slower drive. Units work three 8-hour watches sized by each watch's load. The SPD Call Data
@@ -48,7 +49,7 @@ from twin.cities.seattle.common import AgencyDemand, beat_matrix, service_or_sf
 from twin.errors import DataError
 from twin.statistics import largest_remainder
 
-__all__ = ["CALL_DATA_BEAT", "calibrate_police", "sector_posts"]
+__all__ = ["BEAT_POSTING_ALPHA", "CALL_DATA_BEAT", "beat_posts", "calibrate_police", "sector_posts"]
 
 
 def calibrate_police(
@@ -60,15 +61,19 @@ def calibrate_police(
     refine_rounds: int,
     refine_horizon: float,
     *,
-    sectors: bool = False,
+    model: str = "precincts",
 ) -> dict[str, Any]:
     """Fit the police scenario on the fit days (demand already fitted in *ad*).
 
-    With *sectors* (model ``sectors``) the zones carry their SPD sector: lower classes queue
-    per sector and every watch staffs every sector; else (``precincts``) per precinct, posts by
-    demand.
+    *model*: ``precincts`` (lower classes queue per precinct, posts by demand), ``sectors``
+    (the zones carry their SPD sector: lower classes queue per sector, every watch staffs every
+    sector, officer-initiated work fitted per sector) or ``beats`` (queues per sector, units
+    posted on beats by demand ** :data:`BEAT_POSTING_ALPHA` and patrolling their beat, the work
+    fitted per precinct).
     """
-    report.details["model"] = "sectors" if sectors else "precincts"
+    if model not in ("precincts", "sectors", "beats"):
+        raise ValueError(f"seattle police model {model!r}: use precincts, sectors or beats")
+    report.details["model"] = model
     return _seattle_police(
         fit_data,
         report,
@@ -84,7 +89,7 @@ def calibrate_police(
         ad.inc,
         refine_rounds,
         refine_horizon,
-        sectors,
+        model,
     )
 
 
@@ -103,7 +108,7 @@ def _seattle_police(
     inc: pd.DataFrame,
     refine_rounds: int,
     refine_horizon: float,
-    use_sectors: bool,
+    model: str,
 ) -> dict[str, Any]:
     pol = fit_data.incidents.loc[fit_data.incidents["agency"] == "police"]
     svc_frame = durations_min(pol["onscene"], pol["cleared"])
@@ -250,12 +255,13 @@ def _seattle_police(
         "demand": {"source": "poisson"},
         "patrol": {"interval_min": 15, "policy": "area"},
     }
-    sectors = _sectors(zones) if use_sectors else {}
+    sectors = _sectors(zones) if model in ("sectors", "beats") else {}
     for z in scenario["zones"]:
         if sectors.get(str(z["id"])):
             z["sector"] = sectors[str(z["id"])]
     busy0 = {d: t0 + mean_drive.get(d, 0.0) + service.mean for d in precincts}
-    place = functools.partial(_place_shifted, busy_of=busy0)
+    alpha = BEAT_POSTING_ALPHA if model == "beats" else None
+    place = functools.partial(_place_shifted, busy_of=busy0, alpha=alpha)
     place(scenario, fleet, rates, beats_of)
     if refine_rounds > 0:
         scenario, fleet = _refine_self_initiated(
@@ -270,6 +276,7 @@ def _seattle_police(
             report,
             refine_rounds,
             refine_horizon,
+            per_sector=model == "sectors",
         )
     for d in precincts:
         report.add(
@@ -289,11 +296,23 @@ def _seattle_police(
         d: float(scenario["travel"]["turnout_min"]) + mean_drive.get(d, 0.0) + service.mean
         for d in precincts
     }
-    _shift_police_units(scenario, fleet, beats_of, busy_of, report)
+    _shift_police_units(scenario, fleet, beats_of, busy_of, report, alpha=alpha)
     if refine_rounds > 0:
         _decomposition(scenario, p1, p2, beats_of, report, refine_horizon)
     _call_data_check(fit_data, scenario, report, refine_horizon)
-    if sectors:
+    if model == "beats":
+        report.assume(
+            "dispatch areas are the SPD sectors (zones[].sector): a priority-2..5 call goes to "
+            "the closest free unit of its sector and otherwise waits in the sector's queue "
+            "(priority 1 takes the closest free unit city-wide, pre-empting officer-initiated "
+            "work); each watch gives every sector with calls at least one unit, and posts its "
+            "units on beats in proportion to beat demand ** "
+            f"{BEAT_POSTING_ALPHA:g} (0 = equal per beat, 1 = by demand; beat presence is not "
+            "published: the exponent was chosen by hand on the fit year's P2 - P1 gap slope "
+            "over beats, see BEAT_POSTING_ALPHA); idle units patrol their own beat; "
+            "officer-initiated work is fitted per precinct"
+        )
+    elif sectors:
         report.assume(
             "dispatch areas are the SPD sectors (the beat file's sector, zones[].sector): a "
             "priority-2..5 call goes to the closest free unit of its sector and otherwise waits "
@@ -345,13 +364,20 @@ def _refine_self_initiated(
     report: FitReport,
     refine_rounds: int,
     refine_horizon: float,
+    *,
+    per_sector: bool,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """Fit fleet (priority 1) and officer-initiated work per precinct or sector (P2 gap).
 
     With zones' sectors (model ``sectors``) the rate is fitted per SPD sector (entries
     ``PRECINCT/SECTOR``), each sector's gap shrunk toward its precinct's by its scored beats.
     """
-    sector_of = {str(z["id"]): str(z["sector"]) for z in scenario["zones"] if z.get("sector")}
+    queues_by_sector = any(z.get("sector") for z in scenario["zones"])
+    sector_of = (
+        {str(z["id"]): str(z["sector"]) for z in scenario["zones"] if z.get("sector")}
+        if per_sector
+        else {}
+    )
     observed = pd.concat([p1.assign(priority=1), p2.assign(priority=2)], ignore_index=True)
     duration = {
         "dist": "lognormal",
@@ -367,7 +393,7 @@ def _refine_self_initiated(
         place_units=place,
         duration=duration,
         # sector queues pool fewer units: the gap needs far less work (fits: 0.6-1.3 per hour)
-        rate0=1.0 if any(z.get("sector") for z in scenario["zones"]) else 4.0,
+        rate0=1.0 if queues_by_sector else 4.0,
         factors=(0.8, 0.9, 1.0, 1.15, 1.3, 1.5)[: max(1, 2 * refine_rounds)],
         rounds=2 + 2 * refine_rounds,
         horizon=refine_horizon,
@@ -502,6 +528,8 @@ def _shift_police_units(
     beats_of: dict[str, list[str]],
     busy_of: dict[str, float],
     report: FitReport,
+    *,
+    alpha: float | None = None,
 ) -> dict[str, ShiftFleet]:
     """Put the police fleet on three daily 8-hour watches sized by each watch's demand.
 
@@ -510,7 +538,7 @@ def _shift_police_units(
     watch's hours; units of a watch are posted by beat demand in those hours. Rebuilds
     ``scenario['units']`` in place, reports the split and returns it per precinct.
     """
-    splits = _place_shifted(scenario, fleet, {}, beats_of, busy_of=busy_of)
+    splits = _place_shifted(scenario, fleet, {}, beats_of, busy_of=busy_of, alpha=alpha)
     for d, sf in splits.items():
         report.add(
             Parameter(
@@ -556,11 +584,13 @@ def _place_shifted(
     beats_of: Mapping[str, list[str]],
     *,
     busy_of: Mapping[str, float],
+    alpha: float | None = None,
 ) -> dict[str, ShiftFleet]:
     """Rebuild ``scenario['units']`` as 8-hour watches (called like ``relabel_units``).
 
     ``rates`` is unused (each watch's beat demand comes from the zones' rates and profiles);
-    it keeps the signature of :func:`twin.calibrate.refine.relabel_units`.
+    it keeps the signature of :func:`twin.calibrate.refine.relabel_units`. With *alpha*
+    (model ``beats``) each watch's units are posted by :func:`beat_posts` and patrol their beat.
     """
     del rates
     sector_of = {str(z["id"]): str(z.get("sector") or "") for z in scenario["zones"]}
@@ -581,7 +611,11 @@ def _place_shifted(
             in_shift = [h for h in range(168) if (h % 24 - h0) % 24 < sf.hours]
             rates_s = {z: sum(hourly[z][h] for h in in_shift) for z in beats}
             part: dict[str, Any] = {}
-            if any(sector_of.get(z) for z in beats):
+            if alpha is not None:
+                sec = {z: sector_of.get(z) or z for z in beats}
+                posts = beat_posts(sf.counts[key], rates_s, sec, alpha)
+                _units_at(part, d, posts, {z: z for z in beats}, f"spd-{h0:02d}")
+            elif any(sector_of.get(z) for z in beats):
                 posts = sector_posts(sf.counts[key], rates_s, {z: sector_of[z] for z in beats})
                 _units_at(part, d, posts, {z: sector_of[z] for z in beats}, f"spd-{h0:02d}")
             else:
@@ -645,6 +679,65 @@ def sector_posts(
         for z, r in zip(zs, rest, strict=True):
             out[z] = r + (1 if z in ranked else 0)
     return {z: out[z] for z in beats}
+
+
+#: Model ``beats``: units per beat ~ beat demand ** alpha within each sector, sectors by the
+#: sum. Chosen by hand on the fit year (2015) from the twin's P2 - P1 gap slope over the 51
+#: beats (real +1.36 min per ln(calls/day)), one-seed 52-week runs of the refined twin: alpha
+#: 0 -> +5.2, 0.2 -> +2.0 / +3.5 (seeds 8 / 9), 0.4 -> -0.04, 0.6 -> -2.2, 1 -> -4.9.
+BEAT_POSTING_ALPHA = 0.25
+
+#: A beat with less than this share of its precinct's mean beat demand in a watch gets no post
+#: (the harbour beats H1-H3: a handful of calls a year).
+MIN_POSTED_DEMAND_SHARE = 0.1
+
+
+def beat_posts(
+    n: int, demand: Mapping[str, float], sector_of: Mapping[str, str], alpha: float
+) -> dict[str, int]:
+    """Post one precinct watch's *n* units on beats by demand ** *alpha* (model ``beats``).
+
+    Beats with less than :data:`MIN_POSTED_DEMAND_SHARE` of the mean beat demand get no unit.
+    Sectors (with a posted beat) get their units by largest remainder on the sum of their
+    beats' weights ``demand ** alpha``, at least one each when *n* allows; within a sector the
+    beats share them by the same weights. ``alpha = 0`` posts equally per beat (SPD's one car
+    per beat), ``alpha = 1`` by demand.
+
+    Args:
+        n: Units of the watch.
+        demand: Expected calls per beat in the watch's hours.
+        sector_of: Sector of each beat (the beats of one precinct).
+        alpha: Exponent in [0, 1].
+
+    Returns:
+        Units per beat (every beat listed, in sorted order).
+
+    Raises:
+        ValueError: *alpha* outside [0, 1].
+
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"posting exponent {alpha}: must be in [0, 1]")
+    beats = sorted(demand)
+    mean = float(np.mean([float(demand[z]) for z in beats])) if beats else 0.0
+    w = {
+        z: float(demand[z]) ** alpha
+        if mean > 0 and float(demand[z]) >= MIN_POSTED_DEMAND_SHARE * mean
+        else 0.0
+        for z in beats
+    }
+    secs = sorted({sector_of[z] for z in beats if w[z] > 0})
+    seats = largest_remainder(
+        n,
+        [sum(w[z] for z in beats if sector_of[z] == s) for s in secs],
+        minimum=1 if n >= len(secs) else 0,
+    )
+    out = dict.fromkeys(beats, 0)
+    for s, k in zip(secs, seats, strict=True):
+        zs = [z for z in beats if sector_of[z] == s and w[z] > 0]
+        for z, m in zip(zs, largest_remainder(k, [w[z] for z in zs]), strict=True):
+            out[z] = m
+    return out
 
 
 def _units_at(
