@@ -57,7 +57,10 @@ units on the board and its own queue.
 Waiting calls sit in a simpy ``PriorityStore`` per agency (key ``(priority rank, incident)`` for
 ``discipline: priority``, ``incident`` for ``fcfs``); the first unit to become free takes the
 head of the queue. A call that finds every unit busy and ``queue.capacity`` calls already
-waiting is lost.
+waiting is lost. With ``self_initiated.dispatch_scope: district`` the classes that may not
+pre-empt officer-initiated work wait in their dispatch area's own queue (a heap per area);
+with ``overflow_after_min`` a timer per such waiting call opens it to the district's other
+areas once it has waited that long (:meth:`Simulation._overflow`).
 
 Randomness: one ``numpy.random.SeedSequence(seed, spawn_key=(replication,))`` spawns named
 streams (:data:`STREAMS`). Incidents (times, zones, priorities, on-scene times, detection
@@ -77,7 +80,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -354,6 +357,11 @@ class Simulation:
         self._unit_local = [False] * n  # per unit: takes its district's queue too
         self._dq: list[list[tuple[Any, tuple[int, int, float, float]]]] = []
         self._staffed: list[bool] = []
+        # overflow (``overflow_after_min``): per waiting call of a sector queue, its entry and
+        # the areas whose queues hold it (its own first); the staffed areas of each district
+        self._ov_after: float | None = None
+        self._ov_entry: dict[int, tuple[Any, list[int]]] = {}
+        self._ov_areas: list[list[int]] = []
         if si is None:
             return
         ag = self.agencies.index(si.agency)
@@ -372,6 +380,13 @@ class Simulation:
             for u in range(n):
                 if self._unit_local[u]:
                     self._staffed[self.board.district_of(u)] = True
+            if si.overflow_after_min is not None:
+                self._ov_after = float(si.overflow_after_min)
+                names = sorted({(z.district, z.sector or "") for z in scenario.zones})
+                self._ov_areas = [
+                    [j for j, (dj, _) in enumerate(names) if dj == d and self._staffed[j]]
+                    for d, _ in names
+                ]
         else:
             self._in_district = [False] * len(self.levels)
         self.si_districts = list(si.districts)
@@ -636,10 +651,67 @@ class Simulation:
                 self._q_touch(now)
                 self._q_len -= 1
                 self._q_lens[a] -= 1
-                return heappop(dq)[1]
+                job: tuple[int, int, float, float] = heappop(dq)[1]
+                if self._ov_entry:
+                    self._ov_taken(job[0])
+                return job
         if items:
             return self._pop(now, a)
         return None
+
+    def _ov_taken(self, inc: int) -> None:
+        """Call *inc* left a sector queue: take its copies out of the other queues holding it."""
+        rec = self._ov_entry.pop(inc, None)
+        if rec is None:
+            return
+        entry, areas = rec
+        for d in areas:
+            dq = self._dq[d]
+            if entry in dq:  # not the queue it was just popped from
+                dq.remove(entry)
+                heapify(dq)
+
+    def _overflow(self, ev: Event) -> None:
+        """Open a call that waited ``overflow_after_min`` in its sector's queue to its district.
+
+        The closest free unit posted in the district takes it now; with none free, the call
+        joins the queue of every other staffed sector of the district (its units take it as
+        they become free, in the order of their queues). Units on self-initiated work are not
+        pulled off it.
+        """
+        inc: int = ev.value  # type: ignore[assignment]
+        rec = self._ov_entry.get(inc)
+        if rec is None:
+            return  # dispatched meanwhile
+        entry, areas = rec
+        own = areas[0]
+        now = self.env.now
+        if self._si_keys and self._si_keys[-1] >= -now:
+            self._si_settle(now)
+        _, zone, recv, svc = entry[1]
+        a = self._si_ag
+        b = self.board
+        pol = self.policies[a]
+        best, best_t = -1, math.inf
+        if b.available(a, now):
+            for d in self._ov_areas[own]:
+                u = pol.choose_in(zone, now, d)
+                if u >= 0:
+                    t = b.travel_to(u, zone, now)
+                    if t < best_t or (t == best_t and u < best):
+                        best, best_t = u, t
+        if best >= 0:
+            self._ov_taken(inc)
+            self._q_touch(now)
+            self._q_len -= 1
+            self._q_lens[a] -= 1
+            self._wake[best].fire_in(self._start(best, inc, zone, recv, svc, now))
+            return
+        for d in self._ov_areas[own]:
+            if d != own:
+                heappush(self._dq[d], entry)
+                areas.append(d)
+                self._si_watch(d)
 
     def _record_buffers(self, scenario: Scenario) -> None:
         """Plain lists per record column, flushed to numpy per demand block."""
@@ -804,9 +876,13 @@ class Simulation:
         self._q_lens[a] += 1
         key = (prio, inc) if self.priority_queue else inc
         if area >= 0:
-            heappush(self._dq[area], (key, (inc, zone, recv, svc)))
+            entry = (key, (inc, zone, recv, svc))
+            heappush(self._dq[area], entry)
             self._q_inc.append(inc)
             self._si_watch(area)
+            if self._ov_after is not None:
+                self._ov_entry[inc] = (entry, [area])
+                self.env.timeout(self._ov_after, inc).callbacks.append(self._overflow)
             return
         self.queues[a].put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
         self._q_inc.append(inc)

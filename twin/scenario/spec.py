@@ -491,6 +491,15 @@ class SelfInitiatedSpec(Spec):
             none free the call waits in its district's queue, which that district's units
             take as they become free, after any more urgent call waiting for the agency; a
             district where no unit of the agency is posted is served agency-wide).
+        overflow_after_min: With ``dispatch_scope: district`` and zones split into sectors
+            (``zones[].sector``): minutes after which a call still waiting in its sector's
+            queue may also be taken by a unit of another sector of its district. At that
+            moment the closest *free* unit (patrolling or driving back) posted in the
+            district takes it; with none free (units on calls or on self-initiated work) the
+            call joins the queue of every staffed sector of the district, where it ranks as
+            any call of its class and age, and the first unit of the district to become free
+            with it at the head of its queue takes it. Default: none (a call waits for its
+            own sector's units).
 
     """
 
@@ -498,6 +507,7 @@ class SelfInitiatedSpec(Spec):
     preempted_by: list[_Level] | None = None
     weight: Literal["none", "zone_calls"] = "none"
     dispatch_scope: Literal["agency", "district"] = "agency"
+    overflow_after_min: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     districts: Annotated[dict[str, SelfInitiatedDistrictSpec], Field(min_length=1)]
 
 
@@ -807,6 +817,19 @@ class Scenario(Spec):
                 f"self_initiated.districts.{d}: no zone is in district {d!r}; districts: "
                 f"{', '.join(map(repr, districts))}"
             )
+        if si.overflow_after_min is not None:
+            if si.dispatch_scope != "district":
+                raise ValueError(
+                    "self_initiated.overflow_after_min: calls overflow from their sector's "
+                    "queue to the rest of the district only with dispatch_scope: district "
+                    f"(got {si.dispatch_scope!r})"
+                )
+            if not sectors:
+                raise ValueError(
+                    "self_initiated.overflow_after_min: no zone has a sector (zones[].sector), "
+                    "so each district is one dispatch area and a call has nowhere to overflow; "
+                    "give the zones sectors or remove overflow_after_min"
+                )
         levels = [p.level for p in self.agency_priorities(si.agency)] or [1]
         if si.preempted_by is not None:
             _no_duplicates("self_initiated.preempted_by", si.preempted_by, what="level")
