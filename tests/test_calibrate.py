@@ -473,6 +473,9 @@ def test_seattle_beats_model_posts_on_beats_with_sector_queues_and_precinct_rate
     si = pol.scenario["self_initiated"]["districts"]
     assert set(si) == {"E", "N", "S", "SW", "W"}
     assert pol.report.details["model"] == "beats"
+    # a call held 20 min in its sector's queue opens to its precinct (fitted on 2015)
+    assert pol.scenario["self_initiated"]["overflow_after_min"] == 20.0
+    assert any("opens to its precinct" in a for a in pol.report.assumptions)
 
 
 @pytest.mark.e2e
@@ -491,6 +494,7 @@ def test_seattle_sectors_refinement_fits_a_rate_per_sector(lake: Path) -> None:
     si = pol.scenario["self_initiated"]["districts"]
     # one entry per (precinct, sector) of the zones, none per precinct
     assert set(si) == areas
+    assert "overflow_after_min" not in pol.scenario["self_initiated"]  # beats only
     rounds = [
         h for h in pol.report.details["refinement"] if h["stage"].startswith("self-initiated")
     ]

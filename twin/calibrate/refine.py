@@ -479,6 +479,7 @@ def refine_self_initiated(
     agency: str = "police",
     weight: str = "zone_calls",
     dispatch_scope: str = "district",
+    overflow_after_min: float | None = None,
     rate0: float = 4.0,
     factors: tuple[float, ...] = (0.8, 0.9, 1.0, 1.15, 1.3),
     rounds: int = 6,
@@ -521,6 +522,7 @@ def refine_self_initiated(
         agency: The agency of the work.
         weight: ``self_initiated.weight``.
         dispatch_scope: ``self_initiated.dispatch_scope``.
+        overflow_after_min: ``self_initiated.overflow_after_min`` (None: left out).
         rate0: Starting rate per free unit-hour.
         factors: Fleet scales tried in stage 1.
         rounds: Runs of stage 2.
@@ -556,6 +558,8 @@ def refine_self_initiated(
                 for d, r in lam_now.items()
             },
         }
+        if overflow_after_min is not None:
+            sc["self_initiated"]["overflow_after_min"] = float(overflow_after_min)
         return sc
 
     def run(sc: dict[str, Any]) -> pd.DataFrame:

@@ -6,7 +6,8 @@ first guess sizes the fleet per precinct. The simulation refinement
 (:func:`twin.calibrate.refine.refine_self_initiated`) then keeps the fleet scale that fits
 priority 1 best and fits, per precinct (model ``sectors``: per SPD sector, shrunk toward the
 precinct; model ``beats``: per precinct, with sector queues and units posted on beats by
-demand ** :data:`BEAT_POSTING_ALPHA`), the rate of officer-initiated work
+demand ** :data:`BEAT_POSTING_ALPHA`, a call overflowing to its precinct after
+:data:`BEATS_OVERFLOW_AFTER_MIN`), the rate of officer-initiated work
 (``self_initiated``: units busy on their own work, pre-empted only by priority 1) so that
 priority 2's extra delay over priority 1 is *waiting* behind calls and that work, not a fixed
 slower drive. Units work three 8-hour watches sized by each watch's load. The SPD Call Data
@@ -49,7 +50,14 @@ from twin.cities.seattle.common import AgencyDemand, beat_matrix, service_or_sf
 from twin.errors import DataError
 from twin.statistics import largest_remainder
 
-__all__ = ["BEAT_POSTING_ALPHA", "CALL_DATA_BEAT", "beat_posts", "calibrate_police", "sector_posts"]
+__all__ = [
+    "BEATS_OVERFLOW_AFTER_MIN",
+    "BEAT_POSTING_ALPHA",
+    "CALL_DATA_BEAT",
+    "beat_posts",
+    "calibrate_police",
+    "sector_posts",
+]
 
 
 def calibrate_police(
@@ -277,6 +285,7 @@ def _seattle_police(
             refine_rounds,
             refine_horizon,
             per_sector=model == "sectors",
+            overflow_after_min=BEATS_OVERFLOW_AFTER_MIN if model == "beats" else None,
         )
     for d in precincts:
         report.add(
@@ -310,7 +319,19 @@ def _seattle_police(
             f"{BEAT_POSTING_ALPHA:g} (0 = equal per beat, 1 = by demand; beat presence is not "
             "published: the exponent was chosen by hand on the fit year's P2 - P1 gap slope "
             "over beats, see BEAT_POSTING_ALPHA); idle units patrol their own beat; "
-            "officer-initiated work is fitted per precinct"
+            "officer-initiated work is fitted per precinct",
+            *(
+                [
+                    "a call still waiting in its sector's queue after "
+                    f"{BEATS_OVERFLOW_AFTER_MIN:g} min opens to its precinct: the closest free "
+                    "unit of another sector takes it, else it joins the other sectors' queues "
+                    "(self_initiated.overflow_after_min; not published: chosen on the fit "
+                    "year's P2 MAPE and P2 - P1 gap slope over beats, see "
+                    "BEATS_OVERFLOW_AFTER_MIN)"
+                ]
+                if BEATS_OVERFLOW_AFTER_MIN is not None
+                else []
+            ),
         )
     elif sectors:
         report.assume(
@@ -349,6 +370,16 @@ SELF_INITIATED_MEAN_MIN = 60.0
 #: precinct's, and the exponent of the rate update (sector pools are small and their twin gaps
 #: noisy: a damped step).
 SECTOR_SHRINK_BEATS = 1.0
+
+#: Model ``beats``: minutes a priority-2..5 call waits in its sector's queue before a unit of
+#: another sector of its precinct may take it (``self_initiated.overflow_after_min``:
+#: dispatchers pull a car from a neighbouring sector for a call held too long; without it the
+#: 2-3-unit sector pools at night make the sector gaps lumpy). Not published: chosen on the fit
+#: year only, from 5/10/15/20/25/30 min, each calibrated and run 52 weeks at seeds 7-11, by
+#: the mean of 2015 P2 MAPE / 0.15 + |twin gap slope - real| / (1.96 se): 20 and 30 tie
+#: (0.759, 0.753; 15: 0.894, 5: 1.23, 10: 1.37), 20 has the lower 2015 P2 MAPE (0.079 vs
+#: 0.090) and a within-precinct gap slope nearer the real +0.68 (mean 0.78 vs 1.24).
+BEATS_OVERFLOW_AFTER_MIN: float | None = 20.0
 SECTOR_STEP_POWER = 1.0
 
 
@@ -366,6 +397,7 @@ def _refine_self_initiated(
     refine_horizon: float,
     *,
     per_sector: bool,
+    overflow_after_min: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """Fit fleet (priority 1) and officer-initiated work per precinct or sector (P2 gap).
 
@@ -398,6 +430,7 @@ def _refine_self_initiated(
         rounds=2 + 2 * refine_rounds,
         horizon=refine_horizon,
         sector_of=sector_of or None,
+        overflow_after_min=overflow_after_min,
         shrink_beats=SECTOR_SHRINK_BEATS,
         power=SECTOR_STEP_POWER if sector_of else 1.5,
     )
