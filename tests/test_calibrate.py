@@ -424,7 +424,9 @@ def test_seattle_refinement_runs_the_twin(lake: Path) -> None:
         refine_rounds=1,
         refine_horizon=3 * 10080.0,
     )
-    assert not any("sector" in z for z in pol.scenario["zones"])  # the default: precincts
+    # the default model (beats): lower classes queue per sector and overflow to the precinct
+    assert all("sector" in z for z in pol.scenario["zones"])
+    assert pol.scenario["self_initiated"]["overflow_after_min"] == 20.0
     hist = pol.report.details["refinement"]
     search = [h for h in hist if h["stage"] == "fleet (priority 1)"]
     assert len(search) == 2  # two fleet scales tried

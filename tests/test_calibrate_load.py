@@ -269,7 +269,7 @@ def test_sf_fit_report_curve_within_tolerance_and_flat_twin_is_not(
 ) -> None:
     """The fit report's headline curve: received -> on scene by calls in the previous hour."""
     from twin.calibrate import calibrate
-    from twin.evidence import fit_evidence
+    from twin.evidence import decomposition_lines, fit_evidence
 
     ev = fit_evidence(lake, calibrate(lake, "sanfrancisco"), data=sf, cross_validate=False)
     life = ev["life_cycle"]
@@ -278,6 +278,15 @@ def test_sf_fit_report_curve_within_tolerance_and_flat_twin_is_not(
     assert head["passed"], head
     assert head["share_of_bins_within"] == 1.0
     assert abs(head["twin_elasticity"] - head["real_elasticity"]) <= 0.10
+    # the report's decomposition lines: one per priority and "all", parts adding up
+    lines = decomposition_lines(life)
+    assert len(lines) == len(life["decomposition_real"])
+    assert "priority all " in lines[-1].name
+    for line in lines:
+        for side in ("real", "twin"):
+            parts = sum(line.fit[f"{side}_{k}"] for k in ("processing", "queueing", "turnout"))
+            parts += line.fit[f"{side}_travel"]
+            assert parts == pytest.approx(line.fit[f"{side}_total"], rel=1e-6), line
     # negative control: the same model without the drive multipliers by hour of day. Busy
     # hours are daytime, when the slower class's share is higher, so its curve rises with
     # load; the city's does not (its crews turn out slower at night, when it is quiet)

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.calibrate import calibrate, write_calibration
-from twin.calibrate.crossval import score_years
+from twin.calibrate.crossval import YEAR_WEEKS, score_years
 from twin.calibrate.data import CityData, load_city, local_dates
 from twin.calibrate.drift import drift_band, flag, window_coverage
 from twin.calibrate.levers import zone_means
@@ -261,7 +261,7 @@ def after_sync(
     k_sd: float = 3.0,
     min_scores: int = 5,
     fixed_max: float = 1.0,
-    seattle_weeks: int = 8,
+    seattle_weeks: int = YEAR_WEEKS,
     min_calls: int = 100,
     progress: Callable[[str], None] | None = None,
 ) -> NightlyReport:
@@ -304,7 +304,6 @@ def after_sync(
                 holdout_start=day,
                 holdout_end=day,
                 name=f"{city}_{agency}_nightly",
-                refine_rounds=1,
                 progress=say,
             )
             say(f"{city}/{agency}: scoring {day}")

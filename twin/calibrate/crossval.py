@@ -39,6 +39,7 @@ from twin.calibrate.load import (
 )
 
 __all__ = [
+    "YEAR_WEEKS",
     "CrossValidation",
     "Fold",
     "curve_rows",
@@ -47,6 +48,11 @@ __all__ = [
     "score_replay",
     "score_years",
 ]
+
+YEAR_WEEKS = 52
+"""Simulated weeks when a twin is scored against yearly published means (the fit report's zone
+curve and per-year scores, the nightly score and its band): at 8 weeks a beat x class mean
+carries about a minute of noise, as much as the effects scored."""
 
 TARGET_REL_ERR = 0.10
 """Target of the per-call median and p90 relative errors (both directions of a split)."""

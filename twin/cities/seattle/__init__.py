@@ -109,23 +109,24 @@ CITY = City(
     scored_agency="police",
     priority_levels=priority_levels,
     response_means=response_table,
-    models=("precincts", "sectors", "beats"),
+    models=("beats", "precincts", "sectors"),
 )
-"""Police recipe variants: ``precincts`` (the default: lower classes queue per precinct, posts by
-demand, officer-initiated work fitted per precinct) or ``sectors`` (they queue per SPD sector,
-every sector staffed on every watch, the work fitted per sector and shrunk toward the precinct).
-Both keep the beat-level P1 and P2 MAPE of 2012-2018 under 0.15 (52 simulated weeks, seeds 8 and
-9: worst P2 0.12 and 0.14), and neither reproduces the direction of the zone load-response
-curve (the published 2015 P2 - P1 gap rises 1.06 min from the quietest fifth of beats to the
-busiest; the twins' curves are flat, their change within +-0.7 min with a sign that depends on
-the seed), so ``precincts`` stays the default: it fits priority 2 better.
+"""Police recipe variants, the first the default. Each keeps 2015 as its only fit year.
 
-``beats`` (opt-in): lower classes queue per sector, units posted on beats by demand ** 0.25 and
-patrolling their own beat, the work fitted per precinct. It is the only variant whose gap rises
-with beat volume (slope of the gap on ln(calls/day), real 2015 +1.36 +- 0.42: beats +2.88 /
-+0.94 / +1.56 at seeds 7 / 8 / 9, precincts -0.46 / -0.60 / -0.52; busiest - quietest bin in
-the same direction as the real one in 9 of 10 other years, precincts 1 of 10), and its gap is
-waiting rather than driving (the real gap does not grow with beat area; the precincts twin's
-does, through P2 drives from far-off free units). But small sector pools make it lumpy and
-noisy: its 2012-2018 P2 MAPE is 0.156 / 0.168 at seeds 8 / 9 (over 0.15), so it is not the
-default."""
+``beats`` (the default): lower classes queue per SPD sector, units are posted on beats by
+demand ** 0.25 and patrol their own beat, officer-initiated work is fitted per precinct, and a
+call held 20 min in its sector's queue opens to its precinct
+(``self_initiated.overflow_after_min``). It is the only variant that reproduces the zone
+load-response curve: the P2 - P1 gap rises with beat volume (slope on ln(calls/day), real 2015
++1.36 +- 0.82 (1.96 se): +2.02 / +1.21 / +1.64 at seeds 7 / 8 / 9), in the direction of the real
+curve in 9 of 10 other years, and its gap is waiting rather than driving (the real gap does not
+grow with beat area). Its 2012-2018 worst beat MAPE is P1 0.142 / 0.140, P2 0.123 / 0.125
+(52 simulated weeks, seeds 8 / 9).
+
+``precincts``: lower classes queue per precinct, posts by demand, the work fitted per precinct
+(worst 2012-2018 MAPE P1 0.142, P2 0.121 at seed 8); its gap is mostly P2 drives from far-off
+free units (precinct W's work sits at its rate bound, units are almost never free), so it falls
+with beat volume (slope -0.46 / -0.60 / -0.52): the zone curve check fails.
+
+``sectors``: they queue per sector, every sector staffed on every watch, the work fitted per
+sector and shrunk toward the precinct; flat zone curve (fails), worst P2 MAPE 0.14."""
