@@ -138,6 +138,25 @@ _OFF, _DISP, _ENR, _SCENE, _SELF = (
     int(UnitState.SELF_INITIATED),
 )
 _NAN = math.nan
+_START, _END, _CLEAR = 0, 1, 2  # kinds of due entries (:meth:`Simulation._settle`)
+
+
+class _Clock(simpy.Environment):
+    """simpy's environment, whose event order the engine merges with its own due entries.
+
+    ``heap`` is simpy's event queue (``(time, priority, id, event)``, the next one first):
+    the engine reads the next event's time from it before each step. :meth:`jump` moves the
+    clock to a moment before that event, where the engine receives an arrival that is due
+    before anything simpy holds (see :meth:`Simulation._arrivals`).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heap = self._queue
+
+    def jump(self, t: float) -> None:
+        """Set the clock to *t*; the caller checks ``now <= t < `` the next event's time."""
+        self._now = t
 
 
 class _Wake(Event):
@@ -260,7 +279,7 @@ class Simulation:
             name: np.random.default_rng(child)
             for name, child in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)
         }
-        self.env = simpy.Environment()
+        self.env = _Clock()
         self.warmup = float(scenario.warmup)
         self.end = self.warmup + float(scenario.horizon)
         self.zone_ids = scenario.zone_ids
@@ -276,12 +295,13 @@ class Simulation:
         # optional per-incident features: dispatch delay, trip multipliers (class factor, noise)
         self._extras = IncidentExtras(scenario)
         self._tmult: dict[int, float] | None = {} if self._extras.has_tmult else None
-        self._wake: list[_Wake] = [_Wake(self.env) for _ in range(self.board.n)]
         self._record_buffers(scenario)
         self._self_initiated(scenario)
+        live = self.board.live_lists()  # the board's stored lists (read only)
+        self._is_free, self._on_duty = live[0], live[2]
+        self._unit_area = [self.board.district_of(u) for u in range(self.board.n)]
         self._outstanding = 0
         self._arrivals_done = False
-        self._drain: Event | None = None
         # mesa model (units, devices, checkpoints as agents; coarse steps only)
         self.model = TwinModel(self, collect=collect, step_agents=patrol_agents)
         self._start_processes(scenario)
@@ -351,6 +371,12 @@ class Simulation:
         """
         si = scenario.self_initiated
         n = self.board.n
+        # the due entries: -time in ascending order (the next one last, so it pops in O(1);
+        # equal times pop in the order they were made) and, aligned, (unit, token, kind): a
+        # unit's clear (every run) and its officer-initiated starts and ends; a sorted list of
+        # floats beats a heap of tuples here
+        self._due_keys: list[float] = []
+        self._due_vals: list[tuple[int, int, int]] = []
         self._preempt: list[bool] | None = None
         self._si_on = si is not None
         self._in_district: list[bool] = []  # per class: answered within the zone's district
@@ -420,14 +446,7 @@ class Simulation:
         self._si_exp: list[float] = []
         self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
         self._si_ag = ag
-        # the agenda of pending starts and ends: -time in ascending order (the next one last,
-        # so it pops in O(1); equal times pop in the order they were drawn) and, aligned,
-        # (unit, token, is end); a sorted list of floats beats a heap of tuples here
-        self._si_keys: list[float] = []
-        self._si_vals: list[tuple[int, int, bool]] = []
         self._si_end_t = [0.0] * n  # end of each unit's current piece
-        self._unit_district = [self.board.district_of(u) for u in range(n)]
-        self._watch_at = [math.inf] * self.n_areas
         self._si_tok = [0] * n  # starts: valid while the unit stays free
         self._si_seq = [0] * n  # ends: valid for the piece of work they end
         self._si_t0 = [0.0] * n  # start of the unit's current (or last) piece
@@ -471,27 +490,35 @@ class Simulation:
         if not buf:
             buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
         k = -(now + buf.pop() / r)
-        i = bisect_left(self._si_keys, k)
-        self._si_keys.insert(i, k)
-        self._si_vals.insert(i, (u, tok, False))
+        i = bisect_left(self._due_keys, k)
+        self._due_keys.insert(i, k)
+        self._due_vals.insert(i, (u, tok, _START))
 
-    def _si_settle(self, now: float) -> None:
-        """Play every self-initiated start and end due by *now*, in time order.
+    def _settle(self, now: float) -> None:
+        """Play every due entry by *now* in time order: clears, officer-initiated starts and ends.
 
-        Starts and ends are not simulation events: they sit in an agenda and are settled before
-        anyone looks at the units (a call received, a shift change, a mesa step, a watch). An
-        end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
-        take the call at that very moment. A unit whose free spell and next piece both fall
-        before *now* goes through them without the agenda (nobody looked in between).
+        These are not simulation events: they sit in the due list, and the run loop
+        (:meth:`_advance`) plays them before each simpy event, the arrivals before each
+        arrival (:meth:`_arrivals`). A unit's clear takes the next call it may take, else the
+        unit finishes (back to its post) and, with officer-initiated work, draws its next
+        start. A unit whose free spell and next piece of work both fall before *now* goes
+        through them without the due list, except that a piece ending while calls wait for
+        the unit is ended in its turn (an earlier entry may take the call first).
 
         The hot loop of a run with ``self_initiated``: the start of a piece (drawing its end)
         and the common case of :meth:`_si_end` are written out here, not called.
         """
-        keys = self._si_keys
+        keys = self._due_keys
         mnow = -now
         if not keys or keys[-1] < mnow:
             return
-        vals = self._si_vals
+        vals = self._due_vals
+        clear = self._clear
+        if not self._si_on:
+            while keys and keys[-1] >= mnow:
+                t = -keys.pop()
+                clear(vals.pop()[0], t)
+            return
         (
             tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, _group_l,
             start_self, end_self, self_again, kind_of, dur_bufs, dists,
@@ -500,19 +527,32 @@ class Simulation:
         ) = self._si_ctx  # fmt: skip
         while keys and keys[-1] >= mnow:
             t = -keys.pop()
-            u, tok, ending = vals.pop()
-            if not ending:  # a start
+            u, tok, kind = vals.pop()
+            if kind == _CLEAR:
+                clear(u, t)
+                continue
+            if kind == _START:
                 if tok != tok_of[u] or not is_free_l[u]:
                     continue  # dispatched (or off duty) since it was drawn
                 start_self(u, t)
+                ending = False
             elif tok != seq_of[u] or state_l[u] != _SELF:
                 continue  # pre-empted or off shift meanwhile
+            else:
+                ending = True
+            chained = False
             while True:
                 if ending:
                     # u's piece ends at t (<= now): take a waiting call, or draw its next
                     # start (:meth:`_si_end`, inlined); chain while that is past too
                     e = t
                     if on_duty[u] and (waiting_of[u] or local_waiting_of[u]):
+                        if chained and keys and keys[-1] >= -e:
+                            # an entry due first may take the call: end in turn
+                            i = bisect_left(keys, -e)
+                            keys.insert(i, -e)
+                            vals.insert(i, (u, seq_of[u], _END))
+                            break
                         t = self._si_end(u, e, now)  # takes the call (or draws as below)
                         if t < 0.0:
                             break
@@ -533,7 +573,7 @@ class Simulation:
                             k = -t
                             i = bisect_left(keys, k)
                             keys.insert(i, k)
-                            vals.insert(i, (u, tok, False))
+                            vals.insert(i, (u, tok, _START))
                             break
                         self_again(u, e, t)
                 # a piece starts at t: draw its end
@@ -552,16 +592,17 @@ class Simulation:
                     k = -t
                     i = bisect_left(keys, k)
                     keys.insert(i, k)
-                    vals.insert(i, (u, seq, True))
+                    vals.insert(i, (u, seq, _END))
                     break
                 ending = True
+                chained = True
 
     def _si_end(self, u: int, e: float, now: float) -> float:
         """End *u*'s piece at *e*: take a waiting call, or draw the next start.
 
         Returns the next start when it is also due by *now* (the unit stays on the board's
         SELF_INITIATED through the free spell, :meth:`UnitBoard.self_again`), else -1.0 (the
-        unit took a call, or is free with its next start in the agenda).
+        unit took a call, or is free with its next start in the due list).
         """
         b = self.board
         a = b.group_of(u)
@@ -569,8 +610,7 @@ class Simulation:
         if job is not None:
             inc, zone, recv, svc = job
             start = recv if e < recv else e
-            clr = start + self._start(u, inc, zone, recv, svc, e)
-            self._wake[u].fire_in(max(clr - self.env.now, 0.0))
+            self._due_clear(u, start + self._start(u, inc, zone, recv, svc, e))
             return -1.0
         r = self._si_rate[u]
         if self._si_weighted:
@@ -588,55 +628,43 @@ class Simulation:
         b.end_self(u, e)
         tok = self._si_tok[u] + 1
         self._si_tok[u] = tok
-        i = bisect_left(self._si_keys, -s)
-        self._si_keys.insert(i, -s)
-        self._si_vals.insert(i, (u, tok, False))
+        i = bisect_left(self._due_keys, -s)
+        self._due_keys.insert(i, -s)
+        self._due_vals.insert(i, (u, tok, _START))
         return -1.0
 
-    def _si_watch(self, district: int) -> None:
-        """Make sure the next end of work in *district* (-1: any) is an event: a call waits.
+    def _due_clear(self, u: int, at: float) -> None:
+        """Make unit *u*'s clear of the call it was just sent to due at *at*."""
+        keys = self._due_keys
+        i = bisect_left(keys, -at)
+        keys.insert(i, -at)
+        self._due_vals.insert(i, (u, 0, _CLEAR))
 
-        Called right after a settle, when every unit on self-initiated work has exactly one
-        valid end in the agenda (at its ``_si_end_t``): the earliest of them is the first
-        valid end found from the agenda's near end, without timing every unit.
+    def _clear(self, u: int, t: float) -> None:
+        """Clear unit *u*'s call at *t*: it takes the next call it may take, or finishes.
+
+        A unit answering its dispatch area's calls too (``dispatch_scope: district``) takes
+        the more urgent head of its area's queue and its agency's; a unit of a shift that
+        ended meanwhile takes none. A unit that finishes is free (driving back to its post),
+        and with officer-initiated work draws its next start.
         """
-        keys, vals = self._si_keys, self._si_vals
-        seq_of, state_l, udist = self._si_seq, self._si_state, self._unit_district
-        for i in range(len(vals) - 1, -1, -1):
-            u, seq, ending = vals[i]
-            if (
-                ending
-                and seq == seq_of[u]
-                and state_l[u] == _SELF
-                and (district < 0 or udist[u] == district)
-            ):
-                e = -keys[i]
-                break
-        else:
-            return  # nobody (of the district) is on self-initiated work
-        d = district if district >= 0 else 0
-        if e < self._watch_at[d]:
-            self._watch_at[d] = e
-            ev = self.env.timeout(max(e - self.env.now, 0.0), d)
-            ev.callbacks.append(self._on_watch)
-
-    def _on_watch(self, ev: Event) -> None:
-        """Settle at a watched end of work, and keep watching while calls still wait."""
-        d: int = ev.value  # type: ignore[assignment]
-        now = self.env.now
-        if self._watch_at[d] <= now:
-            self._watch_at[d] = math.inf
-        self._si_settle(now)
-        self._si_rewatch()
-
-    def _si_rewatch(self) -> None:
-        """Watch the ends of work of every district whose calls (or the agency's) still wait."""
-        if self.queues[self._si_ag].items:
-            self._si_watch(-1)
-            return
-        for d, dq in enumerate(self._dq):
-            if dq:
-                self._si_watch(d)
+        self._outstanding -= 1
+        a = self.unit_agency[u]
+        if self._on_duty[u]:
+            if self._unit_local[u]:
+                if self.queues[a].items or self._dq[self._unit_area[u]]:
+                    job = self._next_job(u, a, t)
+                    if job is not None:
+                        inc, zone, recv, svc = job
+                        self._due_clear(u, t + self._start(u, inc, zone, recv, svc, t))
+                        return
+            elif self.queues[a].items:
+                inc, zone, recv, svc = self._pop(t, a)
+                self._due_clear(u, t + self._start(u, inc, zone, recv, svc, t))
+                return
+        self.board.finish(u, t)
+        if self._si_on and self._is_free[u]:
+            self._si_arm(u, t)
 
     def _next_job(self, u: int, a: int, now: float) -> tuple[int, int, float, float] | None:
         """Return the call free unit *u* of agency *a* takes now (None: nothing waits for it).
@@ -686,8 +714,6 @@ class Simulation:
         entry, areas = rec
         own = areas[0]
         now = self.env.now
-        if self._si_keys and self._si_keys[-1] >= -now:
-            self._si_settle(now)
         _, zone, recv, svc = entry[1]
         a = self._si_ag
         b = self.board
@@ -705,13 +731,12 @@ class Simulation:
             self._q_touch(now)
             self._q_len -= 1
             self._q_lens[a] -= 1
-            self._wake[best].fire_in(self._start(best, inc, zone, recv, svc, now))
+            self._due_clear(best, now + self._start(best, inc, zone, recv, svc, now))
             return
         for d in self._ov_areas[own]:
             if d != own:
                 heappush(self._dq[d], entry)
                 areas.append(d)
-                self._si_watch(d)
 
     def _record_buffers(self, scenario: Scenario) -> None:
         """Plain lists per record column, flushed to numpy per demand block."""
@@ -767,7 +792,6 @@ class Simulation:
         return out
 
     def _start_processes(self, scenario: Scenario) -> None:
-        env = self.env
         shifts: list[tuple[int, float, float]] = []
         for u, spec in enumerate(scenario.units):
             if spec.shift is not None and spec.shift.hours < 24:
@@ -776,14 +800,12 @@ class Simulation:
                 if (0.0 - start) % 1440.0 >= length:  # off duty at time 0
                     self.board.go_off(u, 0.0)
                 shifts.append((u, start, length))
-            self._wake[u].callbacks.append(self._unit(u))
         if shifts:
             self._at_start(self._shifts(shifts))
         if self._si_on:
             for u in range(self.board.n):
                 if self.board.is_free(u):
                     self._si_arm(u, 0.0)
-        self._arrival_done = Event(env)  # triggered when the demand source is exhausted
         self._at_start(self._arrivals())
         self._at_start(self._mesa_steps(scenario.patrol.interval_min))
 
@@ -814,9 +836,6 @@ class Simulation:
         b = self.board
         pre = self._preempt
         if pre is not None:
-            keys = self._si_keys
-            if keys and keys[-1] >= -self.env.now:  # something is due (settle's own test)
-                self._si_settle(self.env.now)
             if pre[prio]:
                 if b.has_self(a):
                     b.available(a, recv)  # settle returns before timing the units
@@ -825,7 +844,8 @@ class Simulation:
                     if b.state(u) is UnitState.SELF_INITIATED and self.warmup <= t0 < self.end:
                         self._si_preempted[u] += 1
                     self._outstanding += 1
-                    self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+                    now = self.env.now
+                    self._due_clear(u, now + self._start(u, inc, zone, recv, svc, now))
                     return
             elif self._in_district[prio] and self._staffed[self.zone_area[zone]]:
                 self._receive_in_district(inc, zone, prio, recv, svc, a)
@@ -833,14 +853,19 @@ class Simulation:
         if b.available(a, recv):
             u = self.policies[a].choose(zone, recv)
             self._outstanding += 1
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+            now = self.env.now
+            self._due_clear(u, now + self._start(u, inc, zone, recv, svc, now))
         else:
             self._queue(inc, zone, prio, recv, svc, a, -1)
 
     def settle_work(self, now: float) -> None:
-        """Settle officer-initiated starts and ends due by *now* (the mesa step asks first)."""
-        if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
-            self._si_settle(now)
+        """Play the clears and officer-initiated starts and ends due by *now*.
+
+        The run loop has played them before the event now handled; a caller that moves the
+        clock itself asks again (cheap when nothing is due).
+        """
+        if self._due_keys and self._due_keys[-1] >= -now:
+            self._settle(now)
 
     def _receive_in_district(
         self, inc: int, zone: int, prio: int, recv: float, svc: float, a: int
@@ -855,7 +880,8 @@ class Simulation:
         u = self.policies[a].choose_in(zone, recv, d)
         if u >= 0:
             self._outstanding += 1
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+            now = self.env.now
+            self._due_clear(u, now + self._start(u, inc, zone, recv, svc, now))
         else:
             self._queue(inc, zone, prio, recv, svc, a, d)
 
@@ -865,7 +891,8 @@ class Simulation:
         """Queue a call no unit can take now, or lose it when agency *a*'s queue is full.
 
         *area* >= 0: the dispatch area's own queue (``dispatch_scope: district``), else the
-        agency's. Officer-initiated work's ends are watched while the call waits.
+        agency's. The first unit of the queue's area (or agency) to clear or end its
+        officer-initiated work takes it (:meth:`_clear`, :meth:`_settle`).
         """
         if self._q_lens[a] >= self.capacity:
             self._l_inc.append(inc)
@@ -879,21 +906,19 @@ class Simulation:
             entry = (key, (inc, zone, recv, svc))
             heappush(self._dq[area], entry)
             self._q_inc.append(inc)
-            self._si_watch(area)
             if self._ov_after is not None:
                 self._ov_entry[inc] = (entry, [area])
                 self.env.timeout(self._ov_after, inc).callbacks.append(self._overflow)
             return
-        self.queues[a].put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
+        # the store's own heap: a put or get event would be a simpy event with nothing to do
+        heappush(self.queues[a].items, simpy.PriorityItem(key, (inc, zone, recv, svc)))
         self._q_inc.append(inc)
-        if self._preempt is not None and a == self._si_ag:
-            self._si_watch(-1)
 
     def _pop(self, now: float, a: int = 0) -> tuple[int, int, float, float]:
         self._q_touch(now)
         self._q_len -= 1
         self._q_lens[a] -= 1
-        item: Any = self.queues[a].get().value
+        item: Any = heappop(self.queues[a].items)
         job: tuple[int, int, float, float] = item.item
         return job
 
@@ -904,6 +929,10 @@ class Simulation:
         (see :meth:`_unit` for why these are callbacks and not a simpy process).
         """
         env = self.env
+        heap = env.heap
+        jump = env.jump
+        keys = self._due_keys
+        settle = self._settle
         wake = _Wake(env)  # one reusable timeout for the whole stream
         fire_in = wake.fire_in
         receive = self._receive
@@ -920,7 +949,6 @@ class Simulation:
                     blk = next(blocks, None)
                     if blk is None:
                         self._arrivals_done = True
-                        self._arrival_done.succeed()
                         return
                     keep = blk.received >= warm
                     if keep.any():
@@ -938,9 +966,14 @@ class Simulation:
                 for inc, t, zone, prio, svc in rows:
                     now = env.now
                     if t > now:
-                        fire_in(t - now)
-                        pending = (inc, t, zone, prio, svc)
-                        return
+                        if heap and heap[0][0] <= t:
+                            fire_in(t - now)  # in simpy's order among its events at t
+                            pending = (inc, t, zone, prio, svc)
+                            return
+                        # due before any simpy event: played now, without one
+                        if keys and keys[-1] >= -t:
+                            settle(t)
+                        jump(t)
                     receive(inc, zone, prio, t, svc)
                 self._flush()
                 rows = None
@@ -961,49 +994,7 @@ class Simulation:
         ev.callbacks.append(lambda _ev: first())
         ev.fire_first()
 
-    def _unit(self, u: int) -> Callable[[Event], None]:
-        """Return unit *u*'s life as a callback of its wake-up: take the next call or finish.
-
-        Not a simpy process: the callback runs where the process would resume (the same
-        events in the same order), without a generator per wake-up.
-        """
-        env = self.env
-        agency = self.board.group_of(u)
-        queue_items = self.queues[agency].items
-        wake = self._wake[u]
-        is_free, _, on_duty, _, _ = self.board.live_lists()
-        finish = self.board.finish
-        arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
-        local = self._unit_local[u]
-        # a unit answering its district's calls too: that district's queue
-        dq = self._dq[self.board.district_of(u)] if local else []
-
-        def on_clear(_ev: Event) -> None:
-            now = env.now
-            self._outstanding -= 1
-            wake.rearm_with(on_clear)
-            if local:
-                if (queue_items or dq) and on_duty[u]:
-                    job = self._next_job(u, agency, now)
-                    if job is not None:
-                        inc, zone, recv, svc = job
-                        wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                        return
-            elif queue_items and on_duty[u]:
-                inc, zone, recv, svc = self._pop(now, agency)
-                wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                return
-            finish(u, now)
-            if arm is not None and is_free[u]:
-                arm(u, now)
-            if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
-                self._drain.succeed()
-
-        return on_clear
-
     def _go_on(self, u: int, now: float) -> None:
-        if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
-            self._si_settle(now)
         if self.board.go_on(u, now):
             a = self.unit_agency[u]
             waiting = self.queues[a].items or (
@@ -1012,7 +1003,7 @@ class Simulation:
             job = self._next_job(u, a, now) if waiting else None
             if job is not None:
                 inc, zone, recv, svc = job
-                self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
+                self._due_clear(u, now + self._start(u, inc, zone, recv, svc, now))
             elif self._si_on:
                 self._si_arm(u, now)
 
@@ -1036,7 +1027,6 @@ class Simulation:
         start_of = {u: start for u, start, _ in shifts}
         length_of = {u: length for u, _, length in shifts}
         due: dict[float, list[int]] = {}  # moment -> units changing then, in arm order
-        si_keys = self._si_keys if self._si_on else []  # officer-initiated work due
         spare: list[_Wake] = []  # processed wake-ups, reused for later moments
 
         def arm(u: int, now: float) -> None:
@@ -1061,8 +1051,6 @@ class Simulation:
             spare.append(ev)  # type: ignore[arg-type]
             for u in due.pop(now):
                 if on_duty[u]:
-                    if si_keys and si_keys[-1] >= -now:
-                        self._si_settle(now)
                     go_off(u, now)
                 else:
                     go_on(u, now)
@@ -1141,8 +1129,6 @@ class Simulation:
     def _receive_delayed(self, inc: int, zone: int, prio: int, ready: float, svc: float) -> None:
         self._outstanding -= 1
         self._receive(inc, zone, prio, ready, svc)
-        if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
-            self._drain.succeed()
 
     # ------------------------------------------------------------------ run
     def _flush(self) -> None:
@@ -1158,21 +1144,62 @@ class Simulation:
                 self._chunks[key].append(np.asarray(buf))
                 buf.clear()
 
+    def _advance(self, until: float) -> None:
+        """Play simpy's events before *until*, each after the due entries up to its time."""
+        env = self.env
+        heap = env.heap
+        keys = self._due_keys
+        settle = self._settle
+        step = env.step
+        while heap:
+            t = heap[0][0]
+            if t >= until:
+                break
+            if keys and keys[-1] >= -t:
+                settle(t)
+            step()
+
+    def _drain(self) -> float:
+        """Go on until every call received is cleared; return the moment everything stops.
+
+        Calls received in the window (and, with dispatch delays, reaching the dispatcher after
+        it) are followed to completion; simpy's events due meanwhile (mesa steps, shifts) still
+        happen in their order.
+        """
+        env = self.env
+        heap = env.heap
+        keys = self._due_keys
+        last = env.now
+        while not (self._arrivals_done and self._outstanding == 0):
+            t = heap[0][0] if heap else -keys[0] if keys else env.now
+            if keys and keys[-1] >= -t:
+                self._settle(t)
+                last = t
+                continue
+            if not heap:
+                break
+            env.step()
+        return max(last, env.now)
+
+    def run_until(self, at: float) -> None:
+        """Play the simulation up to *at* (events before it; due entries up to it); for tests.
+
+        :meth:`run` is the whole replication; this leaves the clock at *at*, as
+        ``env.run(until=at)`` would for a pure simpy model.
+        """
+        self._advance(at)
+        self._settle(at)
+        if at > self.env.now:
+            self.env.run(until=at)
+
     def run(self) -> RunResult:
         """Simulate the warm-up and the horizon, drain calls in hand, and collect results."""
         t0 = time.perf_counter()
-        env = self.env
-        env.run(until=self.end)
-        if not self._arrival_done.triggered:
-            # dispatch delays: calls received before the end reach the dispatcher after it
-            env.run(until=self._arrival_done)
-        if self._outstanding > 0:
-            self._drain = env.event()
-            env.run(until=self._drain)
+        self._advance(self.end)
+        final = max(self._drain(), self.end)
         self._flush()
-        if self._si_on:
-            self._si_settle(max(env.now, self.end))
-        self.board.close(max(env.now, self.end))
+        self._settle(final)
+        self.board.close(final)
         self._q_touch(self.end)
         incidents = self._incident_columns()
         units = self._unit_columns(incidents)
