@@ -1,53 +1,60 @@
-"""The discrete-event engine: simpy is the clock and holds the call queue.
+"""The discrete-event engine: simpy is the clock; the engine merges its own moments into it.
 
-One :class:`Simulation` is one replication of one scenario. Its processes (below, "process"
-means a simpy-scheduled life, see the note at the end of this list):
+One :class:`Simulation` is one replication of one scenario. What happens, in time order:
 
-* one **arrival** process walking the demand source's blocks (one timeout per incident);
-* one long-lived **process per unit**: it sleeps on a wake-up event that the dispatcher fires
-  for the moment the unit clears its call (dispatch, turnout, driving and on-scene time are all
-  known at dispatch, so a call costs the unit a single event), then takes the next waiting call
-  or finishes (back to its post). Every change of a unit's state goes through the
+* the **arrivals**: the demand source's blocks are walked; each incident is received at its
+  dispatchable time;
+* each **unit** clears the call it was sent to at a moment known at dispatch (dispatch,
+  turnout, driving and on-scene time are all drawn then), then takes the next waiting call or
+  finishes (back to its post). Every change of a unit's state goes through the
   :class:`~twin.model.board.UnitBoard`, which owns unit state, positions and state-minutes; a
   unit on its way back is free and its position is computed only when a dispatcher asks
   (:meth:`~twin.model.board.UnitBoard.travel_to`), never simulated;
-* the **shifts**: one wake-up per moment of change (not per unit; see the note below) taking
-  the units due then on or off duty, in the order their own timeouts would have fired;
-* one **mesa step** process every ``patrol.interval_min`` (array-based idle patrol moves and
-  patrol presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work
-  happens per event;
-* the checkpoints' own processes (:mod:`twin.model.checkpoints`); a watch-list hit becomes an
-  interception incident through :meth:`Simulation.inject_incident`;
-* with ``self_initiated`` (officer-initiated work), two timers per piece of work: each time a
-  unit of a listed district becomes free (clears a call with nothing waiting, comes on duty,
-  ends a piece of work) it draws an exponential time to its next start at its district's rate;
-  the timer is void when the unit is no longer free by then (memoryless, so the starts are a
-  Poisson process in each unit's free time). A started piece holds the unit
-  (``SELF_INITIATED`` on the board) for a drawn duration; a call of a pre-empting class
-  (``self_initiated.preempted_by``) may take it (:meth:`DispatchPolicy.choose_preempting`);
-  when the work ends the unit takes the head of its queue or patrols again. Other classes
-  never see these units, so they queue behind calls *and* self-initiated work. The pending
-  starts and ends are not events: they sit in an agenda (a sorted list of floats, the next
-  one last) settled before anyone looks at the units (:meth:`Simulation._si_settle`).
+* the **shifts**: one simpy wake-up per moment of change (not per unit; see
+  :meth:`Simulation._shifts`) taking the units due then on or off duty;
+* one **mesa step** every ``patrol.interval_min`` (array-based idle patrol moves and patrol
+  presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work happens
+  per event;
+* the checkpoints' own simpy processes (:mod:`twin.model.checkpoints`); a watch-list hit
+  becomes an interception incident through :meth:`Simulation.inject_incident`;
+* with ``self_initiated`` (officer-initiated work): each time a unit of a listed district
+  becomes free (clears a call with nothing waiting, comes on duty, ends a piece of work) it
+  draws an exponential time to its next start at its district's rate; the start is void when
+  the unit is no longer free by then (memoryless, so the starts are a Poisson process in each
+  unit's free time). A started piece holds the unit (``SELF_INITIATED`` on the board) for a
+  drawn duration; a call of a pre-empting class (``self_initiated.preempted_by``) may take it
+  (:meth:`DispatchPolicy.choose_preempting`); when the work ends the unit takes the head of
+  its queue or patrols again. Other classes never see these units, so they queue behind calls
+  *and* self-initiated work;
+* with ``overflow_after_min``, the moment a call waiting in its sector's queue opens to its
+  district (:meth:`Simulation._overflow`).
+
+Simpy events are the mesa steps, the shifts, the checkpoints and the start. The clears and the
+officer-initiated starts and ends are **due entries** (a sorted list of floats, the next one
+last); the arrivals and the overflows are each a stream in time order. One run loop
+(:meth:`Simulation._advance`) takes whichever comes first, simpy's next event, the next
+arrival or the next overflow (simpy's on a tie), and plays every due entry up to that moment
+before it (:meth:`Simulation._settle`), so a unit that clears or ends its work takes a waiting
+call at that very moment. The order of moments is the time order; on exact ties: due entries
+first, then simpy's events, overflows and arrivals; due entries among themselves in the order
+they were made (as simpy orders events of the same moment).
 
 Departure from the house style (``../shared/STYLE.md``: one long-lived simpy process per unit),
-written down as it asks: the unit, arrival and mesa-step lives are written as *callbacks* of
-one reusable wake-up event each (:class:`_Wake`), not as generator processes, and the shifts
-as one reusable wake-up per moment of change shared by the units changing then. Each starts
-from an urgent event at time 0 exactly where ``env.process`` would start it, and a callback
-runs exactly where the generator would resume, so the events and their order are the same
-(same seed, same bytes as the generator version). A shift moment's wake-up is scheduled when
-its first unit is and takes its units in the order they were armed; the one difference from a
-timeout per unit would be an event of another kind scheduled for the very same moment between
-two of its units' arms (mesa steps are scheduled one interval ahead; arrivals, clears and ends
-of work fall at drawn times). The reason is cost. In a profiled Seattle year with
-officer-initiated work, simpy's generator resumes took about 0.8 s of 23 s; the per-unit shift
-timeouts were 151k of 602k events (207 units x 2 x 365). Measured on a loaded 2-core machine
-(``bench/bench_city_year.py``, medians of 3, CPU s, twin / plain simpy in the same run): before
-the shift batching and the officer-initiated agenda 6.00 / 2.12 = 2.83x and 6.37 / 2.22 =
-2.87x; after them (and the smaller changes of the same branch) 6.33 / 2.75 = 2.30x and
-5.14 / 2.12 = 2.42x; callgrind counts 15% fewer instructions in a 6-day run. Still above the
-issue's 2x of plain simpy.
+written down as it asks. simpy stays the clock and holds the coarse events, but the per-call
+moments are not simpy events: a year of the Seattle twin made 451,716 simpy events (a clear and
+an arrival per call, an overflow timer per sector-queued call, wake-ups watching the ends of
+officer-initiated work while calls waited) and now makes 36,277 (the mesa steps, the shift
+moments, the start). Scheduling, stepping and calling back an event cost a few microseconds in
+pure Python, as much as the work it carries. Measured (``bench/bench_city_year.py``, CPU s,
+twin / plain simpy in the same run, medians of 3, ``scenarios/seattle_baseline.yaml``, beats
+model): 6.16 / 2.57 = 2.40x with events, 4.78 / 2.57 = 1.86x without. The change reorders
+officer-initiated work (settled in time order rather than when someone looked), so a run with
+it is not the same bit for bit; its statistics are (``bench/engine_equivalence.py``: paired
+seeds, no 95 % interval of 13 statistics excludes 0 over seeds 1-20 and 21-40, 30 days).
+Runs without officer-initiated work keep their records but for exact ties between a clear or
+an arrival and a simpy event (the golden test passes unchanged). The
+earlier steps of the same kind: the shift wake-ups (151k per-unit timeouts became 1,099) and
+the callbacks of reusable events (:class:`_Wake`) where simpy would resume a generator.
 
 The rules come from registries by name: dispatch policies (:mod:`twin.model.dispatch`), travel
 models (:mod:`twin.model.travel`), patrol policies (:mod:`twin.model.patrol`) and demand
@@ -55,12 +62,13 @@ sources (:mod:`twin.model.demand`). Each agency has its own dispatch policy, its
 units on the board and its own queue.
 
 Waiting calls sit in a simpy ``PriorityStore`` per agency (key ``(priority rank, incident)`` for
-``discipline: priority``, ``incident`` for ``fcfs``); the first unit to become free takes the
-head of the queue. A call that finds every unit busy and ``queue.capacity`` calls already
+``discipline: priority``, ``incident`` for ``fcfs``; the engine pushes and pops its heap, as a
+put or a get would be a simpy event with nothing to do); the first unit to become free takes
+the head of the queue. A call that finds every unit busy and ``queue.capacity`` calls already
 waiting is lost. With ``self_initiated.dispatch_scope: district`` the classes that may not
 pre-empt officer-initiated work wait in their dispatch area's own queue (a heap per area);
-with ``overflow_after_min`` a timer per such waiting call opens it to the district's other
-areas once it has waited that long (:meth:`Simulation._overflow`).
+with ``overflow_after_min`` the call opens to the district's other areas once it has
+waited that long (:meth:`Simulation._overflow`).
 
 Randomness: one ``numpy.random.SeedSequence(seed, spawn_key=(replication,))`` spawns named
 streams (:data:`STREAMS`). Incidents (times, zones, priorities, on-scene times, detection
@@ -78,6 +86,7 @@ from __future__ import annotations
 import math
 import time
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
@@ -279,7 +288,8 @@ class Simulation:
             name: np.random.default_rng(child)
             for name, child in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)
         }
-        self.env = _Clock()
+        self._clock = _Clock()  # the engine reads its heap and moves it (see _advance)
+        self.env: simpy.Environment = self._clock
         self.warmup = float(scenario.warmup)
         self.end = self.warmup + float(scenario.horizon)
         self.zone_ids = scenario.zone_ids
@@ -302,6 +312,7 @@ class Simulation:
         self._unit_area = [self.board.district_of(u) for u in range(self.board.n)]
         self._outstanding = 0
         self._arrivals_done = False
+        self._arr_t = math.inf  # the next arrival's time (set by the arrival walk)
         # mesa model (units, devices, checkpoints as agents; coarse steps only)
         self.model = TwinModel(self, collect=collect, step_agents=patrol_agents)
         self._start_processes(scenario)
@@ -387,6 +398,8 @@ class Simulation:
         # the areas whose queues hold it (its own first); the staffed areas of each district
         self._ov_after: float | None = None
         self._ov_entry: dict[int, tuple[Any, list[int]]] = {}
+        # (moment, call) of each overflow, in time order (a fixed wait after queueing)
+        self._ov_due: deque[tuple[float, int]] = deque()
         self._ov_areas: list[list[int]] = []
         if si is None:
             return
@@ -699,7 +712,7 @@ class Simulation:
                 dq.remove(entry)
                 heapify(dq)
 
-    def _overflow(self, ev: Event) -> None:
+    def _overflow(self, inc: int) -> None:
         """Open a call that waited ``overflow_after_min`` in its sector's queue to its district.
 
         The closest free unit posted in the district takes it now; with none free, the call
@@ -707,7 +720,6 @@ class Simulation:
         they become free, in the order of their queues). Units on self-initiated work are not
         pulled off it.
         """
-        inc: int = ev.value  # type: ignore[assignment]
         rec = self._ov_entry.get(inc)
         if rec is None:
             return  # dispatched meanwhile
@@ -908,7 +920,7 @@ class Simulation:
             self._q_inc.append(inc)
             if self._ov_after is not None:
                 self._ov_entry[inc] = (entry, [area])
-                self.env.timeout(self._ov_after, inc).callbacks.append(self._overflow)
+                self._ov_due.append((self.env.now + self._ov_after, inc))
             return
         # the store's own heap: a put or get event would be a simpy event with nothing to do
         heappush(self.queues[a].items, simpy.PriorityItem(key, (inc, zone, recv, svc)))
@@ -923,18 +935,15 @@ class Simulation:
         return job
 
     def _arrivals(self) -> Callable[[], None]:
-        """Return the arrival stream as callbacks: one reusable timeout per incident.
+        """Return the arrival stream's walk: receive the pending arrival and all due by now.
 
-        Walks the demand source's blocks; each incident is received at its dispatchable time
-        (see :meth:`_unit` for why these are callbacks and not a simpy process).
+        Walks the demand source's blocks; each incident is received at its dispatchable time.
+        The walk leaves the next incident's time in ``_arr_t``: the run loop
+        (:meth:`_advance`) moves the clock there and walks on when nothing else comes first,
+        so an arrival costs no simpy event. The first walk runs at time 0 where a process
+        would start.
         """
         env = self.env
-        heap = env.heap
-        jump = env.jump
-        keys = self._due_keys
-        settle = self._settle
-        wake = _Wake(env)  # one reusable timeout for the whole stream
-        fire_in = wake.fire_in
         receive = self._receive
         warm = self.warmup
         tmult = self._tmult
@@ -944,11 +953,16 @@ class Simulation:
 
         def walk() -> None:
             nonlocal rows, pending
+            if pending is not None:
+                inc, t, zone, prio, svc = pending
+                pending = None
+                receive(inc, zone, prio, t, svc)
             while True:
                 if rows is None:
                     blk = next(blocks, None)
                     if blk is None:
                         self._arrivals_done = True
+                        self._arr_t = math.inf
                         return
                     keep = blk.received >= warm
                     if keep.any():
@@ -964,28 +978,15 @@ class Simulation:
                         strict=True,
                     )
                 for inc, t, zone, prio, svc in rows:
-                    now = env.now
-                    if t > now:
-                        if heap and heap[0][0] <= t:
-                            fire_in(t - now)  # in simpy's order among its events at t
-                            pending = (inc, t, zone, prio, svc)
-                            return
-                        # due before any simpy event: played now, without one
-                        if keys and keys[-1] >= -t:
-                            settle(t)
-                        jump(t)
+                    if t > env.now:
+                        pending = (inc, t, zone, prio, svc)
+                        self._arr_t = t
+                        return
                     receive(inc, zone, prio, t, svc)
                 self._flush()
                 rows = None
 
-        def on_wake(_ev: Event) -> None:
-            wake.rearm_with(on_wake)
-            assert pending is not None
-            inc, t, zone, prio, svc = pending
-            receive(inc, zone, prio, t, svc)
-            walk()
-
-        wake.callbacks.append(on_wake)
+        self._arrive = walk
         return walk
 
     def _at_start(self, first: Callable[[], None]) -> None:
@@ -1144,20 +1145,47 @@ class Simulation:
                 self._chunks[key].append(np.asarray(buf))
                 buf.clear()
 
-    def _advance(self, until: float) -> None:
-        """Play simpy's events before *until*, each after the due entries up to its time."""
+    def _advance(self, until: float, drain: bool = False) -> float:
+        """Play everything before *until* in time order; return the last moment played.
+
+        The next thing is simpy's next event (mesa steps, shifts, checkpoints), the next
+        arrival, or the next overflow of a waiting call, whichever comes first (simpy's on a
+        tie, then the overflow); the due entries up to its moment are played before it
+        (:meth:`_settle`). With *drain*, stop instead once every call received is cleared.
+        """
         env = self.env
-        heap = env.heap
+        heap = self._clock.heap
+        jump = self._clock.jump
+        step = env.step
         keys = self._due_keys
         settle = self._settle
-        step = env.step
-        while heap:
-            t = heap[0][0]
-            if t >= until:
+        ovq = self._ov_due
+        last = env.now
+        while True:
+            t = heap[0][0] if heap else math.inf
+            a = self._arr_t
+            o = ovq[0][0] if ovq else math.inf
+            m = t
+            if a < m or o < m:
+                m = o if o <= a else a
+            if m >= until:
                 break
-            if keys and keys[-1] >= -t:
-                settle(t)
-            step()
+            if keys and keys[-1] >= -m:
+                settle(m)
+                last = m
+                if drain and self._outstanding == 0 and self._arrivals_done:
+                    break
+            if m < t:
+                jump(m)
+                if o == m:
+                    self._overflow(ovq.popleft()[1])
+                else:
+                    self._arrive()
+            else:
+                step()
+            if drain and self._outstanding == 0 and self._arrivals_done:
+                break
+        return max(last, env.now)
 
     def _drain(self) -> float:
         """Go on until every call received is cleared; return the moment everything stops.
@@ -1166,20 +1194,9 @@ class Simulation:
         it) are followed to completion; simpy's events due meanwhile (mesa steps, shifts) still
         happen in their order.
         """
-        env = self.env
-        heap = env.heap
-        keys = self._due_keys
-        last = env.now
-        while not (self._arrivals_done and self._outstanding == 0):
-            t = heap[0][0] if heap else -keys[0] if keys else env.now
-            if keys and keys[-1] >= -t:
-                self._settle(t)
-                last = t
-                continue
-            if not heap:
-                break
-            env.step()
-        return max(last, env.now)
+        if self._outstanding == 0 and self._arrivals_done:
+            return self.env.now
+        return self._advance(math.inf, drain=True)
 
     def run_until(self, at: float) -> None:
         """Play the simulation up to *at* (events before it; due entries up to it); for tests.
