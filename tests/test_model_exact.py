@@ -232,13 +232,13 @@ def test_mesa_agents_mirror_engine_state() -> None:
         patrol={"policy": "post", "interval_min": 15},
     )
     sim = Simulation(sc, seed=1, demand=_trace([(0, "b", 1), (2, "a", 1)]))
-    sim.env.run(until=0.5)
+    sim.run_until(0.5)
     assert sim.model.unit_states() == {"u1": UnitState.DISPATCHED, "u2": UnitState.PATROL}
-    sim.env.run(until=3.5)  # u1 driving 1..8; u2 turnout 2..3, on scene 3..13 (travel 0)
+    sim.run_until(3.5)  # u1 driving 1..8; u2 turnout 2..3, on scene 3..13 (travel 0)
     assert sim.model.unit_states() == {"u1": UnitState.EN_ROUTE, "u2": UnitState.ON_SCENE}
-    sim.env.run(until=20)  # u1 clears at 18 and drives back until 25
+    sim.run_until(20)  # u1 clears at 18 and drives back until 25
     assert sim.model.unit_states()["u1"] is UnitState.RETURNING
-    sim.env.run(until=31)  # mesa step at 30: the device is down
+    sim.run_until(31)  # mesa step at 30: the device is down
     assert sim.model.devices[0].state is DeviceState.OUTAGE
     assert sim.model.unit_states()["u1"] is UnitState.PATROL
     ts = sim.model.snapshots()

@@ -168,10 +168,6 @@ class UnitBoard:
         self._is_away = [False] * n
         # units on self-initiated work per group (only pre-empting calls may take them)
         self._self: list[dict[int, None]] = [{} for _ in range(self.n_groups)]
-        # the same units by district (whatever the group), for the engine's end-of-work watches
-        self._self_d: list[dict[int, None]] = [
-            {} for _ in range(max(self._district, default=0) + 1)
-        ]
         self._factor = list(speed_factor) if speed_factor else [1.0] * n
         shared = travel.times
         self._tt: list[list[list[float]]] = [
@@ -290,10 +286,6 @@ class UnitBoard:
     def self_view(self, group: int = 0) -> dict[int, None]:
         """Return *group*'s units on self-initiated work (the board's own set; read only)."""
         return self._self[group]
-
-    def self_in(self, district: int) -> dict[int, None]:
-        """Return *district*'s units on self-initiated work (the board's own set; read only)."""
-        return self._self_d[district]
 
     def available(self, group: int, now: float) -> bool:
         """Settle the returns due by *now* (:meth:`settle`); return whether *group* has a free unit.
@@ -623,7 +615,6 @@ class UnitBoard:
             self._state[u] = _SELF
             self._state_m[u] = _SELF
             self._self[g][u] = None
-            self._self_d[self._district[u]][u] = None
             return
         if not self._is_free[u] or m not in (_PATROL, _RET):
             raise self._refuse("start_self", u)
@@ -644,7 +635,6 @@ class UnitBoard:
         self._state[u] = _SELF
         self._state_m[u] = _SELF
         self._self[self._group[u]][u] = None
-        self._self_d[self._district[u]][u] = None
 
     def self_again(self, u: int, end: float, start: float) -> None:
         """End *u*'s work at *end*, patrol where it is, and start again at *start*.
@@ -678,7 +668,6 @@ class UnitBoard:
         self._since[u] = now
         g = self._group[u]
         del self._self[g][u]
-        del self._self_d[self._district[u]][u]
         self._state[u] = _PATROL
         self._state_m[u] = _PATROL
         self._free[g][u] = None
@@ -826,5 +815,4 @@ class UnitBoard:
             # the work ends here (finished, pre-empted, off shift or end of run)
             self._clip_add(u, _SELF, s, now)
             self._self[self._group[u]].pop(u, None)
-            self._self_d[self._district[u]].pop(u, None)
         self._since[u] = now

@@ -1,53 +1,60 @@
-"""The discrete-event engine: simpy is the clock and holds the call queue.
+"""The discrete-event engine: simpy is the clock; the engine merges its own moments into it.
 
-One :class:`Simulation` is one replication of one scenario. Its processes (below, "process"
-means a simpy-scheduled life, see the note at the end of this list):
+One :class:`Simulation` is one replication of one scenario. What happens, in time order:
 
-* one **arrival** process walking the demand source's blocks (one timeout per incident);
-* one long-lived **process per unit**: it sleeps on a wake-up event that the dispatcher fires
-  for the moment the unit clears its call (dispatch, turnout, driving and on-scene time are all
-  known at dispatch, so a call costs the unit a single event), then takes the next waiting call
-  or finishes (back to its post). Every change of a unit's state goes through the
+* the **arrivals**: the demand source's blocks are walked; each incident is received at its
+  dispatchable time;
+* each **unit** clears the call it was sent to at a moment known at dispatch (dispatch,
+  turnout, driving and on-scene time are all drawn then), then takes the next waiting call or
+  finishes (back to its post). Every change of a unit's state goes through the
   :class:`~twin.model.board.UnitBoard`, which owns unit state, positions and state-minutes; a
   unit on its way back is free and its position is computed only when a dispatcher asks
   (:meth:`~twin.model.board.UnitBoard.travel_to`), never simulated;
-* the **shifts**: one wake-up per moment of change (not per unit; see the note below) taking
-  the units due then on or off duty, in the order their own timeouts would have fired;
-* one **mesa step** process every ``patrol.interval_min`` (array-based idle patrol moves and
-  patrol presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work
-  happens per event;
-* the checkpoints' own processes (:mod:`twin.model.checkpoints`); a watch-list hit becomes an
-  interception incident through :meth:`Simulation.inject_incident`;
-* with ``self_initiated`` (officer-initiated work), two timers per piece of work: each time a
-  unit of a listed district becomes free (clears a call with nothing waiting, comes on duty,
-  ends a piece of work) it draws an exponential time to its next start at its district's rate;
-  the timer is void when the unit is no longer free by then (memoryless, so the starts are a
-  Poisson process in each unit's free time). A started piece holds the unit
-  (``SELF_INITIATED`` on the board) for a drawn duration; a call of a pre-empting class
-  (``self_initiated.preempted_by``) may take it (:meth:`DispatchPolicy.choose_preempting`);
-  when the work ends the unit takes the head of its queue or patrols again. Other classes
-  never see these units, so they queue behind calls *and* self-initiated work. The pending
-  starts and ends are not events: they sit in an agenda (a sorted list of floats, the next
-  one last) settled before anyone looks at the units (:meth:`Simulation._si_settle`).
+* the **shifts**: one simpy wake-up per moment of change (not per unit; see
+  :meth:`Simulation._shifts`) taking the units due then on or off duty;
+* one **mesa step** every ``patrol.interval_min`` (array-based idle patrol moves and patrol
+  presence, ``DataCollector`` snapshots; see :mod:`twin.model.agents`); no mesa work happens
+  per event;
+* the checkpoints' own simpy processes (:mod:`twin.model.checkpoints`); a watch-list hit
+  becomes an interception incident through :meth:`Simulation.inject_incident`;
+* with ``self_initiated`` (officer-initiated work): each time a unit of a listed district
+  becomes free (clears a call with nothing waiting, comes on duty, ends a piece of work) it
+  draws an exponential time to its next start at its district's rate; the start is void when
+  the unit is no longer free by then (memoryless, so the starts are a Poisson process in each
+  unit's free time). A started piece holds the unit (``SELF_INITIATED`` on the board) for a
+  drawn duration; a call of a pre-empting class (``self_initiated.preempted_by``) may take it
+  (:meth:`DispatchPolicy.choose_preempting`); when the work ends the unit takes the head of
+  its queue or patrols again. Other classes never see these units, so they queue behind calls
+  *and* self-initiated work;
+* with ``overflow_after_min``, the moment a call waiting in its sector's queue opens to its
+  district (:meth:`Simulation._overflow`).
+
+Simpy events are the mesa steps, the shifts, the checkpoints and the start. The clears and the
+officer-initiated starts and ends are **due entries** (a sorted list of floats, the next one
+last); the arrivals and the overflows are each a stream in time order. One run loop
+(:meth:`Simulation._advance`) takes whichever comes first, simpy's next event, the next
+arrival or the next overflow (simpy's on a tie), and plays every due entry up to that moment
+before it (:meth:`Simulation._settle`), so a unit that clears or ends its work takes a waiting
+call at that very moment. The order of moments is the time order; on exact ties: due entries
+first, then simpy's events, overflows and arrivals; due entries among themselves in the order
+they were made (as simpy orders events of the same moment).
 
 Departure from the house style (``../shared/STYLE.md``: one long-lived simpy process per unit),
-written down as it asks: the unit, arrival and mesa-step lives are written as *callbacks* of
-one reusable wake-up event each (:class:`_Wake`), not as generator processes, and the shifts
-as one reusable wake-up per moment of change shared by the units changing then. Each starts
-from an urgent event at time 0 exactly where ``env.process`` would start it, and a callback
-runs exactly where the generator would resume, so the events and their order are the same
-(same seed, same bytes as the generator version). A shift moment's wake-up is scheduled when
-its first unit is and takes its units in the order they were armed; the one difference from a
-timeout per unit would be an event of another kind scheduled for the very same moment between
-two of its units' arms (mesa steps are scheduled one interval ahead; arrivals, clears and ends
-of work fall at drawn times). The reason is cost. In a profiled Seattle year with
-officer-initiated work, simpy's generator resumes took about 0.8 s of 23 s; the per-unit shift
-timeouts were 151k of 602k events (207 units x 2 x 365). Measured on a loaded 2-core machine
-(``bench/bench_city_year.py``, medians of 3, CPU s, twin / plain simpy in the same run): before
-the shift batching and the officer-initiated agenda 6.00 / 2.12 = 2.83x and 6.37 / 2.22 =
-2.87x; after them (and the smaller changes of the same branch) 6.33 / 2.75 = 2.30x and
-5.14 / 2.12 = 2.42x; callgrind counts 15% fewer instructions in a 6-day run. Still above the
-issue's 2x of plain simpy.
+written down as it asks. simpy stays the clock and holds the coarse events, but the per-call
+moments are not simpy events: a year of the Seattle twin made 451,716 simpy events (a clear and
+an arrival per call, an overflow timer per sector-queued call, wake-ups watching the ends of
+officer-initiated work while calls waited) and now makes 36,277 (the mesa steps, the shift
+moments, the start). Scheduling, stepping and calling back an event cost a few microseconds in
+pure Python, as much as the work it carries. Measured (``bench/bench_city_year.py``, CPU s,
+twin / plain simpy in the same run, medians of 3, ``scenarios/seattle_baseline.yaml``, beats
+model): 6.16 / 2.57 = 2.40x with events, 4.78 / 2.57 = 1.86x without. The change reorders
+officer-initiated work (settled in time order rather than when someone looked), so a run with
+it is not the same bit for bit; its statistics are (``bench/engine_equivalence.py``: paired
+seeds, no 95 % interval of 13 statistics excludes 0 over seeds 1-20 and 21-40, 30 days).
+Runs without officer-initiated work keep their records but for exact ties between a clear or
+an arrival and a simpy event (the golden test passes unchanged). The
+earlier steps of the same kind: the shift wake-ups (151k per-unit timeouts became 1,099) and
+the callbacks of reusable events (:class:`_Wake`) where simpy would resume a generator.
 
 The rules come from registries by name: dispatch policies (:mod:`twin.model.dispatch`), travel
 models (:mod:`twin.model.travel`), patrol policies (:mod:`twin.model.patrol`) and demand
@@ -55,12 +62,13 @@ sources (:mod:`twin.model.demand`). Each agency has its own dispatch policy, its
 units on the board and its own queue.
 
 Waiting calls sit in a simpy ``PriorityStore`` per agency (key ``(priority rank, incident)`` for
-``discipline: priority``, ``incident`` for ``fcfs``); the first unit to become free takes the
-head of the queue. A call that finds every unit busy and ``queue.capacity`` calls already
+``discipline: priority``, ``incident`` for ``fcfs``; the engine pushes and pops its heap, as a
+put or a get would be a simpy event with nothing to do); the first unit to become free takes
+the head of the queue. A call that finds every unit busy and ``queue.capacity`` calls already
 waiting is lost. With ``self_initiated.dispatch_scope: district`` the classes that may not
 pre-empt officer-initiated work wait in their dispatch area's own queue (a heap per area);
-with ``overflow_after_min`` a timer per such waiting call opens it to the district's other
-areas once it has waited that long (:meth:`Simulation._overflow`).
+with ``overflow_after_min`` the call opens to the district's other areas once it has
+waited that long (:meth:`Simulation._overflow`).
 
 Randomness: one ``numpy.random.SeedSequence(seed, spawn_key=(replication,))`` spawns named
 streams (:data:`STREAMS`). Incidents (times, zones, priorities, on-scene times, detection
@@ -78,6 +86,7 @@ from __future__ import annotations
 import math
 import time
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
@@ -138,6 +147,25 @@ _OFF, _DISP, _ENR, _SCENE, _SELF = (
     int(UnitState.SELF_INITIATED),
 )
 _NAN = math.nan
+_START, _END, _CLEAR = 0, 1, 2  # kinds of due entries (:meth:`Simulation._settle`)
+
+
+class _Clock(simpy.Environment):
+    """simpy's environment, whose event order the engine merges with its own due entries.
+
+    ``heap`` is simpy's event queue (``(time, priority, id, event)``, the next one first):
+    the engine reads the next event's time from it before each step. :meth:`jump` moves the
+    clock to a moment before that event, where the engine receives an arrival that is due
+    before anything simpy holds (see :meth:`Simulation._arrivals`).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heap = self._queue
+
+    def jump(self, t: float) -> None:
+        """Set the clock to *t*; the caller checks ``now <= t < `` the next event's time."""
+        self._now = t
 
 
 class _Wake(Event):
@@ -260,7 +288,8 @@ class Simulation:
             name: np.random.default_rng(child)
             for name, child in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)
         }
-        self.env = simpy.Environment()
+        self._clock = _Clock()  # the engine reads its heap and moves it (see _advance)
+        self.env: simpy.Environment = self._clock
         self.warmup = float(scenario.warmup)
         self.end = self.warmup + float(scenario.horizon)
         self.zone_ids = scenario.zone_ids
@@ -276,12 +305,14 @@ class Simulation:
         # optional per-incident features: dispatch delay, trip multipliers (class factor, noise)
         self._extras = IncidentExtras(scenario)
         self._tmult: dict[int, float] | None = {} if self._extras.has_tmult else None
-        self._wake: list[_Wake] = [_Wake(self.env) for _ in range(self.board.n)]
         self._record_buffers(scenario)
         self._self_initiated(scenario)
+        live = self.board.live_lists()  # the board's stored lists (read only)
+        self._is_free, self._on_duty = live[0], live[2]
+        self._unit_area = [self.board.district_of(u) for u in range(self.board.n)]
         self._outstanding = 0
         self._arrivals_done = False
-        self._drain: Event | None = None
+        self._arr_t = math.inf  # the next arrival's time (set by the arrival walk)
         # mesa model (units, devices, checkpoints as agents; coarse steps only)
         self.model = TwinModel(self, collect=collect, step_agents=patrol_agents)
         self._start_processes(scenario)
@@ -351,6 +382,12 @@ class Simulation:
         """
         si = scenario.self_initiated
         n = self.board.n
+        # the due entries: -time in ascending order (the next one last, so it pops in O(1);
+        # equal times pop in the order they were made) and, aligned, (unit, token, kind): a
+        # unit's clear (every run) and its officer-initiated starts and ends; a sorted list of
+        # floats beats a heap of tuples here
+        self._due_keys: list[float] = []
+        self._due_vals: list[tuple[int, int, int]] = []
         self._preempt: list[bool] | None = None
         self._si_on = si is not None
         self._in_district: list[bool] = []  # per class: answered within the zone's district
@@ -361,6 +398,8 @@ class Simulation:
         # the areas whose queues hold it (its own first); the staffed areas of each district
         self._ov_after: float | None = None
         self._ov_entry: dict[int, tuple[Any, list[int]]] = {}
+        # (moment, call) of each overflow, in time order (a fixed wait after queueing)
+        self._ov_due: deque[tuple[float, int]] = deque()
         self._ov_areas: list[list[int]] = []
         if si is None:
             return
@@ -420,14 +459,7 @@ class Simulation:
         self._si_exp: list[float] = []
         self._si_dur: list[list[float]] = [[] for _ in self.si_districts]
         self._si_ag = ag
-        # the agenda of pending starts and ends: -time in ascending order (the next one last,
-        # so it pops in O(1); equal times pop in the order they were drawn) and, aligned,
-        # (unit, token, is end); a sorted list of floats beats a heap of tuples here
-        self._si_keys: list[float] = []
-        self._si_vals: list[tuple[int, int, bool]] = []
         self._si_end_t = [0.0] * n  # end of each unit's current piece
-        self._unit_district = [self.board.district_of(u) for u in range(n)]
-        self._watch_at = [math.inf] * self.n_areas
         self._si_tok = [0] * n  # starts: valid while the unit stays free
         self._si_seq = [0] * n  # ends: valid for the piece of work they end
         self._si_t0 = [0.0] * n  # start of the unit's current (or last) piece
@@ -471,27 +503,35 @@ class Simulation:
         if not buf:
             buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
         k = -(now + buf.pop() / r)
-        i = bisect_left(self._si_keys, k)
-        self._si_keys.insert(i, k)
-        self._si_vals.insert(i, (u, tok, False))
+        i = bisect_left(self._due_keys, k)
+        self._due_keys.insert(i, k)
+        self._due_vals.insert(i, (u, tok, _START))
 
-    def _si_settle(self, now: float) -> None:
-        """Play every self-initiated start and end due by *now*, in time order.
+    def _settle(self, now: float) -> None:
+        """Play every due entry by *now* in time order: clears, officer-initiated starts and ends.
 
-        Starts and ends are not simulation events: they sit in an agenda and are settled before
-        anyone looks at the units (a call received, a shift change, a mesa step, a watch). An
-        end is an event only while a call waits for the unit (:meth:`_si_watch`), so it can
-        take the call at that very moment. A unit whose free spell and next piece both fall
-        before *now* goes through them without the agenda (nobody looked in between).
+        These are not simulation events: they sit in the due list, and the run loop
+        (:meth:`_advance`) plays them before each simpy event, the arrivals before each
+        arrival (:meth:`_arrivals`). A unit's clear takes the next call it may take, else the
+        unit finishes (back to its post) and, with officer-initiated work, draws its next
+        start. A unit whose free spell and next piece of work both fall before *now* goes
+        through them without the due list, except that a piece ending while calls wait for
+        the unit is ended in its turn (an earlier entry may take the call first).
 
         The hot loop of a run with ``self_initiated``: the start of a piece (drawing its end)
         and the common case of :meth:`_si_end` are written out here, not called.
         """
-        keys = self._si_keys
+        keys = self._due_keys
         mnow = -now
         if not keys or keys[-1] < mnow:
             return
-        vals = self._si_vals
+        vals = self._due_vals
+        clear = self._clear
+        if not self._si_on:
+            while keys and keys[-1] >= mnow:
+                t = -keys.pop()
+                clear(vals.pop()[0], t)
+            return
         (
             tok_of, seq_of, is_free_l, state_l, on_duty, zone_l, _group_l,
             start_self, end_self, self_again, kind_of, dur_bufs, dists,
@@ -500,19 +540,32 @@ class Simulation:
         ) = self._si_ctx  # fmt: skip
         while keys and keys[-1] >= mnow:
             t = -keys.pop()
-            u, tok, ending = vals.pop()
-            if not ending:  # a start
+            u, tok, kind = vals.pop()
+            if kind == _CLEAR:
+                clear(u, t)
+                continue
+            if kind == _START:
                 if tok != tok_of[u] or not is_free_l[u]:
                     continue  # dispatched (or off duty) since it was drawn
                 start_self(u, t)
+                ending = False
             elif tok != seq_of[u] or state_l[u] != _SELF:
                 continue  # pre-empted or off shift meanwhile
+            else:
+                ending = True
+            chained = False
             while True:
                 if ending:
                     # u's piece ends at t (<= now): take a waiting call, or draw its next
                     # start (:meth:`_si_end`, inlined); chain while that is past too
                     e = t
                     if on_duty[u] and (waiting_of[u] or local_waiting_of[u]):
+                        if chained and keys and keys[-1] >= -e:
+                            # an entry due first may take the call: end in turn
+                            i = bisect_left(keys, -e)
+                            keys.insert(i, -e)
+                            vals.insert(i, (u, seq_of[u], _END))
+                            break
                         t = self._si_end(u, e, now)  # takes the call (or draws as below)
                         if t < 0.0:
                             break
@@ -533,7 +586,7 @@ class Simulation:
                             k = -t
                             i = bisect_left(keys, k)
                             keys.insert(i, k)
-                            vals.insert(i, (u, tok, False))
+                            vals.insert(i, (u, tok, _START))
                             break
                         self_again(u, e, t)
                 # a piece starts at t: draw its end
@@ -552,16 +605,17 @@ class Simulation:
                     k = -t
                     i = bisect_left(keys, k)
                     keys.insert(i, k)
-                    vals.insert(i, (u, seq, True))
+                    vals.insert(i, (u, seq, _END))
                     break
                 ending = True
+                chained = True
 
     def _si_end(self, u: int, e: float, now: float) -> float:
         """End *u*'s piece at *e*: take a waiting call, or draw the next start.
 
         Returns the next start when it is also due by *now* (the unit stays on the board's
         SELF_INITIATED through the free spell, :meth:`UnitBoard.self_again`), else -1.0 (the
-        unit took a call, or is free with its next start in the agenda).
+        unit took a call, or is free with its next start in the due list).
         """
         b = self.board
         a = b.group_of(u)
@@ -569,8 +623,7 @@ class Simulation:
         if job is not None:
             inc, zone, recv, svc = job
             start = recv if e < recv else e
-            clr = start + self._start(u, inc, zone, recv, svc, e)
-            self._wake[u].fire_in(max(clr - self.env.now, 0.0))
+            self._due_clear(u, start + self._start(u, inc, zone, recv, svc, e))
             return -1.0
         r = self._si_rate[u]
         if self._si_weighted:
@@ -588,55 +641,43 @@ class Simulation:
         b.end_self(u, e)
         tok = self._si_tok[u] + 1
         self._si_tok[u] = tok
-        i = bisect_left(self._si_keys, -s)
-        self._si_keys.insert(i, -s)
-        self._si_vals.insert(i, (u, tok, False))
+        i = bisect_left(self._due_keys, -s)
+        self._due_keys.insert(i, -s)
+        self._due_vals.insert(i, (u, tok, _START))
         return -1.0
 
-    def _si_watch(self, district: int) -> None:
-        """Make sure the next end of work in *district* (-1: any) is an event: a call waits.
+    def _due_clear(self, u: int, at: float) -> None:
+        """Make unit *u*'s clear of the call it was just sent to due at *at*."""
+        keys = self._due_keys
+        i = bisect_left(keys, -at)
+        keys.insert(i, -at)
+        self._due_vals.insert(i, (u, 0, _CLEAR))
 
-        Called right after a settle, when every unit on self-initiated work has exactly one
-        valid end in the agenda (at its ``_si_end_t``): the earliest of them is the first
-        valid end found from the agenda's near end, without timing every unit.
+    def _clear(self, u: int, t: float) -> None:
+        """Clear unit *u*'s call at *t*: it takes the next call it may take, or finishes.
+
+        A unit answering its dispatch area's calls too (``dispatch_scope: district``) takes
+        the more urgent head of its area's queue and its agency's; a unit of a shift that
+        ended meanwhile takes none. A unit that finishes is free (driving back to its post),
+        and with officer-initiated work draws its next start.
         """
-        keys, vals = self._si_keys, self._si_vals
-        seq_of, state_l, udist = self._si_seq, self._si_state, self._unit_district
-        for i in range(len(vals) - 1, -1, -1):
-            u, seq, ending = vals[i]
-            if (
-                ending
-                and seq == seq_of[u]
-                and state_l[u] == _SELF
-                and (district < 0 or udist[u] == district)
-            ):
-                e = -keys[i]
-                break
-        else:
-            return  # nobody (of the district) is on self-initiated work
-        d = district if district >= 0 else 0
-        if e < self._watch_at[d]:
-            self._watch_at[d] = e
-            ev = self.env.timeout(max(e - self.env.now, 0.0), d)
-            ev.callbacks.append(self._on_watch)
-
-    def _on_watch(self, ev: Event) -> None:
-        """Settle at a watched end of work, and keep watching while calls still wait."""
-        d: int = ev.value  # type: ignore[assignment]
-        now = self.env.now
-        if self._watch_at[d] <= now:
-            self._watch_at[d] = math.inf
-        self._si_settle(now)
-        self._si_rewatch()
-
-    def _si_rewatch(self) -> None:
-        """Watch the ends of work of every district whose calls (or the agency's) still wait."""
-        if self.queues[self._si_ag].items:
-            self._si_watch(-1)
-            return
-        for d, dq in enumerate(self._dq):
-            if dq:
-                self._si_watch(d)
+        self._outstanding -= 1
+        a = self.unit_agency[u]
+        if self._on_duty[u]:
+            if self._unit_local[u]:
+                if self.queues[a].items or self._dq[self._unit_area[u]]:
+                    job = self._next_job(u, a, t)
+                    if job is not None:
+                        inc, zone, recv, svc = job
+                        self._due_clear(u, t + self._start(u, inc, zone, recv, svc, t))
+                        return
+            elif self.queues[a].items:
+                inc, zone, recv, svc = self._pop(t, a)
+                self._due_clear(u, t + self._start(u, inc, zone, recv, svc, t))
+                return
+        self.board.finish(u, t)
+        if self._si_on and self._is_free[u]:
+            self._si_arm(u, t)
 
     def _next_job(self, u: int, a: int, now: float) -> tuple[int, int, float, float] | None:
         """Return the call free unit *u* of agency *a* takes now (None: nothing waits for it).
@@ -671,7 +712,7 @@ class Simulation:
                 dq.remove(entry)
                 heapify(dq)
 
-    def _overflow(self, ev: Event) -> None:
+    def _overflow(self, inc: int) -> None:
         """Open a call that waited ``overflow_after_min`` in its sector's queue to its district.
 
         The closest free unit posted in the district takes it now; with none free, the call
@@ -679,15 +720,12 @@ class Simulation:
         they become free, in the order of their queues). Units on self-initiated work are not
         pulled off it.
         """
-        inc: int = ev.value  # type: ignore[assignment]
         rec = self._ov_entry.get(inc)
         if rec is None:
             return  # dispatched meanwhile
         entry, areas = rec
         own = areas[0]
         now = self.env.now
-        if self._si_keys and self._si_keys[-1] >= -now:
-            self._si_settle(now)
         _, zone, recv, svc = entry[1]
         a = self._si_ag
         b = self.board
@@ -705,13 +743,12 @@ class Simulation:
             self._q_touch(now)
             self._q_len -= 1
             self._q_lens[a] -= 1
-            self._wake[best].fire_in(self._start(best, inc, zone, recv, svc, now))
+            self._due_clear(best, now + self._start(best, inc, zone, recv, svc, now))
             return
         for d in self._ov_areas[own]:
             if d != own:
                 heappush(self._dq[d], entry)
                 areas.append(d)
-                self._si_watch(d)
 
     def _record_buffers(self, scenario: Scenario) -> None:
         """Plain lists per record column, flushed to numpy per demand block."""
@@ -767,7 +804,6 @@ class Simulation:
         return out
 
     def _start_processes(self, scenario: Scenario) -> None:
-        env = self.env
         shifts: list[tuple[int, float, float]] = []
         for u, spec in enumerate(scenario.units):
             if spec.shift is not None and spec.shift.hours < 24:
@@ -776,14 +812,12 @@ class Simulation:
                 if (0.0 - start) % 1440.0 >= length:  # off duty at time 0
                     self.board.go_off(u, 0.0)
                 shifts.append((u, start, length))
-            self._wake[u].callbacks.append(self._unit(u))
         if shifts:
             self._at_start(self._shifts(shifts))
         if self._si_on:
             for u in range(self.board.n):
                 if self.board.is_free(u):
                     self._si_arm(u, 0.0)
-        self._arrival_done = Event(env)  # triggered when the demand source is exhausted
         self._at_start(self._arrivals())
         self._at_start(self._mesa_steps(scenario.patrol.interval_min))
 
@@ -814,9 +848,6 @@ class Simulation:
         b = self.board
         pre = self._preempt
         if pre is not None:
-            keys = self._si_keys
-            if keys and keys[-1] >= -self.env.now:  # something is due (settle's own test)
-                self._si_settle(self.env.now)
             if pre[prio]:
                 if b.has_self(a):
                     b.available(a, recv)  # settle returns before timing the units
@@ -825,7 +856,8 @@ class Simulation:
                     if b.state(u) is UnitState.SELF_INITIATED and self.warmup <= t0 < self.end:
                         self._si_preempted[u] += 1
                     self._outstanding += 1
-                    self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+                    now = self.env.now
+                    self._due_clear(u, now + self._start(u, inc, zone, recv, svc, now))
                     return
             elif self._in_district[prio] and self._staffed[self.zone_area[zone]]:
                 self._receive_in_district(inc, zone, prio, recv, svc, a)
@@ -833,14 +865,19 @@ class Simulation:
         if b.available(a, recv):
             u = self.policies[a].choose(zone, recv)
             self._outstanding += 1
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+            now = self.env.now
+            self._due_clear(u, now + self._start(u, inc, zone, recv, svc, now))
         else:
             self._queue(inc, zone, prio, recv, svc, a, -1)
 
     def settle_work(self, now: float) -> None:
-        """Settle officer-initiated starts and ends due by *now* (the mesa step asks first)."""
-        if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
-            self._si_settle(now)
+        """Play the clears and officer-initiated starts and ends due by *now*.
+
+        The run loop has played them before the event now handled; a caller that moves the
+        clock itself asks again (cheap when nothing is due).
+        """
+        if self._due_keys and self._due_keys[-1] >= -now:
+            self._settle(now)
 
     def _receive_in_district(
         self, inc: int, zone: int, prio: int, recv: float, svc: float, a: int
@@ -855,7 +892,8 @@ class Simulation:
         u = self.policies[a].choose_in(zone, recv, d)
         if u >= 0:
             self._outstanding += 1
-            self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, self.env.now))
+            now = self.env.now
+            self._due_clear(u, now + self._start(u, inc, zone, recv, svc, now))
         else:
             self._queue(inc, zone, prio, recv, svc, a, d)
 
@@ -865,7 +903,8 @@ class Simulation:
         """Queue a call no unit can take now, or lose it when agency *a*'s queue is full.
 
         *area* >= 0: the dispatch area's own queue (``dispatch_scope: district``), else the
-        agency's. Officer-initiated work's ends are watched while the call waits.
+        agency's. The first unit of the queue's area (or agency) to clear or end its
+        officer-initiated work takes it (:meth:`_clear`, :meth:`_settle`).
         """
         if self._q_lens[a] >= self.capacity:
             self._l_inc.append(inc)
@@ -879,33 +918,32 @@ class Simulation:
             entry = (key, (inc, zone, recv, svc))
             heappush(self._dq[area], entry)
             self._q_inc.append(inc)
-            self._si_watch(area)
             if self._ov_after is not None:
                 self._ov_entry[inc] = (entry, [area])
-                self.env.timeout(self._ov_after, inc).callbacks.append(self._overflow)
+                self._ov_due.append((self.env.now + self._ov_after, inc))
             return
-        self.queues[a].put(simpy.PriorityItem(key, (inc, zone, recv, svc)))
+        # the store's own heap: a put or get event would be a simpy event with nothing to do
+        heappush(self.queues[a].items, simpy.PriorityItem(key, (inc, zone, recv, svc)))
         self._q_inc.append(inc)
-        if self._preempt is not None and a == self._si_ag:
-            self._si_watch(-1)
 
     def _pop(self, now: float, a: int = 0) -> tuple[int, int, float, float]:
         self._q_touch(now)
         self._q_len -= 1
         self._q_lens[a] -= 1
-        item: Any = self.queues[a].get().value
+        item: Any = heappop(self.queues[a].items)
         job: tuple[int, int, float, float] = item.item
         return job
 
     def _arrivals(self) -> Callable[[], None]:
-        """Return the arrival stream as callbacks: one reusable timeout per incident.
+        """Return the arrival stream's walk: receive the pending arrival and all due by now.
 
-        Walks the demand source's blocks; each incident is received at its dispatchable time
-        (see :meth:`_unit` for why these are callbacks and not a simpy process).
+        Walks the demand source's blocks; each incident is received at its dispatchable time.
+        The walk leaves the next incident's time in ``_arr_t``: the run loop
+        (:meth:`_advance`) moves the clock there and walks on when nothing else comes first,
+        so an arrival costs no simpy event. The first walk runs at time 0 where a process
+        would start.
         """
         env = self.env
-        wake = _Wake(env)  # one reusable timeout for the whole stream
-        fire_in = wake.fire_in
         receive = self._receive
         warm = self.warmup
         tmult = self._tmult
@@ -915,12 +953,16 @@ class Simulation:
 
         def walk() -> None:
             nonlocal rows, pending
+            if pending is not None:
+                inc, t, zone, prio, svc = pending
+                pending = None
+                receive(inc, zone, prio, t, svc)
             while True:
                 if rows is None:
                     blk = next(blocks, None)
                     if blk is None:
                         self._arrivals_done = True
-                        self._arrival_done.succeed()
+                        self._arr_t = math.inf
                         return
                     keep = blk.received >= warm
                     if keep.any():
@@ -936,23 +978,15 @@ class Simulation:
                         strict=True,
                     )
                 for inc, t, zone, prio, svc in rows:
-                    now = env.now
-                    if t > now:
-                        fire_in(t - now)
+                    if t > env.now:
                         pending = (inc, t, zone, prio, svc)
+                        self._arr_t = t
                         return
                     receive(inc, zone, prio, t, svc)
                 self._flush()
                 rows = None
 
-        def on_wake(_ev: Event) -> None:
-            wake.rearm_with(on_wake)
-            assert pending is not None
-            inc, t, zone, prio, svc = pending
-            receive(inc, zone, prio, t, svc)
-            walk()
-
-        wake.callbacks.append(on_wake)
+        self._arrive = walk
         return walk
 
     def _at_start(self, first: Callable[[], None]) -> None:
@@ -961,49 +995,7 @@ class Simulation:
         ev.callbacks.append(lambda _ev: first())
         ev.fire_first()
 
-    def _unit(self, u: int) -> Callable[[Event], None]:
-        """Return unit *u*'s life as a callback of its wake-up: take the next call or finish.
-
-        Not a simpy process: the callback runs where the process would resume (the same
-        events in the same order), without a generator per wake-up.
-        """
-        env = self.env
-        agency = self.board.group_of(u)
-        queue_items = self.queues[agency].items
-        wake = self._wake[u]
-        is_free, _, on_duty, _, _ = self.board.live_lists()
-        finish = self.board.finish
-        arm = self._si_arm if self._si_on and self._si_rate[u] > 0 else None
-        local = self._unit_local[u]
-        # a unit answering its district's calls too: that district's queue
-        dq = self._dq[self.board.district_of(u)] if local else []
-
-        def on_clear(_ev: Event) -> None:
-            now = env.now
-            self._outstanding -= 1
-            wake.rearm_with(on_clear)
-            if local:
-                if (queue_items or dq) and on_duty[u]:
-                    job = self._next_job(u, agency, now)
-                    if job is not None:
-                        inc, zone, recv, svc = job
-                        wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                        return
-            elif queue_items and on_duty[u]:
-                inc, zone, recv, svc = self._pop(now, agency)
-                wake.fire_in(self._start(u, inc, zone, recv, svc, now))
-                return
-            finish(u, now)
-            if arm is not None and is_free[u]:
-                arm(u, now)
-            if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
-                self._drain.succeed()
-
-        return on_clear
-
     def _go_on(self, u: int, now: float) -> None:
-        if self._si_on and self._si_keys and self._si_keys[-1] >= -now:
-            self._si_settle(now)
         if self.board.go_on(u, now):
             a = self.unit_agency[u]
             waiting = self.queues[a].items or (
@@ -1012,7 +1004,7 @@ class Simulation:
             job = self._next_job(u, a, now) if waiting else None
             if job is not None:
                 inc, zone, recv, svc = job
-                self._wake[u].fire_in(self._start(u, inc, zone, recv, svc, now))
+                self._due_clear(u, now + self._start(u, inc, zone, recv, svc, now))
             elif self._si_on:
                 self._si_arm(u, now)
 
@@ -1036,7 +1028,6 @@ class Simulation:
         start_of = {u: start for u, start, _ in shifts}
         length_of = {u: length for u, _, length in shifts}
         due: dict[float, list[int]] = {}  # moment -> units changing then, in arm order
-        si_keys = self._si_keys if self._si_on else []  # officer-initiated work due
         spare: list[_Wake] = []  # processed wake-ups, reused for later moments
 
         def arm(u: int, now: float) -> None:
@@ -1061,8 +1052,6 @@ class Simulation:
             spare.append(ev)  # type: ignore[arg-type]
             for u in due.pop(now):
                 if on_duty[u]:
-                    if si_keys and si_keys[-1] >= -now:
-                        self._si_settle(now)
                     go_off(u, now)
                 else:
                     go_on(u, now)
@@ -1141,8 +1130,6 @@ class Simulation:
     def _receive_delayed(self, inc: int, zone: int, prio: int, ready: float, svc: float) -> None:
         self._outstanding -= 1
         self._receive(inc, zone, prio, ready, svc)
-        if self._drain is not None and self._outstanding == 0 and not self._drain.triggered:
-            self._drain.succeed()
 
     # ------------------------------------------------------------------ run
     def _flush(self) -> None:
@@ -1158,21 +1145,78 @@ class Simulation:
                 self._chunks[key].append(np.asarray(buf))
                 buf.clear()
 
+    def _advance(self, until: float, drain: bool = False) -> float:
+        """Play everything before *until* in time order; return the last moment played.
+
+        The next thing is simpy's next event (mesa steps, shifts, checkpoints), the next
+        arrival, or the next overflow of a waiting call, whichever comes first (simpy's on a
+        tie, then the overflow); the due entries up to its moment are played before it
+        (:meth:`_settle`). With *drain*, stop instead once every call received is cleared.
+        """
+        env = self.env
+        heap = self._clock.heap
+        jump = self._clock.jump
+        step = env.step
+        keys = self._due_keys
+        settle = self._settle
+        ovq = self._ov_due
+        last = env.now
+        while True:
+            t = heap[0][0] if heap else math.inf
+            a = self._arr_t
+            o = ovq[0][0] if ovq else math.inf
+            m = t
+            if a < m or o < m:
+                m = o if o <= a else a
+            if m >= until:
+                break
+            if keys and keys[-1] >= -m:
+                settle(m)
+                last = m
+                if drain and self._outstanding == 0 and self._arrivals_done:
+                    break
+            if m < t:
+                jump(m)
+                if o == m:
+                    self._overflow(ovq.popleft()[1])
+                else:
+                    self._arrive()
+            else:
+                step()
+            if drain and self._outstanding == 0 and self._arrivals_done:
+                break
+        return max(last, env.now)
+
+    def _drain(self) -> float:
+        """Go on until every call received is cleared; return the moment everything stops.
+
+        Calls received in the window (and, with dispatch delays, reaching the dispatcher after
+        it) are followed to completion; simpy's events due meanwhile (mesa steps, shifts) still
+        happen in their order.
+        """
+        if self._outstanding == 0 and self._arrivals_done:
+            return self.env.now
+        return self._advance(math.inf, drain=True)
+
+    def run_until(self, at: float) -> None:
+        """Play the simulation up to *at* (events before it; due entries up to it); for tests.
+
+        :meth:`run` is the whole replication; this leaves the clock at *at*, as
+        ``env.run(until=at)`` would for a pure simpy model.
+        """
+        self._advance(at)
+        self._settle(at)
+        if at > self.env.now:
+            self.env.run(until=at)
+
     def run(self) -> RunResult:
         """Simulate the warm-up and the horizon, drain calls in hand, and collect results."""
         t0 = time.perf_counter()
-        env = self.env
-        env.run(until=self.end)
-        if not self._arrival_done.triggered:
-            # dispatch delays: calls received before the end reach the dispatcher after it
-            env.run(until=self._arrival_done)
-        if self._outstanding > 0:
-            self._drain = env.event()
-            env.run(until=self._drain)
+        self._advance(self.end)
+        final = max(self._drain(), self.end)
         self._flush()
-        if self._si_on:
-            self._si_settle(max(env.now, self.end))
-        self.board.close(max(env.now, self.end))
+        self._settle(final)
+        self.board.close(final)
         self._q_touch(self.end)
         incidents = self._incident_columns()
         units = self._unit_columns(incidents)
