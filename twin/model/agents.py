@@ -127,7 +127,7 @@ class Host(Protocol):
         ...
 
     def settle_work(self, now: float) -> None:
-        """Settle officer-initiated work due by *now* (before units are read or moved)."""
+        """Play the clears and officer-initiated work due by *now* (before units are read)."""
         ...
 
     def inject_incident(

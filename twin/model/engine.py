@@ -29,7 +29,8 @@ One :class:`Simulation` is one replication of one scenario. What happens, in tim
 * with ``overflow_after_min``, the moment a call waiting in its sector's queue opens to its
   district (:meth:`Simulation._overflow`).
 
-Simpy events are the mesa steps, the shifts, the checkpoints and the start. The clears and the
+Simpy events are the mesa steps, the shifts, the checkpoints, an injected call's dispatch delay
+and the start. The clears and the
 officer-initiated starts and ends are **due entries** (a sorted list of floats, the next one
 last); the arrivals and the overflows are each a stream in time order. One run loop
 (:meth:`Simulation._advance`) takes whichever comes first, simpy's next event, the next
@@ -155,8 +156,9 @@ class _Clock(simpy.Environment):
 
     ``heap`` is simpy's event queue (``(time, priority, id, event)``, the next one first):
     the engine reads the next event's time from it before each step. :meth:`jump` moves the
-    clock to a moment before that event, where the engine receives an arrival that is due
-    before anything simpy holds (see :meth:`Simulation._arrivals`).
+    clock to a moment before that event, where the engine receives an arrival or opens a
+    waiting call to its district (an overflow) due before anything simpy holds (see
+    :meth:`Simulation._advance`).
     """
 
     def __init__(self) -> None:
@@ -173,18 +175,11 @@ class _Wake(Event):
 
     ``fire_in(delay)`` triggers the event *delay* minutes from now, exactly as
     :class:`simpy.events.Timeout` does internally (same priority, same place in the event
-    order), without allocating an event per wait; ``rearm()`` makes it pending again once its
-    process has woken. Each unit's life (the dispatcher fires it for the moment the unit
-    clears, so a dispatch costs one event), each shift, the arrival stream and the mesa steps
-    hold one.
+    order), without allocating an event per wait; ``rearm_with()`` makes it pending again once
+    its process has woken. The shift moments, the mesa steps and the starts at time 0 use it.
     """
 
     __slots__ = ()
-
-    def rearm(self) -> None:
-        """Make a processed wake-up pending again, so each unit reuses one event object."""
-        self.callbacks = []
-        self._value = PENDING
 
     def rearm_with(self, callback: Callable[[Event], None]) -> None:
         """Make a processed wake-up pending again with *callback* as its only callback."""
@@ -485,7 +480,7 @@ class Simulation:
         )  # fmt: skip
 
     def _si_arm(self, u: int, now: float) -> None:
-        """Draw free unit *u*'s next self-initiated start (an agenda entry, settled lazily).
+        """Draw free unit *u*'s next self-initiated start (a due entry, see :meth:`_settle`).
 
         With ``weight: zone_calls`` the rate is weighted by the zone the unit is in now (when
         it becomes free); a patrol move before the start does not redraw it.
@@ -511,12 +506,15 @@ class Simulation:
         """Play every due entry by *now* in time order: clears, officer-initiated starts and ends.
 
         These are not simulation events: they sit in the due list, and the run loop
-        (:meth:`_advance`) plays them before each simpy event, the arrivals before each
-        arrival (:meth:`_arrivals`). A unit's clear takes the next call it may take, else the
-        unit finishes (back to its post) and, with officer-initiated work, draws its next
-        start. A unit whose free spell and next piece of work both fall before *now* goes
-        through them without the due list, except that a piece ending while calls wait for
-        the unit is ended in its turn (an earlier entry may take the call first).
+        (:meth:`_advance`) plays them up to each simpy event, arrival and overflow before it.
+        A unit's clear takes the next call it may take, else the unit finishes (back to its
+        post) and, with officer-initiated work, draws its next start. A unit whose free spell
+        and next piece of work both fall before *now* goes through them without the due list
+        (a chain). That is exact because calls join queues only outside this method (arrivals,
+        overflows, injections), so inside it queues only shrink, and a chained piece starts
+        only when the unit's queues were empty: no earlier entry can hand the unit a call. A
+        chained end that still finds calls waiting (none does today, measured) would be put
+        back in the due list and ended in its turn.
 
         The hot loop of a run with ``self_initiated``: the start of a piece (drawing its end)
         and the common case of :meth:`_si_end` are written out here, not called.
@@ -834,7 +832,7 @@ class Simulation:
         """Send unit *u* to incident *inc*; return minutes until it clears."""
         tm = self._tmult
         mult = tm.pop(inc, 1.0) if tm is not None else 1.0
-        start = recv if now < recv else now  # float rounding of the arrival timeout (an ulp)
+        start = recv if now < recv else now  # float rounding of a ready time (an ulp)
         tr, clr = self.board.dispatch(u, zone, now, start, svc, mult)
         self._d_inc.append(inc)
         self._d_time.append(start)
@@ -1009,7 +1007,7 @@ class Simulation:
                 self._si_arm(u, now)
 
     def _shifts(self, shifts: list[tuple[int, float, float]]) -> Callable[[], None]:
-        """Return every unit's shifts as callbacks: on and off duty each day (see :meth:`_unit`).
+        """Return every unit's shifts as callbacks: on and off duty each day.
 
         *shifts* holds ``(unit, start, length)`` in unit order. One reusable wake-up per moment
         of change, not per unit: a unit's next change is appended to the list of units due at
@@ -1019,7 +1017,7 @@ class Simulation:
         city's ~400 unit changes a day become a few events). The only difference from a
         timeout per unit would be an event of another kind scheduled *for the very same
         moment* between two of its units' arms: the mesa steps are scheduled one interval
-        ahead, the arrivals, clears and ends of work at drawn times.
+        ahead, and the other simpy events (checkpoints, injected calls) at drawn times.
         """
         env = self.env
         on_duty = self.board.live_lists()[2]
@@ -1146,7 +1144,11 @@ class Simulation:
                 buf.clear()
 
     def _advance(self, until: float, drain: bool = False) -> float:
-        """Play everything before *until* in time order; return the last moment played.
+        """Play every event, arrival and overflow before *until*, in time order.
+
+        Due entries are played up to each of them (those after the last one stay for the
+        next call, or for :meth:`_drain` and the final settle). Returns the last moment
+        played.
 
         The next thing is simpy's next event (mesa steps, shifts, checkpoints), the next
         arrival, or the next overflow of a waiting call, whichever comes first (simpy's on a
@@ -1168,6 +1170,15 @@ class Simulation:
             m = t
             if a < m or o < m:
                 m = o if o <= a else a
+            if m == math.inf:  # nothing more will come (no mesa steps: not in a real run)
+                if not (drain and keys):
+                    break
+                far = -keys[0]  # the clears still due end the run
+                settle(far)
+                last = far
+                if self._outstanding == 0 and self._arrivals_done:
+                    break
+                continue
             if m >= until:
                 break
             if keys and keys[-1] >= -m:
@@ -1202,7 +1213,9 @@ class Simulation:
         """Play the simulation up to *at* (events before it; due entries up to it); for tests.
 
         :meth:`run` is the whole replication; this leaves the clock at *at*, as
-        ``env.run(until=at)`` would for a pure simpy model.
+        ``env.run(until=at)`` would for a pure simpy model. With officer-initiated work,
+        stopping in between changes which draws of its stream go to which unit (a chain in
+        :meth:`_settle` draws ahead), so the records differ from an uninterrupted run's.
         """
         self._advance(at)
         self._settle(at)
