@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from twin.cli import main
 from twin.errors import ConfigError
-from twin.experiments.optimize import optimize, parse_target
+from twin.experiments.optimize import _layout, _problem, optimize, parse_target, screen
 from twin.paths import scenarios_dir
-from twin.scenario import load_scenario
+from twin.scenario import load_scenario, parse_scenario
 
 EXAMPLE = scenarios_dir() / "example.yaml"
 
@@ -90,3 +91,45 @@ def test_cli_bad_target_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFix
     assert "unknown KPI 'p90'" in capsys.readouterr().err
     assert not out.exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_screen_staffs_every_sector_when_calls_queue_per_sector() -> None:
+    """With sector queues a post reaches only its own sector's calls in time.
+
+    Zone a (sector x) has most calls, b and c (sector y) fewer, all within reach of any post
+    (no travel time). Covering by drive alone would put both units in a and leave sector y's
+    calls waiting for nobody; per dispatch area, the second unit goes to y and patrols it.
+    """
+    zones = [
+        {"id": z, "district": "A", "sector": s, "location": loc, "rate_per_hour": r}
+        for z, s, loc, r in (
+            ("a", "x", [0, 0], 0.3),
+            ("b", "y", [3, 4], 0.1),
+            ("c", "y", [6, 8], 0.1),
+        )
+    ]
+    data: dict[str, Any] = {
+        "name": "sectors",
+        "horizon": 600,
+        "zones": zones,
+        "units": [{"id": "u1", "post": "a"}, {"id": "u2", "post": "b"}],
+        "priorities": [{"level": 1, "share": 0.5}, {"level": 2, "share": 0.5}],
+        "service": {"dist": "deterministic", "value": 30},
+        "travel": {"model": "none"},
+        "self_initiated": {
+            "districts": {
+                "A": {"rate_per_hour": 1, "duration": {"dist": "exponential", "mean": 10}}
+            },
+            "dispatch_scope": "district",
+        },
+    }
+    sc = parse_scenario(data)
+    prob = _problem(sc, parse_target("response_mean_min[priority=2] <= 10"))
+    assert prob.area == ["A/x", "A/y", "A/y"]
+    seq, _ = screen(prob, 2)
+    assert sorted(prob.area[p] for p in seq) == ["A/x", "A/y"]
+    assert sorted(u["area"] for u in _layout(prob, seq, 2)) == [["a"], ["b", "c"]]
+    # priority 1 pre-empts the work and is answered by the whole agency: no areas
+    p1 = _problem(sc, parse_target("response_mean_min[priority=1] <= 10"))
+    assert p1.area == p1.district == ["A", "A", "A"]
+    assert [prob.zones[p] for p in screen(p1, 2)[0]] == ["a", "a"]

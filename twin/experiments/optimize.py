@@ -150,6 +150,7 @@ class _Problem:
     agency: str
     zones: list[str]
     district: list[str]
+    area: list[str]  # dispatch area of each zone: its district, or district/sector (see _problem)
     demand: np.ndarray  # target-class calls per hour per zone
     cover: np.ndarray  # cover[p, z]: a unit posted at p reaches z in time
     q_load: float  # offered load of the agency in unit-hours per hour (all its classes)
@@ -206,6 +207,10 @@ def _problem(sc: Scenario, target: Target, per: str | None = None) -> _Problem:
     delay_extra = 1.2816 * sd if target.kpi == "response_p90_min" else 0.0
     drive = travel.array * factor + travel.turnout + delay + delay_extra
     cover = drive <= target.minutes if math.isfinite(target.minutes) else drive <= np.inf
+    area = _dispatch_areas(sc, agency, target.priority)
+    if area is not None:  # the target's calls wait for their own area's units
+        labels = np.array(area, dtype=object)
+        cover &= labels[:, None] == labels[None, :]
     service = spec_mean(sc.agency_service(agency))
     mean_drive = float(np.average(np.min(drive, axis=0), weights=rates + 1e-12))
     load = total * (service + mean_drive) / 60.0
@@ -221,7 +226,34 @@ def _problem(sc: Scenario, target: Target, per: str | None = None) -> _Problem:
             tot = rates[idx].sum()
             if tot > 0:
                 rates[idx] = rates[idx] / tot
-    return _Problem(sc, agency, sc.zone_ids, districts, rates, cover, load, watches, len(units))
+    return _Problem(
+        sc,
+        agency,
+        sc.zone_ids,
+        districts,
+        area or districts,
+        rates,
+        cover,
+        load,
+        watches,
+        len(units),
+    )
+
+
+def _dispatch_areas(sc: Scenario, agency: str, priority: int | None) -> list[str] | None:
+    """Return each zone's dispatch area when the target's calls queue per area, else None.
+
+    With ``self_initiated.dispatch_scope: district`` the agency's classes that may not pre-empt
+    officer-initiated work are answered by the units of the zone's district, or of its sector
+    when zones give one (:mod:`twin.model.engine`): a post then reaches only its own area's
+    calls in time, and a layout must staff every area.
+    """
+    si = sc.self_initiated
+    if si is None or si.dispatch_scope != "district" or si.agency != agency:
+        return None
+    if priority is not None and priority in set(sc.preempting_levels()):
+        return None
+    return [f"{z.district}/{z.sector}" if z.sector else str(z.district) for z in sc.zones]
 
 
 def _on_duty(prob: _Problem, n: int) -> float:
@@ -259,8 +291,8 @@ def screen(prob: _Problem, n_max: int) -> tuple[list[int], list[float]]:
 def _layout(prob: _Problem, posts: Sequence[int], n: int) -> list[dict[str, Any]]:
     """Return *n* unit entries: the fleet split over watches, each with the first posts."""
     per_watch = largest_remainder(n, [s for _, s in prob.watches])
-    zone_area: dict[str, list[str]] = {}
-    for z, d in zip(prob.zones, prob.district, strict=True):
+    zone_area: dict[str, list[str]] = {}  # a unit patrols its post's dispatch area
+    for z, d in zip(prob.zones, prob.area, strict=True):
         zone_area.setdefault(d, []).append(z)
     out = []
     for (shift, _), count in zip(prob.watches, per_watch, strict=True):
@@ -272,8 +304,8 @@ def _layout(prob: _Problem, posts: Sequence[int], n: int) -> list[dict[str, Any]
                 "post": prob.zones[zi],
                 "agency": prob.agency,
             }
-            if prob.district[zi]:
-                unit["area"] = zone_area[prob.district[zi]]
+            if prob.area[zi]:
+                unit["area"] = zone_area[prob.area[zi]]
             if shift is not None:
                 unit["shift"] = dict(shift)
             out.append(unit)
@@ -509,11 +541,19 @@ def optimize(
         (w["start"] if w else "24h") + f" {share:.0%}" for w, share in prob.watches
     )
     scope = "in every district (the worst district counts)" if per == "district" else "overall"
+    n_areas = len(set(prob.area))
+    area_text = (
+        f" by a unit posted in the call's own dispatch area ({n_areas} areas: these calls "
+        "wait for their area's units, so every area gets posts; a unit patrols its area)"
+        if prob.area != prob.district
+        else ""
+    )
     explanation = (
         f"Target {target.text} {scope}, {prob.agency} units only (other agencies unchanged). "
         f"Screen: maximal expected covering over {len(prob.zones)} zones: a call counts as reached "
         f"when turnout + dispatch delay (mean; + 1.28 sd for p90) + drive x class travel factor "
-        f"<= {target.minutes:g} min; units busy independently with q = offered load "
+        f"<= {target.minutes:g} min"
+        f"{area_text}; units busy independently with q = offered load "
         f"({prob.q_load:.1f} unit-hours/h) / units on duty in the base file; posts added "
         f"greedily where they add most expected covered demand (nested layouts). "
         f"Watches as in the base file ({watch_text}). "
