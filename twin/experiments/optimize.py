@@ -12,8 +12,12 @@
    target value for response KPIs, ``t`` for ``within_<t>_min``). Units are busy
    independently with probability ``q = offered load / units on duty`` (Erlang's mean
    utilisation), so a zone covered by k units is reached in time with probability
-   ``1 - q^k``. Posts are added greedily, each where it adds most expected covered demand,
-   which yields nested layouts for every fleet size and an analytic units-vs-coverage curve.
+   ``1 - q^k``. When the target's calls wait for their own dispatch area's units
+   (``self_initiated.dispatch_scope: district`` and a class that may not pre-empt the work:
+   Seattle's sector queues), a post covers only its area's zones, so every area gets posts,
+   and each unit patrols its area. Posts are added greedily, each where it adds most
+   expected covered demand, which yields nested layouts for every fleet size and an analytic
+   units-vs-coverage curve.
    When the agency works watches, every watch gets the same nested post sequence and the
    fleet is split over the watches in proportion to the base file's watch sizes.
 3. **Confirmation** by simulation under common random numbers (same seed, same replication
