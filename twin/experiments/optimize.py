@@ -25,9 +25,9 @@
    says is enough, walk down while the simulated mean still meets the target and up until it
    does, within ``max_units``. The confirmation horizon is at most a week and the
    replications few, so this is a planning sketch; confirm the answer with ``twin sweep``.
-4. **Naive comparison**: the same number of units posted in proportion to demand (districts
-   by largest remainder, then the busiest zones of each district), simulated with the same
-   seeds.
+4. **Naive comparison**: the same number of units posted in proportion to demand (dispatch
+   areas, as in the screen, by largest remainder, then the busiest zones of each area),
+   simulated with the same seeds.
 
 The output scenario replaces the agency's units by the chosen layout and says so in its header;
 ``FILE.optimize.json`` holds the target, the curve, the chosen and naive layouts and an
@@ -317,17 +317,20 @@ def _layout(prob: _Problem, posts: Sequence[int], n: int) -> list[dict[str, Any]
 
 
 def _naive_posts(prob: _Problem, n: int, demand: np.ndarray) -> list[int]:
-    """Return posts in proportion to demand: districts by largest remainder, busiest zones first."""
-    districts = list(dict.fromkeys(prob.district))
+    """Return posts in proportion to demand: areas by largest remainder, busiest zones first.
+
+    The areas are the dispatch areas (districts, or sectors when calls queue per sector).
+    """
+    areas = list(dict.fromkeys(prob.area))
     total = np.array(
-        [sum(r for r, d in zip(demand, prob.district, strict=True) if d == ds) for ds in districts]
+        [sum(r for r, d in zip(demand, prob.area, strict=True) if d == ds) for ds in areas]
     )
     if total.sum() <= 0:
-        total = np.ones(len(districts))
+        total = np.ones(len(areas))
     alloc = largest_remainder(n, list(total / total.sum()))
     posts: list[int] = []
-    for ds, k in zip(districts, alloc, strict=True):
-        zs = sorted((i for i, d in enumerate(prob.district) if d == ds), key=lambda i: -demand[i])
+    for ds, k in zip(areas, alloc, strict=True):
+        zs = sorted((i for i, d in enumerate(prob.area) if d == ds), key=lambda i: -demand[i])
         posts.extend(zs[j % len(zs)] for j in range(int(k)))
     posts.sort(key=lambda i: -demand[i])
     return posts
