@@ -10,8 +10,9 @@ exclude 0 by chance; many more, or an interval far from 0, means the change move
     git worktree add /tmp/ref main
     .venv/bin/python bench/engine_equivalence.py --ref /tmp/ref --seeds 20 --days 30
 
-Statistics: mean response and P(waited) per agency and priority, the share of calls answered
-out of area, mean utilisation and officer-initiated pieces per unit.
+Statistics: mean response and P(wait) per agency and priority and the utilisation (the
+project's KPIs, :func:`twin.model.kpis.area_kpis`), the share of calls answered out of area and
+officer-initiated pieces per unit.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ SCENARIO = REPO / "scenarios" / "seattle_baseline.yaml"
 _RUN = r"""
 import json, sys
 from pathlib import Path
-import numpy as np
-from twin.scenario import load_scenario
 from twin.model import Simulation
+from twin.model.kpis import AreaMaps, IncidentFilter, area_kpis
+from twin.scenario import load_scenario
 
 path, days, first, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 sc = load_scenario(Path(path))
@@ -42,18 +43,18 @@ sc = sc.model_copy(update={"horizon": days * 1440.0})
 out = []
 for seed in range(first, first + n):
     r = Simulation(sc, seed=seed).run()
-    inc, units = r.incidents, r.units
+    maps = AreaMaps.of_run(r)
     row = {}
-    done = ~inc["lost"]
     for a, agency in enumerate(r.agencies):
-        for level in sorted(set(inc["priority"][inc["agency"] == a].tolist())):
-            m = done & (inc["agency"] == a) & (inc["priority"] == level)
-            if m.sum() >= 30:
-                row[f"{agency} P{level} response"] = float(np.nanmean(inc["response_min"][m]))
-                row[f"{agency} P{level} P(wait)"] = float(np.mean(inc["waited"][m]))
-    row["out of area"] = float(np.mean(inc["out_of_area"][done]))
-    row["utilisation"] = float(np.mean(units["utilization"]))
-    row["officer-initiated per unit"] = float(np.mean(units["self_initiated"]))
+        for level in sorted(set(r.incidents["priority"][r.incidents["agency"] == a].tolist())):
+            k = area_kpis(r.incidents, r.units, maps, (5.0,), IncidentFilter(agency, level))
+            if k["overall"]["incidents"] >= 30:
+                row[f"{agency} P{level} response"] = k["overall"]["response_mean_min"]
+                row[f"{agency} P{level} P(wait)"] = k["overall"]["p_wait"]
+    done = ~r.incidents["lost"]
+    row["out of area"] = float(r.incidents["out_of_area"][done].mean())
+    row["utilisation"] = area_kpis(r.incidents, r.units, maps, (5.0,))["overall"]["utilisation"]
+    row["officer-initiated per unit"] = float(r.units["self_initiated"].mean())
     out.append(row)
 print(json.dumps(out))
 """

@@ -509,6 +509,11 @@ def _fmt(x: Any) -> str:
 _PARTS = ("processing", "queueing", "turnout", "travel")
 
 
+def _split(row: Mapping[str, Any]) -> str:
+    parts = " + ".join(f"{k} {float(row[k]):.2f}" for k in _PARTS)
+    return f"{float(row['total']):.2f} = {parts}"
+
+
 def decomposition_lines(life: Mapping[str, Any]) -> list[Parameter]:
     """Return one fit-report line per priority: its mean response split into parts, real vs twin.
 
@@ -521,16 +526,11 @@ def decomposition_lines(life: Mapping[str, Any]) -> list[Parameter]:
     out: list[Parameter] = []
     for prio in sorted(set(real) & set(twin), key=lambda p: (p == "all", p)):
         r, t = real[prio], twin[prio]
-
-        def split(row: Mapping[str, Any]) -> str:
-            parts = " + ".join(f"{k} {float(row[k]):.2f}" for k in _PARTS)
-            return f"{float(row['total']):.2f} = {parts}"
-
         out.append(
             Parameter(
                 name=f"decomposition: priority {prio} mean response (received -> on scene, "
                 "min) = processing + queueing + turnout + travel, real vs twin",
-                value=f"real {split(r)}; twin {split(t)}",
+                value=f"real {_split(r)}; twin {_split(t)}",
                 data=f"replay of the fit days {life['window'][0]} .. {life['window'][1]}",
                 n=int(r["n"]),
                 fit={

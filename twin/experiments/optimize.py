@@ -257,7 +257,7 @@ def _dispatch_areas(sc: Scenario, agency: str, priority: int | None) -> list[str
         return None
     if priority is not None and priority in set(sc.preempting_levels()):
         return None
-    return [f"{z.district}/{z.sector}" if z.sector else str(z.district) for z in sc.zones]
+    return [z.area for z in sc.zones]
 
 
 def _on_duty(prob: _Problem, n: int) -> float:

@@ -304,7 +304,6 @@ class Simulation:
         self._self_initiated(scenario)
         live = self.board.live_lists()  # the board's stored lists (read only)
         self._is_free, self._on_duty = live[0], live[2]
-        self._unit_area = [self.board.district_of(u) for u in range(self.board.n)]
         self._outstanding = 0
         self._arrivals_done = False
         self._arr_t = math.inf  # the next arrival's time (set by the arrival walk)
@@ -427,7 +426,7 @@ class Simulation:
         kind = {d: i for i, d in enumerate(self.si_districts)}
         district = [z.district for z in scenario.zones]
         # an entry "DISTRICT/SECTOR" (zones[].sector) comes before its district's entry
-        area = [f"{z.district}/{z.sector}" if z.sector else z.district for z in scenario.zones]
+        area = [z.area for z in scenario.zones]
         self._si_kind = [-1] * n
         self._si_rate = [0.0] * n  # starts per free minute
         for u, spec in enumerate(scenario.units):
@@ -497,10 +496,14 @@ class Simulation:
         buf = self._si_exp
         if not buf:
             buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
-        k = -(now + buf.pop() / r)
-        i = bisect_left(self._due_keys, k)
-        self._due_keys.insert(i, k)
-        self._due_vals.insert(i, (u, tok, _START))
+        self._push_due(now + buf.pop() / r, u, tok, _START)
+
+    def _push_due(self, at: float, u: int, tok: int, kind: int) -> None:
+        """Put a due entry at *at* (after the entries already due then)."""
+        keys = self._due_keys
+        i = bisect_left(keys, -at)
+        keys.insert(i, -at)
+        self._due_vals.insert(i, (u, tok, kind))
 
     def _settle(self, now: float) -> None:
         """Play every due entry by *now* in time order: clears, officer-initiated starts and ends.
@@ -512,12 +515,11 @@ class Simulation:
         and next piece of work both fall before *now* goes through them without the due list
         (a chain). That is exact because calls join queues only outside this method (arrivals,
         overflows, injections), so inside it queues only shrink, and a chained piece starts
-        only when the unit's queues were empty: no earlier entry can hand the unit a call. A
-        chained end that still finds calls waiting (none does today, measured) would be put
-        back in the due list and ended in its turn.
+        only when the unit's queues were empty (a free unit never sits beside a call it may
+        take): a chained end finds no call waiting, as no earlier entry could hand it one.
 
         The hot loop of a run with ``self_initiated``: the start of a piece (drawing its end)
-        and the common case of :meth:`_si_end` are written out here, not called.
+        and the end of one without a waiting call are written out here, not called.
         """
         keys = self._due_keys
         mnow = -now
@@ -551,22 +553,14 @@ class Simulation:
                 continue  # pre-empted or off shift meanwhile
             else:
                 ending = True
-            chained = False
             while True:
                 if ending:
                     # u's piece ends at t (<= now): take a waiting call, or draw its next
-                    # start (:meth:`_si_end`, inlined); chain while that is past too
+                    # start; chain while that is past too
                     e = t
                     if on_duty[u] and (waiting_of[u] or local_waiting_of[u]):
-                        if chained and keys and keys[-1] >= -e:
-                            # an entry due first may take the call: end in turn
-                            i = bisect_left(keys, -e)
-                            keys.insert(i, -e)
-                            vals.insert(i, (u, seq_of[u], _END))
-                            break
-                        t = self._si_end(u, e, now)  # takes the call (or draws as below)
-                        if t < 0.0:
-                            break
+                        self._si_take(u, e)
+                        break
                     else:
                         r = rate_of[u]
                         if weighted:
@@ -606,50 +600,18 @@ class Simulation:
                     vals.insert(i, (u, seq, _END))
                     break
                 ending = True
-                chained = True
 
-    def _si_end(self, u: int, e: float, now: float) -> float:
-        """End *u*'s piece at *e*: take a waiting call, or draw the next start.
-
-        Returns the next start when it is also due by *now* (the unit stays on the board's
-        SELF_INITIATED through the free spell, :meth:`UnitBoard.self_again`), else -1.0 (the
-        unit took a call, or is free with its next start in the due list).
-        """
-        b = self.board
-        a = b.group_of(u)
-        job = self._next_job(u, a, e) if b.is_on_duty(u) else None
-        if job is not None:
-            inc, zone, recv, svc = job
-            start = recv if e < recv else e
-            self._due_clear(u, start + self._start(u, inc, zone, recv, svc, e))
-            return -1.0
-        r = self._si_rate[u]
-        if self._si_weighted:
-            r *= self._si_w[b.zone_of(u)]
-        if r <= 0.0:
-            b.end_self(u, e)
-            return -1.0
-        buf = self._si_exp
-        if not buf:
-            buf.extend(self._si_rng.standard_exponential(4096)[::-1].tolist())
-        s = e + buf.pop() / r
-        if s <= now:
-            b.self_again(u, e, s)
-            return s
-        b.end_self(u, e)
-        tok = self._si_tok[u] + 1
-        self._si_tok[u] = tok
-        i = bisect_left(self._due_keys, -s)
-        self._due_keys.insert(i, -s)
-        self._due_vals.insert(i, (u, tok, _START))
-        return -1.0
+    def _si_take(self, u: int, e: float) -> None:
+        """End *u*'s piece at *e* by taking the call waiting for it (the caller saw one)."""
+        job = self._next_job(u, self.unit_agency[u], e)
+        assert job is not None
+        inc, zone, recv, svc = job
+        start = recv if e < recv else e
+        self._due_clear(u, start + self._start(u, inc, zone, recv, svc, e))
 
     def _due_clear(self, u: int, at: float) -> None:
         """Make unit *u*'s clear of the call it was just sent to due at *at*."""
-        keys = self._due_keys
-        i = bisect_left(keys, -at)
-        keys.insert(i, -at)
-        self._due_vals.insert(i, (u, 0, _CLEAR))
+        self._push_due(at, u, 0, _CLEAR)
 
     def _clear(self, u: int, t: float) -> None:
         """Clear unit *u*'s call at *t*: it takes the next call it may take, or finishes.
@@ -660,19 +622,11 @@ class Simulation:
         and with officer-initiated work draws its next start.
         """
         self._outstanding -= 1
-        a = self.unit_agency[u]
-        if self._on_duty[u]:
-            if self._unit_local[u]:
-                if self.queues[a].items or self._dq[self._unit_area[u]]:
-                    job = self._next_job(u, a, t)
-                    if job is not None:
-                        inc, zone, recv, svc = job
-                        self._due_clear(u, t + self._start(u, inc, zone, recv, svc, t))
-                        return
-            elif self.queues[a].items:
-                inc, zone, recv, svc = self._pop(t, a)
-                self._due_clear(u, t + self._start(u, inc, zone, recv, svc, t))
-                return
+        job = self._next_job(u, self.unit_agency[u], t) if self._on_duty[u] else None
+        if job is not None:
+            inc, zone, recv, svc = job
+            self._due_clear(u, t + self._start(u, inc, zone, recv, svc, t))
+            return
         self.board.finish(u, t)
         if self._si_on and self._is_free[u]:
             self._si_arm(u, t)

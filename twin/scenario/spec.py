@@ -186,6 +186,14 @@ class ZoneSpec(Spec):
             return {str(a): {int(k): float(x) for k, x in v.items()} for a, v in sh.items()}  # type: ignore[union-attr]
         return {None: {int(k): float(v) for k, v in sh.items()}}  # type: ignore[arg-type]
 
+    @property
+    def area(self) -> str:
+        """Return the zone's dispatch area: ``DISTRICT/SECTOR`` with a sector, else the district.
+
+        The key of a sector in ``self_initiated.districts`` and the optimizer's areas.
+        """
+        return f"{self.district}/{self.sector}" if self.sector else self.district
+
     def agency_rates(self) -> dict[str, float]:
         """Return calls per hour per agency (``rate_per_hour`` is the default agency's)."""
         out: dict[str, float] = {}
@@ -804,7 +812,7 @@ class Scenario(Spec):
         # a district must exist; it may have no units of the agency (a layout that moved them
         # all elsewhere, an optimizer's candidate): its rate then applies to nobody
         districts = sorted({z.district for z in self.zones})
-        sectors = {f"{z.district}/{z.sector}" for z in self.zones if z.sector}
+        sectors = {z.area for z in self.zones if z.sector}
         for d in si.districts:
             if d in districts or d in sectors:
                 continue
